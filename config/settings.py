@@ -1,0 +1,240 @@
+"""Every setting of the server, read once from the environment into a frozen Settings."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value we cannot use."""
+
+
+class IpStorage(StrEnum):
+    """How much of a client's IP address is written to the attendance record."""
+
+    FULL = "full"
+    TRUNCATED = "truncated"
+    NONE = "none"
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected on/off, got {raw!r}")
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"expected a whole number >= 1, got {raw!r}")
+    return value
+
+
+def _parse_positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"expected a number > 0, got {raw!r}")
+    return value
+
+
+def _parse_port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"expected a port 0-65535, got {raw!r}")
+    return value
+
+
+def _parse_networks(raw: str) -> tuple[IpNetwork, ...]:
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+
+
+def _parse_optional_str(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _parse_optional_path(raw: str) -> Path | None:
+    return Path(raw).expanduser() if raw.strip() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The server's whole configuration; built by `load_settings`, never mutated."""
+
+    host: str
+    port: int
+    database_url: str | None
+    var_dir: Path
+    auth_secret: str | None
+    auto_create_breakouts: bool
+    geoip_db: Path | None
+    trusted_proxies: tuple[IpNetwork, ...]
+    ip_storage: IpStorage
+    db_pool_size: int
+    writer_batch_max_rows: int
+    writer_batch_max_wait_ms: float
+    writer_queue_max: int
+    ua_cache_size: int
+    geoip_cache_size: int
+    breakout_cache_s: float
+    ping_interval_s: float
+    ping_timeout_s: float
+    log_level: str
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (command-line flags, tests)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One environment variable: its field, default (as text) and meaning."""
+
+    env: str
+    field: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("HOST", "host", "127.0.0.1", str, "address to listen on (0.0.0.0 for all)"),
+    SettingSpec("PORT", "port", "8080", _parse_port, "TCP port to listen on"),
+    SettingSpec(
+        "DATABASE_URL",
+        "database_url",
+        "",
+        _parse_optional_str,
+        "PostgreSQL URL; empty starts an embedded PostgreSQL under VAR_DIR",
+    ),
+    SettingSpec(
+        "VAR_DIR", "var_dir", "./var", Path, "local state: embedded database, generated secret"
+    ),
+    SettingSpec(
+        "AUTH_SECRET",
+        "auth_secret",
+        "",
+        _parse_optional_str,
+        "HS256 secret for tokens; empty generates one once into VAR_DIR/auth_secret",
+    ),
+    SettingSpec(
+        "AUTO_CREATE_BREAKOUTS",
+        "auto_create_breakouts",
+        "on",
+        _parse_bool,
+        "create an unknown breakout on first join (off: unknown ids get not_found)",
+    ),
+    SettingSpec(
+        "GEOIP_DB",
+        "geoip_db",
+        "",
+        _parse_optional_path,
+        "MaxMind/DB-IP City .mmdb file; empty uses the GeoLite2 file of maxminddb-geolite2",
+    ),
+    SettingSpec(
+        "TRUSTED_PROXIES",
+        "trusted_proxies",
+        "127.0.0.0/8,::1/128",
+        _parse_networks,
+        "CIDR list of proxies whose X-Forwarded-For is believed",
+    ),
+    SettingSpec(
+        "IP_STORAGE",
+        "ip_storage",
+        "truncated",
+        IpStorage,
+        "client IP kept in the record: full, truncated (/24, /48) or none",
+    ),
+    SettingSpec(
+        "DB_POOL_SIZE", "db_pool_size", "8", _parse_positive_int, "PostgreSQL connections"
+    ),
+    SettingSpec(
+        "WRITER_BATCH_MAX_ROWS",
+        "writer_batch_max_rows",
+        "1000",
+        _parse_positive_int,
+        "most session writes committed in one transaction",
+    ),
+    SettingSpec(
+        "WRITER_BATCH_MAX_WAIT_MS",
+        "writer_batch_max_wait_ms",
+        "2",
+        _parse_positive_float,
+        "longest a write waits for others to join its batch",
+    ),
+    SettingSpec(
+        "WRITER_QUEUE_MAX",
+        "writer_queue_max",
+        "20000",
+        _parse_positive_int,
+        "queued writes beyond which joins and leaves get `unavailable`",
+    ),
+    SettingSpec(
+        "UA_CACHE_SIZE", "ua_cache_size", "10000", _parse_positive_int, "parsed User-Agents kept"
+    ),
+    SettingSpec(
+        "GEOIP_CACHE_SIZE",
+        "geoip_cache_size",
+        "100000",
+        _parse_positive_int,
+        "IP locations kept",
+    ),
+    SettingSpec(
+        "BREAKOUT_CACHE_S",
+        "breakout_cache_s",
+        "5",
+        _parse_positive_float,
+        "how long a looked-up breakout is reused before reading it again",
+    ),
+    SettingSpec(
+        "PING_INTERVAL_S",
+        "ping_interval_s",
+        "25",
+        _parse_positive_float,
+        "Engine.IO ping interval",
+    ),
+    SettingSpec(
+        "PING_TIMEOUT_S",
+        "ping_timeout_s",
+        "20",
+        _parse_positive_float,
+        "Engine.IO ping timeout; a silent client's exit is stamped when it was last heard",
+    ),
+    SettingSpec("LOG_LEVEL", "log_level", "INFO", str.upper, "DEBUG, INFO, WARNING or ERROR"),
+)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting from `environ` (default: the process environment)."""
+    source = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for spec in SETTINGS:
+        raw = source.get(spec.env, spec.default)
+        try:
+            values[spec.field] = spec.parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{spec.env}={raw!r} is not valid: {exc}") from None
+    return Settings(**values)
+
+
+def describe_settings() -> str:
+    """The settings as a table for `--help`."""
+    width = max(len(spec.env) for spec in SETTINGS)
+    lines = ["environment settings (default in brackets):"]
+    for spec in SETTINGS:
+        default = spec.default or "empty"
+        lines.append(f"  {spec.env.ljust(width)}  {spec.help} [{default}]")
+    return "\n".join(lines)

@@ -1,0 +1,19 @@
+"""The typed keys under which `server/` hands resources to the handlers."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from config import Settings
+from geo import Enricher
+from models.attendance import Attendance
+from models.breakouts import BreakoutDirectory
+from models.tokens import TokenAuthority
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+TOKENS = web.AppKey("tokens", TokenAuthority)
+ENRICHER = web.AppKey("enricher", Enricher)
+BREAKOUTS = web.AppKey("breakouts", BreakoutDirectory)
+ATTENDANCE = web.AppKey("attendance", Attendance)

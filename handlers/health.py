@@ -1,0 +1,35 @@
+"""Probes for orchestrators: /healthz (the process answers) and /readyz (the database does)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from handlers.context import POOL
+from handlers.problems import problem
+
+logger = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 2.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            async with request.app[POOL].acquire() as connection:
+                await connection.fetchval("SELECT 1")
+    except Exception as exc:  # any failure means "not ready"; the reason goes to the log
+        logger.warning("readiness check failed: %s", exc)
+        return problem(503, "unavailable", "the database is not reachable")
+    return web.json_response({"status": "ready"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

@@ -1,0 +1,1 @@
+"""The domain and its storage: attendance sessions, breakouts, presence, tokens, migrations."""

@@ -1,0 +1,205 @@
+"""The attendance desk: opens a session on every join and closes it on every way out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from models.access import require_can_join
+from models.breakouts import BreakoutDirectory
+from models.errors import NotJoined, Unavailable
+from models.presence import PresenceStore, Viewer
+from models.records import (
+    AttendanceSession,
+    ClientInfo,
+    ExitReason,
+    Identity,
+    SessionType,
+    now_ms,
+)
+from models.sessions import SessionExit
+from models.writer import SessionWriter
+
+logger = logging.getLogger(__name__)
+
+SESSION_ID_BYTES = 12  # 96 random bits, 16 URL-safe characters
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitOutcome:
+    """A session that ended, and how many viewers its breakout has left."""
+
+    session: AttendanceSession
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinOutcome:
+    """The open session after a join, the breakout's count, and the session a switch closed."""
+
+    session: AttendanceSession
+    count: int
+    switched_from: ExitOutcome | None = None
+
+
+@dataclass(slots=True)
+class _Seat:
+    identity: Identity
+    client: ClientInfo
+    current: AttendanceSession | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Attendance:
+    """Keeps each connection's open session and writes every entry and exit through the writer.
+
+    A connection is in at most one breakout. Its events may arrive concurrently (python-socketio
+    runs each in its own task), so everything done for one connection happens under its lock:
+    callers hold it with `seat()` across their own room changes too.
+    """
+
+    def __init__(
+        self,
+        *,
+        writer: SessionWriter,
+        breakouts: BreakoutDirectory,
+        presence: PresenceStore,
+        node_id: str,
+        clock: Callable[[], datetime] = now_ms,
+    ) -> None:
+        self._writer = writer
+        self._breakouts = breakouts
+        self._presence = presence
+        self._node_id = node_id
+        self._clock = clock
+        self._seats: dict[str, _Seat] = {}
+
+    @property
+    def connections(self) -> int:
+        return len(self._seats)
+
+    def connect(self, connection_id: str, identity: Identity, client: ClientInfo) -> None:
+        self._seats[connection_id] = _Seat(identity=identity, client=client)
+
+    @contextlib.asynccontextmanager
+    async def seat(self, connection_id: str) -> AsyncIterator[Seat]:
+        """Hold one connection's lock; everything done through the yielded Seat is serialised."""
+        seat = self._seats.get(connection_id)
+        if seat is None:
+            raise NotJoined("this connection is not registered")
+        async with seat.lock:
+            yield Seat(self, connection_id, seat)
+
+    async def record_exit(
+        self, session: AttendanceSession, at: datetime, reason: ExitReason
+    ) -> ExitOutcome:
+        """The one way a session ends: leave, disconnect, switch, expulsion, end, node loss."""
+        closed = session.closed(at, reason)
+        assert closed.exit_ts is not None  # noqa: S101 - closed() always sets it
+        await self._writer.record_exit(
+            SessionExit(session.user_id, session.breakout_id, session.session_id, closed.exit_ts,
+                        reason)
+        )
+        count = await self._presence.remove(session.breakout_id, session.session_id)
+        return ExitOutcome(session=closed, count=count)
+
+    async def close_all(self, reason: ExitReason) -> list[ExitOutcome]:
+        """End every open session of this process (graceful shutdown)."""
+        outcomes = []
+        for connection_id in list(self._seats):
+            with contextlib.suppress(NotJoined):
+                async with self.seat(connection_id) as seat:
+                    outcome = await seat.disconnect(self._clock(), reason)
+                    if outcome is not None:
+                        outcomes.append(outcome)
+        return outcomes
+
+    async def _join(self, seat: _Seat, breakout_id: str, session_type: SessionType) -> JoinOutcome:
+        current = seat.current
+        if current is not None and current.breakout_id == breakout_id:
+            return JoinOutcome(session=current, count=await self._presence.count(breakout_id))
+        breakout = await self._breakouts.get_for_join(breakout_id, seat.identity)
+        require_can_join(seat.identity, breakout)
+        switched_from = None
+        if current is not None:
+            switched_from = await self.record_exit(current, self._clock(), ExitReason.SWITCHED)
+            seat.current = None
+        session = AttendanceSession(
+            user_id=seat.identity.user_id,
+            breakout_id=breakout.id,
+            session_id=new_session_id(),
+            session_type=session_type,
+            entry_ts=self._clock(),
+            user_name=seat.identity.name,
+            org_id=breakout.org_id,
+            client=seat.client,
+            node_id=self._node_id,
+        )
+        await self._writer.open_session(session)
+        seat.current = session
+        count = await self._presence.add(breakout.id, Viewer.of(session))
+        return JoinOutcome(session=session, count=count, switched_from=switched_from)
+
+    async def _leave(self, seat: _Seat, breakout_id: str) -> ExitOutcome:
+        current = seat.current
+        if current is None or current.breakout_id != breakout_id:
+            raise NotJoined(f"this connection is not in breakout {breakout_id}")
+        outcome = await self.record_exit(current, self._clock(), ExitReason.LEAVE)
+        seat.current = None
+        return outcome
+
+    async def _disconnect(
+        self, connection_id: str, seat: _Seat, at: datetime, reason: ExitReason
+    ) -> ExitOutcome | None:
+        self._seats.pop(connection_id, None)
+        current, seat.current = seat.current, None
+        if current is None:
+            return None
+        try:
+            return await self.record_exit(current, at, reason)
+        except Unavailable:
+            logger.error(
+                "exit of session %s (%s) not recorded: database unavailable",
+                current.session_id,
+                reason,
+            )
+            await self._presence.remove(current.breakout_id, current.session_id)
+            return None
+
+
+class Seat:
+    """One connection's place at the desk, valid while `Attendance.seat()` holds its lock."""
+
+    def __init__(self, desk: Attendance, connection_id: str, seat: _Seat) -> None:
+        self._desk = desk
+        self._connection_id = connection_id
+        self._seat = seat
+
+    @property
+    def identity(self) -> Identity:
+        return self._seat.identity
+
+    @property
+    def current(self) -> AttendanceSession | None:
+        return self._seat.current
+
+    async def join(self, breakout_id: str, session_type: SessionType) -> JoinOutcome:
+        """Open a session (after closing the current one, reason `switched`); joining the
+        breakout the connection is already in returns its open session."""
+        return await self._desk._join(self._seat, breakout_id, session_type)
+
+    async def leave(self, breakout_id: str) -> ExitOutcome:
+        return await self._desk._leave(self._seat, breakout_id)
+
+    async def disconnect(self, at: datetime, reason: ExitReason) -> ExitOutcome | None:
+        """Forget the connection, closing its open session at `at` (when it was last heard)."""
+        return await self._desk._disconnect(self._connection_id, self._seat, at, reason)

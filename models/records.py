@@ -1,0 +1,107 @@
+"""The records of the domain: who a client is, what it runs, and its attendance sessions."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ATTENDEE = "attendee"
+    HOST = "host"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+class SessionType(StrEnum):
+    LIVE = "live"
+    ON_DEMAND = "on_demand"
+
+
+class ExitReason(StrEnum):
+    LEAVE = "leave"
+    DISCONNECT = "disconnect"
+    SWITCHED = "switched"
+    DEVICE_LIMIT = "device_limit"
+    BREAKOUT_ENDED = "breakout_ended"
+    NODE_LOST = "node_lost"
+    SHUTDOWN = "shutdown"
+
+
+def now_ms() -> datetime:
+    """The current UTC time cut to milliseconds, the precision of the wire format.
+
+    Cutting before storing makes the timestamp in an ack equal to the one in the database.
+    """
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a connection or request is, taken only from its verified token."""
+
+    user_id: str
+    name: str
+    org_id: str
+    role: Role
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a client is and what it runs, as stored with each of its sessions."""
+
+    ip: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country_code: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    browser: str | None = None
+    browser_version: str | None = None
+    os: str | None = None
+    os_version: str | None = None
+    device_type: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Breakout:
+    id: str
+    org_id: str
+    name: str | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceSession:
+    """One stay of one user in one breakout, keyed by (user_id, breakout_id, session_id)."""
+
+    user_id: str
+    breakout_id: str
+    session_id: str
+    session_type: SessionType
+    entry_ts: datetime
+    user_name: str
+    org_id: str
+    client: ClientInfo
+    node_id: str | None = None
+    exit_ts: datetime | None = None
+    exit_reason: ExitReason | None = None
+
+    @property
+    def attended(self) -> bool:
+        return self.exit_ts is not None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.exit_ts is None:
+            return None
+        return (self.exit_ts - self.entry_ts).total_seconds()
+
+    def closed(self, at: datetime, reason: ExitReason) -> AttendanceSession:
+        """This session ended at `at` (never before it began) for `reason`."""
+        return dataclasses.replace(self, exit_ts=max(at, self.entry_ts), exit_reason=reason)

@@ -1,0 +1,132 @@
+"""Command line: serve the attendance server, apply migrations, or mint a token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from aiohttp import web
+
+from config import Settings, SettingsError, describe_settings, load_settings
+from models.migrate import apply_migrations
+from models.records import Role
+from models.tokens import TokenAuthority, load_or_create_secret
+from server import create_app
+from server.database import database_url
+
+logger = logging.getLogger("run")
+
+DEFAULT_TOKEN_TTL_S = 8 * 3600
+
+
+def _parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="Real-time attendance server (Socket.IO + PostgreSQL).",
+        epilog=describe_settings(),
+        formatter_class=formatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{serve,migrate,token}")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the server (the default command)",
+        description="Run the server. With no DATABASE_URL it starts an embedded PostgreSQL "
+        "under VAR_DIR; migrations are applied on start.",
+        epilog=describe_settings(),
+        formatter_class=formatter,
+    )
+    serve.add_argument("--host", help="address to listen on (overrides HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (overrides PORT)")
+
+    commands.add_parser(
+        "migrate",
+        help="apply pending database migrations and exit",
+        description="Apply the forward-only SQL migrations in models/migrations.",
+        epilog=describe_settings(),
+        formatter_class=formatter,
+    )
+
+    token = commands.add_parser(
+        "token",
+        help="print a signed token for a user",
+        description="Print a JWT signed with the server's secret (AUTH_SECRET, or the one "
+        "generated under VAR_DIR).",
+    )
+    token.add_argument("--user", required=True, help="user id (the token's sub)")
+    token.add_argument("--name", required=True, help="display name")
+    token.add_argument(
+        "--role", required=True, choices=[role.value for role in Role], help="the user's role"
+    )
+    token.add_argument("--org", required=True, help="organisation (tenant) id")
+    token.add_argument(
+        "--ttl",
+        type=int,
+        default=DEFAULT_TOKEN_TTL_S,
+        help=f"seconds until it expires (default {DEFAULT_TOKEN_TTL_S})",
+    )
+    return parser
+
+
+def _serve(settings: Settings) -> None:
+    app = create_app(settings)
+
+    def announce(_: str) -> None:
+        url = f"http://{settings.host}:{settings.port}"
+        logger.info("attendance server on %s (Socket.IO namespace /)", url)
+        logger.info(
+            "mint a token: python run.py token --user u1 --name 'Ada' --role attendee --org demo"
+        )
+
+    web.run_app(app, host=settings.host, port=settings.port, print=announce)
+
+
+async def _migrate(settings: Settings) -> None:
+    import asyncpg
+
+    async with database_url(settings) as url:
+        connection = await asyncpg.connect(url)
+        try:
+            applied = await apply_migrations(connection)
+        finally:
+            await connection.close()
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none pending"
+    logger.info("migrations applied: %s", names)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"run.py: {exc}", file=sys.stderr)  # noqa: T201 - before logging is set up
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    command = args.command or "serve"
+    if command == "token":
+        authority = TokenAuthority(load_or_create_secret(settings.auth_secret, settings.var_dir))
+        token = authority.mint(
+            user_id=args.user, name=args.name, org_id=args.org, role=Role(args.role),
+            ttl_s=args.ttl,
+        )
+        sys.stdout.write(token + "\n")
+        return 0
+    if command == "migrate":
+        asyncio.run(_migrate(settings))
+        return 0
+    overrides = {
+        key: value
+        for key, value in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+        if value is not None
+    }
+    _serve(settings.with_overrides(**overrides))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

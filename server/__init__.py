@@ -1,0 +1,5 @@
+"""Wiring: builds the aiohttp app and Socket.IO server and owns every resource's lifecycle."""
+
+from server.app import create_app
+
+__all__ = ["create_app"]

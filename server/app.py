@@ -1,0 +1,114 @@
+"""create_app: the aiohttp application, its Socket.IO server, routes and resource lifecycles."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+
+import socketio
+from aiohttp import web
+
+from config import Settings
+from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_reader
+from handlers import health, sessions_api
+from handlers.audience import AudienceNamespace
+from handlers.context import ATTENDANCE, BREAKOUTS, ENRICHER, POOL, SETTINGS, TOKENS
+from handlers.problems import problem_middleware
+from models.attendance import Attendance
+from models.breakouts import BreakoutDirectory
+from models.presence import MemoryPresence
+from models.records import ExitReason
+from models.tokens import TokenAuthority, load_or_create_secret
+from models.writer import SessionWriter
+from server.database import database_url, open_pool
+
+logger = logging.getLogger(__name__)
+
+# Engine.IO frame limit: our events are tiny; a client sending more is not one of ours.
+MAX_MESSAGE_BYTES = 64 * 1024
+
+SIO = web.AppKey("sio", socketio.AsyncServer)
+
+
+def new_node_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[problem_middleware])
+    app[SETTINGS] = settings
+    app[TOKENS] = TokenAuthority(load_or_create_secret(settings.auth_secret, settings.var_dir))
+
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        ping_interval=settings.ping_interval_s,
+        ping_timeout=settings.ping_timeout_s,
+        max_http_buffer_size=MAX_MESSAGE_BYTES,
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.register_namespace(AudienceNamespace(app))
+    sio.attach(app)
+    app[SIO] = sio
+
+    health.add_routes(app)
+    sessions_api.add_routes(app)
+
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_enrichment)
+    app.cleanup_ctx.append(_attendance)
+    app.on_shutdown.append(_close_sessions)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with database_url(settings) as url:
+        pool = await open_pool(url, settings.db_pool_size)
+        app[POOL] = pool
+        yield
+        await pool.close()
+
+
+async def _enrichment(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    reader = open_city_reader(settings.geoip_db)
+    app[ENRICHER] = Enricher(
+        Locator(reader, settings.geoip_cache_size),
+        DeviceParser(default_resolver(), settings.ua_cache_size),
+        settings.trusted_proxies,
+    )
+    yield
+    reader.close()
+
+
+async def _attendance(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = app[POOL]
+    writer = SessionWriter(
+        pool,
+        batch_max_rows=settings.writer_batch_max_rows,
+        batch_max_wait_s=settings.writer_batch_max_wait_ms / 1000,
+        queue_max=settings.writer_queue_max,
+    )
+    breakouts = BreakoutDirectory(
+        pool, auto_create=settings.auto_create_breakouts, cache_s=settings.breakout_cache_s
+    )
+    app[BREAKOUTS] = breakouts
+    app[ATTENDANCE] = Attendance(
+        writer=writer, breakouts=breakouts, presence=MemoryPresence(), node_id=new_node_id()
+    )
+    writer.start()
+    yield
+    await writer.close()
+
+
+async def _close_sessions(app: web.Application) -> None:
+    """Graceful stop: close every open session (reason `shutdown`), then the sockets."""
+    if ATTENDANCE in app:
+        closed = await app[ATTENDANCE].close_all(ExitReason.SHUTDOWN)
+        logger.info("closed %d open sessions for shutdown", len(closed))
+    await app[SIO].shutdown()
