@@ -107,8 +107,15 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sessions(app: web.Application) -> None:
-    """Graceful stop: close every open session (reason `shutdown`), then the sockets."""
+    """Graceful stop: close every open session (reason `shutdown`), then the sockets.
+
+    Sockets are closed here because aiohttp waits for open websocket handlers before it runs
+    the cleanup contexts, and the writer must still be running when the sessions close.
+    """
     if ATTENDANCE in app:
         closed = await app[ATTENDANCE].close_all(ExitReason.SHUTDOWN)
         logger.info("closed %d open sessions for shutdown", len(closed))
-    await app[SIO].shutdown()
+    sio = app[SIO]
+    if sio.eio.sockets:  # engineio's disconnect() fails on an empty set
+        await sio.eio.disconnect()
+    await sio.shutdown()

@@ -1,0 +1,129 @@
+"""Fixtures: one real PostgreSQL for the run, a test City database, servers on loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from config import load_settings
+from models.embedded_postgres import EmbeddedPostgres
+from models.migrate import apply_migrations
+from server import create_app
+from tests.support import (
+    TEST_SECRET,
+    RunningServer,
+    Viewer,
+    build_city_db,
+    connect_viewer,
+)
+
+ServerFactory = Callable[..., Awaitable[RunningServer]]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """TEST_DATABASE_URL, or an embedded PostgreSQL started for this test run."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    root = Path(tempfile.mkdtemp(prefix="attendance-test-"))
+    root.chmod(0o755)  # the embedded server may run as its own system user
+    embedded = EmbeddedPostgres(root / "pg")
+    running = embedded.start()
+    try:
+        yield running.url
+    finally:
+        embedded.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def migrated_url(postgres_url: str) -> str:
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        await apply_migrations(connection)
+    finally:
+        await connection.close()
+    return postgres_url
+
+
+@pytest.fixture
+async def db(migrated_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(migrated_url, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="session")
+def city_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_city_db(tmp_path_factory.mktemp("geo") / "test-city.mmdb")
+
+
+@pytest.fixture
+async def make_server(
+    postgres_url: str, city_db: Path, tmp_path: Path
+) -> AsyncIterator[ServerFactory]:
+    """Start real servers (create_app on a loopback port); each is stopped after the test."""
+    started: list[RunningServer] = []
+
+    async def start(**overrides: Any) -> RunningServer:
+        settings = load_settings({}).with_overrides(
+            database_url=postgres_url,
+            var_dir=tmp_path / "var",
+            auth_secret=TEST_SECRET,
+            geoip_db=city_db,
+            host="127.0.0.1",
+            port=free_port(),
+            **overrides,
+        )
+        app = create_app(settings)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        running = RunningServer(url=f"http://{settings.host}:{settings.port}", runner=runner)
+        started.append(running)
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        return running
+
+    yield start
+    for running in reversed(started):
+        await running.stop()
+
+
+@pytest.fixture
+async def server(make_server: ServerFactory) -> RunningServer:
+    return await make_server()
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[..., Awaitable[Viewer]]]:
+    """connect(server, token, **options): a Socket.IO client, disconnected after the test."""
+    opened: list[Viewer] = []
+
+    async def open_viewer(server: RunningServer, token: str | None, **options: Any) -> Viewer:
+        viewer = await connect_viewer(server, token, **options)
+        opened.append(viewer)
+        return viewer
+
+    yield open_viewer
+    for viewer in opened:
+        if viewer.client.connected:
+            await viewer.client.disconnect()
