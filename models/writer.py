@@ -64,6 +64,8 @@ class SessionWriter:
         self._ready = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self.committed_batches = 0
+        self.committed_writes = 0
 
     @property
     def depth(self) -> int:
@@ -158,8 +160,9 @@ class SessionWriter:
                 await insert_sessions(connection, opens)
             return await close_sessions(connection, exits) if exits else set()
 
-    @staticmethod
-    def _resolve(batch: list[_Write], closed: set[SessionKey]) -> None:
+    def _resolve(self, batch: list[_Write], closed: set[SessionKey]) -> None:
+        self.committed_batches += 1
+        self.committed_writes += len(batch)
         for write in batch:
             if write.exit is None:
                 write.resolve(True)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from config import SETTINGS, IpStorage, SettingsError, describe_settings, load_settings
+
+
+def test_defaults_work_with_an_empty_environment() -> None:
+    settings = load_settings({})
+    assert settings.port == 8080 and settings.host == "127.0.0.1"
+    assert settings.database_url is None and settings.auth_secret is None
+    assert settings.auto_create_breakouts is True
+    assert settings.ip_storage is IpStorage.TRUNCATED
+    assert settings.var_dir == Path("./var")
+    assert ipaddress.ip_network("127.0.0.0/8") in settings.trusted_proxies
+
+
+def test_environment_overrides_each_setting() -> None:
+    settings = load_settings(
+        {
+            "PORT": "9000",
+            "DATABASE_URL": "postgresql://db/x",
+            "AUTO_CREATE_BREAKOUTS": "off",
+            "TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::/32",
+            "IP_STORAGE": "none",
+            "WRITER_BATCH_MAX_WAIT_MS": "0.5",
+        }
+    )
+    assert settings.port == 9000 and settings.database_url == "postgresql://db/x"
+    assert settings.auto_create_breakouts is False
+    assert settings.trusted_proxies == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("2001:db8::/32"),
+    )
+    assert settings.ip_storage is IpStorage.NONE
+    assert settings.writer_batch_max_wait_ms == 0.5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("AUTO_CREATE_BREAKOUTS", "maybe"),
+        ("TRUSTED_PROXIES", "not-a-cidr"),
+        ("IP_STORAGE", "half"),
+        ("DB_POOL_SIZE", "0"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: value})
+
+
+def test_help_lists_every_setting() -> None:
+    text = describe_settings()
+    for spec in SETTINGS:
+        assert spec.env in text
+
+
+def test_with_overrides_keeps_the_rest() -> None:
+    base = load_settings({})
+    changed = base.with_overrides(port=1234)
+    assert changed.port == 1234 and changed.host == base.host and base.port == 8080

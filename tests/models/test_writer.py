@@ -1,0 +1,216 @@
+"""The group-commit writer against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from models.errors import Unavailable
+from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType, now_ms
+from models.sessions import SessionExit
+from models.writer import SessionWriter
+from tests.conftest import free_port
+from tests.support import new_breakout_id
+
+WriterFactory = Callable[..., SessionWriter]
+
+
+@pytest.fixture
+async def breakout(db: asyncpg.Pool) -> str:
+    breakout_id = new_breakout_id()
+    async with db.acquire() as connection:
+        await connection.execute(
+            "INSERT INTO breakouts (id, org_id) VALUES ($1, 'org-a')", breakout_id
+        )
+    return breakout_id
+
+
+@pytest.fixture
+async def make_writer(db: asyncpg.Pool) -> AsyncIterator[WriterFactory]:
+    writers: list[SessionWriter] = []
+
+    def make(pool: asyncpg.Pool = db, **options: float) -> SessionWriter:
+        settings = {"batch_max_rows": 100, "batch_max_wait_s": 0.002, "queue_max": 1000}
+        settings.update(options)
+        writer = SessionWriter(
+            pool,
+            batch_max_rows=int(settings["batch_max_rows"]),
+            batch_max_wait_s=settings["batch_max_wait_s"],
+            queue_max=int(settings["queue_max"]),
+        )
+        writers.append(writer)
+        return writer
+
+    yield make
+    for writer in writers:
+        await writer.close(timeout_s=5)
+
+
+def session(breakout_id: str, number: int) -> AttendanceSession:
+    return AttendanceSession(
+        user_id=f"u{number}",
+        breakout_id=breakout_id,
+        session_id=f"s{number}",
+        session_type=SessionType.LIVE,
+        entry_ts=now_ms(),
+        user_name=f"User {number}",
+        org_id="org-a",
+        client=ClientInfo(city="London", ip="81.2.69.0"),
+    )
+
+
+def exit_of(opened: AttendanceSession, reason: ExitReason = ExitReason.LEAVE) -> SessionExit:
+    return SessionExit(
+        opened.user_id, opened.breakout_id, opened.session_id, now_ms(), reason
+    )
+
+
+async def test_open_returns_only_after_the_row_is_committed(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str
+) -> None:
+    writer = make_writer()
+    writer.start()
+    opened = session(breakout, 1)
+
+    await writer.open_session(opened)
+
+    async with db.acquire() as connection:
+        row = await connection.fetchrow(
+            "SELECT city, host(client_ip) AS ip FROM attendance_sessions WHERE session_id = 's1' "
+            "AND breakout_id = $1",
+            breakout,
+        )
+    assert row is not None and (row["city"], row["ip"]) == ("London", "81.2.69.0")
+
+
+async def test_concurrent_writes_share_transactions(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str
+) -> None:
+    writer = make_writer(batch_max_rows=50)
+    writer.start()
+    opened = [session(breakout, n) for n in range(200)]
+
+    await asyncio.gather(*(writer.open_session(s) for s in opened))
+    closed = await asyncio.gather(*(writer.record_exit(exit_of(s)) for s in opened))
+
+    assert all(closed)
+    assert writer.committed_writes == 400
+    assert writer.committed_batches <= 400 // 10  # far fewer transactions than writes
+    async with db.acquire() as connection:
+        attended = await connection.fetchval(
+            "SELECT count(*) FROM attended WHERE breakout_id = $1", breakout
+        )
+    assert attended == 200
+
+
+async def test_exit_is_written_once(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str
+) -> None:
+    writer = make_writer()
+    writer.start()
+    opened = session(breakout, 1)
+    await writer.open_session(opened)
+    first = exit_of(opened, ExitReason.LEAVE)
+    later = SessionExit(
+        opened.user_id, breakout, opened.session_id, first.at + timedelta(seconds=5),
+        ExitReason.DISCONNECT,
+    )
+
+    assert await writer.record_exit(first) is True
+    assert await writer.record_exit(later) is False
+
+    async with db.acquire() as connection:
+        row = await connection.fetchrow(
+            "SELECT exit_ts, exit_reason FROM attendance_sessions WHERE breakout_id = $1",
+            breakout,
+        )
+    assert (row["exit_ts"], row["exit_reason"]) == (first.at, "leave")
+
+
+async def test_two_exits_of_one_session_in_one_batch_close_it_once(
+    make_writer: WriterFactory, breakout: str
+) -> None:
+    writer = make_writer(batch_max_wait_s=0.05)
+    writer.start()
+    opened = session(breakout, 1)
+    await writer.open_session(opened)
+
+    results = await asyncio.gather(
+        writer.record_exit(exit_of(opened, ExitReason.LEAVE)),
+        writer.record_exit(exit_of(opened, ExitReason.DISCONNECT)),
+    )
+
+    assert sorted(results) == [False, True]
+
+
+async def test_full_queue_refuses_instead_of_growing(
+    make_writer: WriterFactory, breakout: str
+) -> None:
+    writer = make_writer(queue_max=2)  # not started: nothing drains yet
+    pending = [asyncio.create_task(writer.open_session(session(breakout, n))) for n in (1, 2)]
+    await asyncio.sleep(0)
+
+    with pytest.raises(Unavailable):
+        await writer.open_session(session(breakout, 3))
+
+    writer.start()
+    await asyncio.gather(*pending)
+    assert writer.committed_writes == 2
+
+
+async def test_a_refused_row_does_not_sink_its_batch(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str
+) -> None:
+    writer = make_writer(batch_max_wait_s=0.05)
+    writer.start()
+    orphan = session("no-such-breakout", 1)  # violates the breakouts foreign key
+
+    results = await asyncio.gather(
+        writer.open_session(orphan), writer.open_session(session(breakout, 2)),
+        return_exceptions=True,
+    )
+
+    assert isinstance(results[0], Unavailable) and results[1] is None
+    async with db.acquire() as connection:
+        assert await connection.fetchval(
+            "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
+        ) == 1
+
+
+async def test_unreachable_database_gives_unavailable(
+    make_writer: WriterFactory, breakout: str
+) -> None:
+    nowhere = await asyncpg.create_pool(
+        f"postgresql://postgres@127.0.0.1:{free_port()}/attendance", min_size=0, max_size=1
+    )
+    writer = make_writer(pool=nowhere)
+    writer.start()
+    try:
+        with pytest.raises(Unavailable):
+            await writer.open_session(session(breakout, 1))
+    finally:
+        await writer.close(timeout_s=5)
+        await nowhere.close()
+
+
+async def test_close_commits_what_is_queued_then_refuses(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str
+) -> None:
+    writer = make_writer(batch_max_wait_s=0.5)
+    writer.start()
+    pending = [asyncio.create_task(writer.open_session(session(breakout, n))) for n in range(5)]
+    await asyncio.sleep(0)
+
+    await writer.close()
+
+    await asyncio.gather(*pending)
+    with pytest.raises(Unavailable):
+        await writer.open_session(session(breakout, 9))
+    async with db.acquire() as connection:
+        assert await connection.fetchval(
+            "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
+        ) == 5
