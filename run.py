@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     if command == "token":
         authority = TokenAuthority(load_or_create_secret(settings.auth_secret, settings.var_dir))
         token = authority.mint(
-            user_id=args.user, name=args.name, org_id=args.org, role=Role(args.role),
+            user_id=args.user,
+            name=args.name,
+            org_id=args.org,
+            role=Role(args.role),
             ttl_s=args.ttl,
         )
         sys.stdout.write(token + "\n")
@@ -121,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     overrides = {
         key: value
-        for key, value in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+        for key, value in (
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+        )
         if value is not None
     }
     _serve(settings.with_overrides(**overrides))

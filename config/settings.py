@@ -158,9 +158,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         IpStorage,
         "client IP kept in the record: full, truncated (/24, /48) or none",
     ),
-    SettingSpec(
-        "DB_POOL_SIZE", "db_pool_size", "8", _parse_positive_int, "PostgreSQL connections"
-    ),
+    SettingSpec("DB_POOL_SIZE", "db_pool_size", "8", _parse_positive_int, "PostgreSQL connections"),
     SettingSpec(
         "WRITER_BATCH_MAX_ROWS",
         "writer_batch_max_rows",

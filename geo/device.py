@@ -1,4 +1,4 @@
-"""User-Agent -> browser, OS and device type, parsed by ua-parser's Rust backend, classified by user-agents."""
+"""User-Agent -> browser, OS and device type: ua-parser's Rust resolver, user-agents' rules."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from handlers.wire import SESSION_FIELDS, session_json
 from models.errors import InvalidPayload
 from models.reports import breakout_sessions
 
+
 def _wants_csv(request: web.Request) -> bool:
     chosen = request.query.get("format")
     if chosen is not None:
@@ -27,9 +28,7 @@ async def list_sessions(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
     as_csv = _wants_csv(request)
-    sessions = await breakout_sessions(
-        request.app[POOL], request.app[BREAKOUTS], identity, wanted
-    )
+    sessions = await breakout_sessions(request.app[POOL], request.app[BREAKOUTS], identity, wanted)
     rows = [session_json(session) for session in sessions]
     if not as_csv:
         return web.json_response({"sessions": rows})

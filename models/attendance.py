@@ -106,8 +106,9 @@ class Attendance:
         closed = session.closed(at, reason)
         assert closed.exit_ts is not None  # noqa: S101 - closed() always sets it
         await self._writer.record_exit(
-            SessionExit(session.user_id, session.breakout_id, session.session_id, closed.exit_ts,
-                        reason)
+            SessionExit(
+                session.user_id, session.breakout_id, session.session_id, closed.exit_ts, reason
+            )
         )
         count = await self._presence.remove(session.breakout_id, session.session_id)
         return ExitOutcome(session=closed, count=count)

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import asyncpg
 
+from models.database import Connection
 from models.errors import NotFound
 from models.records import Breakout, Identity
 
@@ -22,14 +23,12 @@ def _breakout(row: asyncpg.Record) -> Breakout:
     return Breakout(id=row["id"], org_id=row["org_id"], name=row["name"], ended_at=row["ended_at"])
 
 
-async def fetch_breakout(connection: asyncpg.Connection, breakout_id: str) -> Breakout | None:
+async def fetch_breakout(connection: Connection, breakout_id: str) -> Breakout | None:
     row = await connection.fetchrow(SELECT_BREAKOUT, breakout_id)
     return None if row is None else _breakout(row)
 
 
-async def create_breakout(
-    connection: asyncpg.Connection, breakout_id: str, org_id: str
-) -> Breakout:
+async def create_breakout(connection: Connection, breakout_id: str, org_id: str) -> Breakout:
     """Create the breakout for `org_id` unless it exists; return whichever row stands."""
     await connection.execute(INSERT_BREAKOUT, breakout_id, org_id)
     created = await fetch_breakout(connection, breakout_id)

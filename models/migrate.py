@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+from models.database import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def available_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 async def apply_migrations(
-    connection: asyncpg.Connection, directory: Path = MIGRATIONS_DIR
+    connection: Connection, directory: Path = MIGRATIONS_DIR
 ) -> list[Migration]:
     """Apply every migration not yet recorded, each in its own transaction; return them."""
     await connection.execute(LOCK, _LOCK_KEY)

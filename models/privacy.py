@@ -17,7 +17,5 @@ def stored_ip(
         return None
     if storage is IpStorage.FULL:
         return str(address)
-    network = ipaddress.ip_network(
-        f"{address}/{_TRUNCATED_PREFIX[address.version]}", strict=False
-    )
+    network = ipaddress.ip_network(f"{address}/{_TRUNCATED_PREFIX[address.version]}", strict=False)
     return str(network.network_address)

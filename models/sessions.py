@@ -8,41 +8,24 @@ from datetime import datetime
 
 import asyncpg
 
+from models.database import Connection
 from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType
 
-# (column, array type) in the order the batch insert sends them.
-_OPEN_COLUMNS = (
-    ("user_id", "text"),
-    ("breakout_id", "text"),
-    ("session_id", "text"),
-    ("session_type", "text"),
-    ("entry_ts", "timestamptz"),
-    ("user_name", "text"),
-    ("org_id", "text"),
-    ("client_ip", "inet"),
-    ("city", "text"),
-    ("region", "text"),
-    ("country_code", "text"),
-    ("latitude", "float8"),
-    ("longitude", "float8"),
-    ("browser", "text"),
-    ("browser_version", "text"),
-    ("os", "text"),
-    ("os_version", "text"),
-    ("device_type", "text"),
-    ("user_agent", "text"),
-    ("node_id", "text"),
+# One statement a batch: unnest turns column arrays into rows, in the order _open_row builds
+# them. DO NOTHING makes a replayed open (a retry after a lost commit reply) harmless.
+INSERT_SESSIONS = """
+INSERT INTO attendance_sessions (
+    user_id, breakout_id, session_id, session_type, entry_ts, user_name, org_id, client_ip,
+    city, region, country_code, latitude, longitude, browser, browser_version, os, os_version,
+    device_type, user_agent, node_id
 )
-
-# One statement a batch: unnest turns column arrays into rows. DO NOTHING makes a replayed open
-# (a retry after a lost commit reply) harmless.
-INSERT_SESSIONS = (
-    "INSERT INTO attendance_sessions ("
-    + ", ".join(name for name, _ in _OPEN_COLUMNS)
-    + ") SELECT * FROM unnest("
-    + ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(_OPEN_COLUMNS, start=1))
-    + ") ON CONFLICT (user_id, breakout_id, session_id) DO NOTHING"
+SELECT * FROM unnest(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+    $8::inet[], $9::text[], $10::text[], $11::text[], $12::float8[], $13::float8[], $14::text[],
+    $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[]
 )
+ON CONFLICT (user_id, breakout_id, session_id) DO NOTHING
+"""
 
 # exit_ts is written once: a session that already has one keeps it.
 CLOSE_SESSIONS = """
@@ -114,16 +97,12 @@ def _open_row(session: AttendanceSession) -> tuple[object, ...]:
     )
 
 
-async def insert_sessions(
-    connection: asyncpg.Connection, sessions: Sequence[AttendanceSession]
-) -> None:
+async def insert_sessions(connection: Connection, sessions: Sequence[AttendanceSession]) -> None:
     columns = list(zip(*(_open_row(session) for session in sessions), strict=True))
     await connection.execute(INSERT_SESSIONS, *columns)
 
 
-async def close_sessions(
-    connection: asyncpg.Connection, exits: Sequence[SessionExit]
-) -> set[SessionKey]:
+async def close_sessions(connection: Connection, exits: Sequence[SessionExit]) -> set[SessionKey]:
     """Record the exits; return the keys of the sessions this call closed."""
     rows = await connection.fetch(
         CLOSE_SESSIONS,
@@ -166,6 +145,6 @@ def _session(row: asyncpg.Record) -> AttendanceSession:
 
 
 async def fetch_breakout_sessions(
-    connection: asyncpg.Connection, breakout_id: str
+    connection: Connection, breakout_id: str
 ) -> list[AttendanceSession]:
     return [_session(row) for row in await connection.fetch(SELECT_BREAKOUT_SESSIONS, breakout_id)]

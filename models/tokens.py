@@ -43,9 +43,7 @@ class TokenAuthority:
     def __init__(self, secret: str) -> None:
         self._secret = secret
 
-    def mint(
-        self, *, user_id: str, name: str, org_id: str, role: Role, ttl_s: int
-    ) -> str:
+    def mint(self, *, user_id: str, name: str, org_id: str, role: Role, ttl_s: int) -> str:
         now = datetime.now(UTC)
         claims = {
             "sub": user_id,
@@ -86,11 +84,12 @@ def _identity_from_claims(claims: dict[str, object]) -> Identity:
     if not isinstance(name, str) or len(name) > _MAX_NAME_CHARS:
         raise Unauthorized("the token's name is not valid")
     try:
-        parsed_role = Role(role)
+        parsed_role = Role(str(role))
     except ValueError:
         raise Unauthorized("the token's role is not one we know") from None
     expires = claims["exp"]
-    assert isinstance(expires, int | float)
+    if not isinstance(expires, int | float):
+        raise Unauthorized("the token's expiry is not a time")
     return Identity(
         user_id=user_id,
         name=name,

@@ -10,15 +10,14 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from models.database import DATABASE_GONE
 from models.errors import Unavailable
 from models.records import AttendanceSession
 from models.sessions import SessionExit, SessionKey, close_sessions, insert_sessions
 
 logger = logging.getLogger(__name__)
 
-# Errors that mean "the database is not there right now", as opposed to "it refused this row".
-DATABASE_GONE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                 asyncpg.CannotConnectNowError)
+_WRITE_FAILED: tuple[type[Exception], ...] = (asyncpg.PostgresError, *DATABASE_GONE)
 
 
 @dataclass(slots=True)
@@ -27,7 +26,9 @@ class _Write:
 
     open: AttendanceSession | None = None
     exit: SessionExit | None = None
-    done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
     def resolve(self, value: bool) -> None:
         if not self.done.done():
@@ -84,8 +85,11 @@ class SessionWriter:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
         except TimeoutError:
-            logger.error("session writer did not drain in %.0f s; %d writes lost", timeout_s,
-                         len(self._queue))
+            logger.error(
+                "session writer did not drain in %.0f s; %d writes lost",
+                timeout_s,
+                len(self._queue),
+            )
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -146,7 +150,7 @@ class SessionWriter:
         for write in batch:
             try:
                 closed = await self._write([write])
-            except (asyncpg.PostgresError, *DATABASE_GONE) as exc:
+            except _WRITE_FAILED as exc:
                 logger.error("session write refused by the database: %s", exc)
                 write.fail(Unavailable("the attendance record could not be written"))
             else:
@@ -179,4 +183,3 @@ def _first_exit_per_session(batch: list[_Write]) -> list[SessionExit]:
         if write.exit is not None:
             seen.setdefault(write.exit.key, write.exit)
     return list(seen.values())
-

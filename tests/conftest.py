@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,6 @@ import pytest
 from aiohttp import web
 
 from config import load_settings
-from models.embedded_postgres import EmbeddedPostgres
 from models.migrate import apply_migrations
 from server import create_app
 from tests.support import (
@@ -24,6 +21,7 @@ from tests.support import (
     Viewer,
     build_city_db,
     connect_viewer,
+    private_postgres,
 )
 
 ServerFactory = Callable[..., Awaitable[RunningServer]]
@@ -43,15 +41,8 @@ def postgres_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    root = Path(tempfile.mkdtemp(prefix="attendance-test-"))
-    root.chmod(0o755)  # the embedded server may run as its own system user
-    embedded = EmbeddedPostgres(root / "pg")
-    running = embedded.start()
-    try:
-        yield running.url
-    finally:
-        embedded.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with private_postgres("attendance-test-") as embedded:
+        yield embedded.start().url
 
 
 @pytest.fixture
@@ -86,15 +77,15 @@ async def make_server(
     started: list[RunningServer] = []
 
     async def start(**overrides: Any) -> RunningServer:
-        settings = load_settings({}).with_overrides(
-            database_url=postgres_url,
-            var_dir=tmp_path / "var",
-            auth_secret=TEST_SECRET,
-            geoip_db=city_db,
-            host="127.0.0.1",
-            port=free_port(),
-            **overrides,
-        )
+        defaults: dict[str, Any] = {
+            "database_url": postgres_url,
+            "var_dir": tmp_path / "var",
+            "auth_secret": TEST_SECRET,
+            "geoip_db": city_db,
+            "host": "127.0.0.1",
+            "port": free_port(),
+        }
+        settings = load_settings({}).with_overrides(**(defaults | overrides))
         app = create_app(settings)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

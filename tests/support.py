@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from mmdb_writer import MMDBWriter
 
 from handlers.context import ATTENDANCE, POOL, TOKENS
 from models.attendance import Attendance
+from models.embedded_postgres import EmbeddedPostgres
 from models.records import Role
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
@@ -34,10 +39,20 @@ IPHONE = (
 # Public addresses the test City database knows; each maps to one place.
 LONDON_IP = "81.2.69.160"
 PARIS_IPV6 = "2a01:e0a:1:2::3"
-LONDON = {"city": "London", "region": "England", "country_code": "GB",
-          "latitude": 51.5142, "longitude": -0.0931}
-PARIS = {"city": "Paris", "region": "Île-de-France", "country_code": "FR",
-         "latitude": 48.8566, "longitude": 2.3522}
+LONDON = {
+    "city": "London",
+    "region": "England",
+    "country_code": "GB",
+    "latitude": 51.5142,
+    "longitude": -0.0931,
+}
+PARIS = {
+    "city": "Paris",
+    "region": "Île-de-France",
+    "country_code": "FR",
+    "latitude": 48.8566,
+    "longitude": 2.3522,
+}
 
 
 def _city_record(place: dict[str, Any], region_code: str) -> dict[str, Any]:
@@ -189,8 +204,21 @@ class RawSocket:
             if frame == "2":
                 await self.ws.send_str("3")
             elif frame.startswith(prefix):
-                return json.loads(frame[len(prefix):])[0]
+                return json.loads(frame[len(prefix) :])[0]
 
     async def close(self) -> None:
         await self.ws.close()
         await self._session.close()
+
+
+@contextlib.contextmanager
+def private_postgres(prefix: str) -> Iterator[EmbeddedPostgres]:
+    """An embedded PostgreSQL of a test's own, for tests that stop or restart it."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)  # the server may run as its own system user
+    embedded = EmbeddedPostgres(root / "pg")
+    try:
+        yield embedded
+    finally:
+        embedded.stop()
+        shutil.rmtree(root, ignore_errors=True)

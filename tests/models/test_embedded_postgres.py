@@ -1,19 +1,12 @@
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import asyncpg
 
-from models.embedded_postgres import EmbeddedPostgres
+from tests.support import private_postgres
 
 
 async def test_restart_keeps_data_and_a_second_start_finds_it_running() -> None:
-    root = Path(tempfile.mkdtemp(prefix="attendance-embedded-"))
-    root.chmod(0o755)
-    embedded = EmbeddedPostgres(root / "pg")
-    try:
+    with private_postgres("attendance-embedded-") as embedded:
         first = embedded.start()
         assert embedded.start() == first  # already up: found, not started twice
         connection = await asyncpg.connect(first.url)
@@ -29,6 +22,3 @@ async def test_restart_keeps_data_and_a_second_start_finds_it_running() -> None:
         # fsync stays on: acked writes must survive a crash of the machine.
         assert await connection.fetchval("SHOW fsync") == "on"
         await connection.close()
-    finally:
-        embedded.stop()
-        shutil.rmtree(root, ignore_errors=True)

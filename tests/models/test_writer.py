@@ -64,9 +64,7 @@ def session(breakout_id: str, number: int) -> AttendanceSession:
 
 
 def exit_of(opened: AttendanceSession, reason: ExitReason = ExitReason.LEAVE) -> SessionExit:
-    return SessionExit(
-        opened.user_id, opened.breakout_id, opened.session_id, now_ms(), reason
-    )
+    return SessionExit(opened.user_id, opened.breakout_id, opened.session_id, now_ms(), reason)
 
 
 async def test_open_returns_only_after_the_row_is_committed(
@@ -116,7 +114,10 @@ async def test_exit_is_written_once(
     await writer.open_session(opened)
     first = exit_of(opened, ExitReason.LEAVE)
     later = SessionExit(
-        opened.user_id, breakout, opened.session_id, first.at + timedelta(seconds=5),
+        opened.user_id,
+        breakout,
+        opened.session_id,
+        first.at + timedelta(seconds=5),
         ExitReason.DISCONNECT,
     )
 
@@ -170,15 +171,19 @@ async def test_a_refused_row_does_not_sink_its_batch(
     orphan = session("no-such-breakout", 1)  # violates the breakouts foreign key
 
     results = await asyncio.gather(
-        writer.open_session(orphan), writer.open_session(session(breakout, 2)),
+        writer.open_session(orphan),
+        writer.open_session(session(breakout, 2)),
         return_exceptions=True,
     )
 
     assert isinstance(results[0], Unavailable) and results[1] is None
     async with db.acquire() as connection:
-        assert await connection.fetchval(
-            "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
-        ) == 1
+        assert (
+            await connection.fetchval(
+                "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
+            )
+            == 1
+        )
 
 
 async def test_unreachable_database_gives_unavailable(
@@ -211,6 +216,9 @@ async def test_close_commits_what_is_queued_then_refuses(
     with pytest.raises(Unavailable):
         await writer.open_session(session(breakout, 9))
     async with db.acquire() as connection:
-        assert await connection.fetchval(
-            "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
-        ) == 5
+        assert (
+            await connection.fetchval(
+                "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
+            )
+            == 5
+        )

@@ -1,0 +1,23 @@
+"""What the repositories share about PostgreSQL: the connection type and "the database is gone"."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+# A repository function works on a plain connection and on one borrowed from a pool alike.
+# (Subscripted only for the type checker: asyncpg's classes are not generic at run time.)
+Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+
+# Errors meaning "the database is not there right now", as opposed to "it refused this row".
+DATABASE_GONE: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)

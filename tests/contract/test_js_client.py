@@ -1,0 +1,98 @@
+"""Contract: the official JavaScript socket.io-client against the real server (browsers' client)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import LONDON_IP, RunningServer, new_breakout_id
+
+HERE = Path(__file__).parent
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+
+pytestmark = pytest.mark.contract
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    executable = shutil.which("node")
+    if executable is None or not (HERE / "node_modules" / "socket.io-client").exists():
+        pytest.fail("contract tests need Node and `npm ci` in tests/contract (make test does both)")
+    return executable
+
+
+async def run_viewer_contract(node: str, server: RunningServer, breakout: str) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(HERE / "viewer.mjs"),
+        server.url,
+        server.token("js-user", name="JS User"),
+        breakout,
+        LONDON_IP,
+        FIREFOX,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    result: dict[str, Any] = json.loads(stdout)
+    return result
+
+
+async def test_browser_client_joins_leaves_and_is_refused_cleanly(
+    node: str, server: RunningServer
+) -> None:
+    breakout = new_breakout_id()
+
+    result = await run_viewer_contract(node, server, breakout)
+
+    join, leave = result["join"], result["leave"]
+    assert join["ok"] is True and join["breakoutId"] == breakout
+    assert join["entryTimestamp"].endswith("Z")
+    assert result["rejoin"] == join
+    assert leave == {
+        "ok": True,
+        "sessionId": join["sessionId"],
+        "exitTimestamp": leave["exitTimestamp"],
+    }
+    assert result["transport"] == "websocket"  # upgraded from long-polling
+    assert {"breakoutId": breakout, "count": 1} in result["counts"]
+
+    codes = [ack["error"]["code"] for ack in result["garbage"]]
+    assert codes == ["invalid_payload"] * len(result["garbage"])
+    assert all(ack["ok"] is False and ack["error"]["message"] for ack in result["garbage"])
+    assert result["afterGarbage"]["ok"] is True
+
+    assert result["refused"] == [
+        {
+            "message": "unauthorized",
+            "data": {"code": "unauthorized", "message": "the token is not valid"},
+        },
+        {
+            "message": "unauthorized",
+            "data": {"code": "unauthorized", "message": "a token is required"},
+        },
+    ]
+
+    left = await server.session_row(join["sessionId"])
+    assert left["exit_reason"] == "leave" and left["exit_ts"] is not None
+    assert (left["user_id"], left["user_name"]) == ("js-user", "JS User")
+    assert (left["city"], left["country_code"]) == ("London", "GB")
+    assert (left["browser"], left["os"], left["device_type"]) == ("Firefox", "Linux", "desktop")
+
+    vanished = await wait_for_exit(server, result["vanishingJoin"]["sessionId"])
+    assert vanished["exit_reason"] == "disconnect"
+
+
+async def wait_for_exit(server: RunningServer, session_id: str) -> Any:
+    for _ in range(100):
+        row = await server.session_row(session_id)
+        if row is not None and row["exit_ts"] is not None:
+            return row
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"session {session_id} was never closed")

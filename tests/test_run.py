@@ -1,0 +1,173 @@
+"""run.py as a user runs it: a real process, its flags, its output."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from models.records import Role
+from models.tokens import TokenAuthority
+from tests.conftest import free_port
+from tests.support import TEST_SECRET, new_breakout_id
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_py(
+    *args: str, env: dict[str, str], timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+def test_help_lists_commands_and_settings() -> None:
+    done = run_py("--help", env={})
+    assert done.returncode == 0
+    for word in ("serve", "migrate", "token", "DATABASE_URL", "TRUSTED_PROXIES", "GEOIP_DB"):
+        assert word in done.stdout
+    for command in ("serve", "migrate", "token"):
+        assert run_py(command, "--help", env={}).returncode == 0
+
+
+def test_token_is_signed_with_the_servers_secret(tmp_path: Path) -> None:
+    env = {"VAR_DIR": str(tmp_path), "AUTH_SECRET": ""}
+    done = run_py(
+        "token", "--user", "u7", "--name", "Grace", "--role", "host", "--org", "o1", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    secret = (tmp_path / "auth_secret").read_text()
+    identity = TokenAuthority(secret).verify(done.stdout.strip())
+    assert (identity.user_id, identity.name, identity.role, identity.org_id) == (
+        "u7",
+        "Grace",
+        "host",
+        "o1",
+    )
+
+
+def test_bad_setting_exits_with_a_clear_message() -> None:
+    done = run_py("migrate", env={"PORT": "eighty"})
+    assert done.returncode == 2 and "PORT='eighty' is not valid" in done.stderr
+
+
+def test_migrate_applies_pending_migrations(postgres_url: str) -> None:
+    done = run_py("migrate", env={"DATABASE_URL": postgres_url})
+    assert done.returncode == 0, done.stderr
+    assert "migrations applied" in done.stderr
+
+
+async def test_serve_answers_and_stops_gracefully_on_sigterm(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "AUTH_SECRET": TEST_SECRET,
+        "VAR_DIR": str(tmp_path),
+        "PORT": str(port),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "run.py",
+        "serve",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("server did not become ready")
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+    text = output.decode()
+    assert f"http://127.0.0.1:{port}" in text and "run.py token" in text
+    assert "Traceback" not in text
+
+
+async def test_sessions_written_by_a_separate_process_are_in_the_database(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The same path without the test's event loop: a subprocess server, a Python client."""
+    import socketio
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "AUTH_SECRET": TEST_SECRET,
+        "VAR_DIR": str(tmp_path),
+        "PORT": str(port),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "run.py",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    client = socketio.AsyncClient(reconnection=False)
+    breakout = new_breakout_id()
+    try:
+        token = TokenAuthority(TEST_SECRET).mint(
+            user_id="u1", name="Ada", org_id="org-a", role=Role.ATTENDEE, ttl_s=60
+        )
+        for _ in range(100):
+            try:
+                await client.connect(
+                    f"http://127.0.0.1:{port}", auth={"token": token}, wait_timeout=5
+                )
+                break
+            except socketio.exceptions.ConnectionError:
+                await asyncio.sleep(0.1)
+        joined = await client.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+        await client.disconnect()
+        reason = await _exit_reason_when_recorded(postgres_url, joined["sessionId"])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    assert reason == "disconnect"
+
+
+async def _exit_reason_when_recorded(url: str, session_id: str) -> str | None:
+    connection = await asyncpg.connect(url)
+    try:
+        for _ in range(100):
+            reason = await connection.fetchval(
+                "SELECT exit_reason FROM attendance_sessions WHERE session_id = $1", session_id
+            )
+            if reason is not None:
+                return str(reason)
+            await asyncio.sleep(0.05)
+        return None
+    finally:
+        await connection.close()
