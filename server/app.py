@@ -116,6 +116,10 @@ async def _close_sessions(app: web.Application) -> None:
         closed = await app[ATTENDANCE].close_all(ExitReason.SHUTDOWN)
         logger.info("closed %d open sessions for shutdown", len(closed))
     sio = app[SIO]
-    if sio.eio.sockets:  # engineio's disconnect() fails on an empty set
-        await sio.eio.disconnect()
+    # Not sio.eio.disconnect(): it waits for each socket's send queue to drain, forever when the
+    # client closed its end a moment before (python-engineio 4.x). Closing without waiting
+    # still sends CLOSE and ends each websocket handler.
+    for engine_socket in list(sio.eio.sockets.values()):
+        await engine_socket.close(wait=False, reason=sio.eio.reason.SERVER_DISCONNECT)
+    sio.eio.sockets.clear()
     await sio.shutdown()

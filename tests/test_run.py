@@ -15,7 +15,7 @@ import asyncpg
 from models.records import Role
 from models.tokens import TokenAuthority
 from tests.conftest import free_port
-from tests.support import TEST_SECRET, new_breakout_id
+from tests.support import TEST_SECRET, RawSocket, RunningServer, new_breakout_id
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -171,3 +171,60 @@ async def _exit_reason_when_recorded(url: str, session_id: str) -> str | None:
         return None
     finally:
         await connection.close()
+
+
+async def test_sigterm_right_after_clients_hang_up_exits_promptly(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # python-engineio's disconnect-all waits for send queues that a closed client never drains;
+    # the shutdown must not, or the process hangs until it is killed.
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "AUTH_SECRET": TEST_SECRET,
+        "VAR_DIR": str(tmp_path),
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "run.py",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    server = RunningServer(url=f"http://127.0.0.1:{port}", runner=None)  # type: ignore[arg-type]
+    try:
+        await _wait_ready(server.url)
+        token = TokenAuthority(TEST_SECRET).mint(
+            user_id="u1", name="Ada", org_id="org-a", role=Role.ATTENDEE, ttl_s=60
+        )
+        sockets = [await RawSocket.connect(server, token) for _ in range(3)]
+        breakout = new_breakout_id()
+        for raw in sockets:
+            await raw.call("join-chat-room", {"breakoutId": breakout})
+            await raw.call("leave-chat-room", {"breakoutId": breakout})
+        for raw in sockets:
+            await raw.close()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+
+
+async def _wait_ready(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            try:
+                async with http.get(f"{url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("server did not become ready")
