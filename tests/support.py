@@ -177,9 +177,9 @@ class RawSocket:
         self._ack_id = 0
 
     @classmethod
-    async def connect(cls, server: RunningServer, token: str) -> RawSocket:
+    async def connect(cls, server_url: str, token: str) -> RawSocket:
         session = aiohttp.ClientSession()
-        url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        url = server_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         ws = await session.ws_connect(url)
         raw = cls(session, ws)
         opened = await raw.receive()

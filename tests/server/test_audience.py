@@ -293,7 +293,7 @@ async def test_silent_client_exit_is_stamped_when_last_heard(
     watcher = await connect(server, server.token("w"))
     breakout = new_breakout_id()
     await watcher.call("join-chat-room", {"breakoutId": breakout})
-    silent = await RawSocket.connect(server, server.token("u1"))
+    silent = await RawSocket.connect(server.url, server.token("u1"))
     joined = await silent.call("join-chat-room", {"breakoutId": breakout})
     assert [(await watcher.next("viewer-count"))["count"] for _ in range(2)] == [1, 2]
 
