@@ -8,8 +8,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from models.records import Role
 from tests.support import LONDON_IP, RunningServer, new_breakout_id
 
 HERE = Path(__file__).parent
@@ -87,6 +89,28 @@ async def test_browser_client_joins_leaves_and_is_refused_cleanly(
 
     vanished = await wait_for_exit(server, result["vanishingJoin"]["sessionId"])
     assert vanished["exit_reason"] == "disconnect"
+
+    # What an analyst then reads back for the breakout.
+    analyst = server.token("analyst-1", role=Role.ANALYST)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{server.url}/api/breakouts/{breakout}/sessions",
+            headers={"Authorization": f"Bearer {analyst}"},
+        ) as response,
+    ):
+        sessions = {row["sessionId"]: row for row in (await response.json())["sessions"]}
+    row = sessions[join["sessionId"]]
+    assert row["exitReason"] == "leave" and row["attended"] is True
+    assert row["entryTimestamp"] == join["entryTimestamp"]
+    assert row["exitTimestamp"] == leave["exitTimestamp"]
+    assert (row["city"], row["countryCode"], row["browser"], row["os"]) == (
+        "London",
+        "GB",
+        "Firefox",
+        "Linux",
+    )
+    assert sessions[result["vanishingJoin"]["sessionId"]]["exitReason"] == "disconnect"
 
 
 async def wait_for_exit(server: RunningServer, session_id: str) -> Any:
