@@ -12,7 +12,7 @@ from aiohttp import web
 from config import Settings, SettingsError, describe_settings, load_settings
 from models.migrate import apply_migrations
 from models.records import Role
-from models.tokens import TokenAuthority, load_or_create_secret
+from models.tokens import TokenAuthority, TokenConfigError
 from server import create_app
 from server.database import database_url
 
@@ -108,9 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     command = args.command or "serve"
+    try:
+        return _run(command, args, settings)
+    except TokenConfigError as exc:
+        logger.error("%s", exc)
+        return 2
+
+
+def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
     if command == "token":
-        authority = TokenAuthority(load_or_create_secret(settings.auth_secret, settings.var_dir))
-        token = authority.mint(
+        token = TokenAuthority.from_settings(settings).mint(
             user_id=args.user,
             name=args.name,
             org_id=args.org,

@@ -86,7 +86,7 @@ async def open_client(http: aiohttp.ClientSession, url: str, token: str, number:
 async def drive(
     url: str, clients: int, cycles: int, breakouts: int
 ) -> tuple[list[float], list[str], float]:
-    authority = TokenAuthority(SECRET)
+    authority = TokenAuthority(secret=SECRET)
     latencies: list[float] = []
     session_ids: list[str] = []
     rng = random.Random(1)

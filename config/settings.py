@@ -17,6 +17,13 @@ class SettingsError(ValueError):
     """A setting in the environment has a value we cannot use."""
 
 
+class RetentionMode(StrEnum):
+    """What the purge does to sessions older than the retention period."""
+
+    ANONYMISE = "anonymise"
+    DELETE = "delete"
+
+
 class IpStorage(StrEnum):
     """How much of a client's IP address is written to the attendance record."""
 
@@ -48,6 +55,17 @@ def _parse_positive_float(raw: str) -> float:
     return value
 
 
+def _parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected a whole number >= 0, got {raw!r}")
+    return value
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+
+
 def _parse_port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
@@ -77,10 +95,26 @@ class Settings:
     database_url: str | None
     var_dir: Path
     auth_secret: str | None
+    auth_public_key: Path | None
+    auth_jwks_file: Path | None
+    auth_issuer: str | None
+    auth_audience: str | None
+    auth_leeway_s: int
     auto_create_breakouts: bool
     geoip_db: Path | None
     trusted_proxies: tuple[IpNetwork, ...]
     ip_storage: IpStorage
+    retention_days: int
+    retention_mode: RetentionMode
+    cors_origins: tuple[str, ...]
+    max_message_bytes: int
+    max_body_bytes: int
+    event_rate_per_s: float
+    event_burst: int
+    flood_disconnect_after: int
+    connect_rate_per_min: float
+    connect_burst: int
+    connect_limit_exempt: tuple[IpNetwork, ...]
     db_pool_size: int
     writer_batch_max_rows: int
     writer_batch_max_wait_ms: float
@@ -131,6 +165,37 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "HS256 secret for tokens; empty generates one once into VAR_DIR/auth_secret",
     ),
     SettingSpec(
+        "AUTH_PUBLIC_KEY",
+        "auth_public_key",
+        "",
+        _parse_optional_path,
+        "PEM public key file: verify RS256/ES256 tokens with it instead of AUTH_SECRET",
+    ),
+    SettingSpec(
+        "AUTH_JWKS_FILE",
+        "auth_jwks_file",
+        "",
+        _parse_optional_path,
+        "local JWKS file: verify RS256/ES256 tokens by their kid instead of AUTH_SECRET",
+    ),
+    SettingSpec(
+        "AUTH_ISSUER", "auth_issuer", "", _parse_optional_str, "required `iss` of tokens, if set"
+    ),
+    SettingSpec(
+        "AUTH_AUDIENCE",
+        "auth_audience",
+        "",
+        _parse_optional_str,
+        "required `aud` of tokens, if set",
+    ),
+    SettingSpec(
+        "AUTH_LEEWAY_S",
+        "auth_leeway_s",
+        "30",
+        _parse_non_negative_int,
+        "clock skew allowed on exp/nbf/iat",
+    ),
+    SettingSpec(
         "AUTO_CREATE_BREAKOUTS",
         "auto_create_breakouts",
         "on",
@@ -157,6 +222,79 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "truncated",
         IpStorage,
         "client IP kept in the record: full, truncated (/24, /48) or none",
+    ),
+    SettingSpec(
+        "RETENTION_DAYS",
+        "retention_days",
+        "0",
+        _parse_non_negative_int,
+        "sessions older than this are purged daily (0: kept forever; see `run.py purge`)",
+    ),
+    SettingSpec(
+        "RETENTION_MODE",
+        "retention_mode",
+        "anonymise",
+        RetentionMode,
+        "what the purge does: anonymise (drop name, IP, UA, place) or delete",
+    ),
+    SettingSpec(
+        "CORS_ORIGINS",
+        "cors_origins",
+        "",
+        _parse_origins,
+        "browser origins allowed cross-site (comma list, * for any); empty: same origin only",
+    ),
+    SettingSpec(
+        "MAX_MESSAGE_BYTES",
+        "max_message_bytes",
+        "16384",
+        _parse_positive_int,
+        "largest Engine.IO message accepted from a client",
+    ),
+    SettingSpec(
+        "MAX_BODY_BYTES",
+        "max_body_bytes",
+        "65536",
+        _parse_positive_int,
+        "largest HTTP request body accepted",
+    ),
+    SettingSpec(
+        "EVENT_RATE_PER_S",
+        "event_rate_per_s",
+        "20",
+        _parse_positive_float,
+        "sustained events per second a socket may send; beyond: `rate_limited`",
+    ),
+    SettingSpec(
+        "EVENT_BURST", "event_burst", "40", _parse_positive_int, "events a socket may send at once"
+    ),
+    SettingSpec(
+        "FLOOD_DISCONNECT_AFTER",
+        "flood_disconnect_after",
+        "100",
+        _parse_positive_int,
+        "rate-limited events in a row after which the socket is disconnected",
+    ),
+    SettingSpec(
+        "CONNECT_RATE_PER_MIN",
+        "connect_rate_per_min",
+        "60",
+        _parse_positive_float,
+        "sustained Socket.IO connections per minute from one client address",
+    ),
+    SettingSpec(
+        "CONNECT_BURST",
+        "connect_burst",
+        "30",
+        _parse_positive_int,
+        "connections one client address may open at once",
+    ),
+    SettingSpec(
+        "CONNECT_LIMIT_EXEMPT",
+        "connect_limit_exempt",
+        "127.0.0.0/8,::1/128",
+        _parse_networks,
+        "CIDRs not connection-limited (TRUSTED_PROXIES are always exempt)",
     ),
     SettingSpec("DB_POOL_SIZE", "db_pool_size", "8", _parse_positive_int, "PostgreSQL connections"),
     SettingSpec(

@@ -10,15 +10,26 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from handlers.clients import describe_request
+from handlers.clients import client_info, request_profile
 from handlers.context import ATTENDANCE, ENRICHER, SETTINGS, TOKENS
 from handlers.payloads import join_request, leave_request
-from handlers.wire import Json, acked, iso_ms, room_name
+from handlers.wire import Json, acked, error_ack, iso_ms, room_name
 from models.attendance import ExitOutcome
-from models.errors import NotJoined, Unauthorized
+from models.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
+from models.limits import AddressLimiter, EventLimiter, Verdict
 from models.records import ExitReason, now_ms
 
 logger = logging.getLogger(__name__)
+
+# Called by the server itself, never by a client (handlers.protocol.GuardedServer sees to that).
+LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+
+
+def _refused(error: DomainError) -> socketio.exceptions.ConnectionRefusedError:
+    # The second argument reaches the JS client as err.data; err.message is the code.
+    return socketio.exceptions.ConnectionRefusedError(
+        error.code, {"code": error.code, "message": error.message}
+    )
 
 
 class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -27,24 +38,42 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(self, app: web.Application, namespace: str = "/") -> None:
         super().__init__(namespace)
         self._app = app
+        settings = app[SETTINGS]
+        self._settings = settings
+        self._connects = AddressLimiter(
+            settings.connect_rate_per_min / 60,
+            settings.connect_burst,
+            exempt=(*settings.connect_limit_exempt, *settings.trusted_proxies),
+        )
+        self._event_limits: dict[str, EventLimiter] = {}
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         # Wire events are kebab-case (join-chat-room); handlers are on_join_chat_room.
-        return await super().trigger_event(event.replace("-", "_"), *args)
+        handler_event = event.replace("-", "_")
+        if event not in LIFECYCLE_EVENTS:
+            refusal = await self._refusal(args[0], handler_event)
+            if refusal is not None:
+                return refusal
+        return await super().trigger_event(handler_event, *args)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
+        profile = request_profile(environ["aiohttp.request"], self._app[ENRICHER])
+        # Before the token is checked: a flood of connects must not cost a verification each.
+        if not self._connects.allow(profile.ip, time.monotonic()):
+            raise _refused(RateLimited("too many connections from this address; slow down"))
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             identity = self._app[TOKENS].verify(token)
         except Unauthorized as exc:
-            raise socketio.exceptions.ConnectionRefusedError(
-                "unauthorized", {"code": exc.code, "message": exc.message}
-            ) from None
-        settings = self._app[SETTINGS]
-        client = describe_request(
-            environ["aiohttp.request"], self._app[ENRICHER], settings.ip_storage
+            raise _refused(exc) from None
+        settings = self._settings
+        self._event_limits[sid] = EventLimiter(
+            settings.event_rate_per_s,
+            settings.event_burst,
+            settings.flood_disconnect_after,
+            time.monotonic(),
         )
-        self._app[ATTENDANCE].connect(sid, identity, client)
+        self._app[ATTENDANCE].connect(sid, identity, client_info(profile, settings.ip_storage))
 
     @acked
     async def on_join_chat_room(self, sid: str, payload: object = None) -> Json:
@@ -76,6 +105,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
+        self._event_limits.pop(sid, None)
         attendance = self._app[ATTENDANCE]
         left_at = self._last_heard(sid, reason)
         try:
@@ -85,6 +115,19 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return  # already gone: closed by a shutdown that came first
         if outcome is not None:
             await self._emit_count(outcome.session.breakout_id, outcome.count)
+
+    async def _refusal(self, sid: str, handler_event: str) -> Json | None:
+        """The ack refusing a client event, or None to handle it."""
+        limiter = self._event_limits.get(sid)
+        verdict = limiter.check(time.monotonic()) if limiter else Verdict.ALLOW
+        if verdict is Verdict.DISCONNECT:
+            logger.warning("disconnecting socket %s: it kept sending past its rate limit", sid)
+            await self.disconnect(sid)
+        if verdict is not Verdict.ALLOW:
+            return error_ack(RateLimited.code, "too many events; slow down")
+        if not hasattr(self, f"on_{handler_event}"):
+            return error_ack(InvalidPayload.code, "unknown event")
+        return None
 
     async def _left_room(self, sid: str, outcome: ExitOutcome) -> None:
         await self.leave_room(sid, room_name(outcome.session.breakout_id))

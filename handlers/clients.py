@@ -29,13 +29,10 @@ def client_info(profile: ClientProfile, ip_storage: IpStorage) -> ClientInfo:
     )
 
 
-def describe_request(
-    request: web.BaseRequest, enricher: Enricher, ip_storage: IpStorage
-) -> ClientInfo:
+def request_profile(request: web.BaseRequest, enricher: Enricher) -> ClientProfile:
     # request.remote is the TCP peer; python-engineio's environ REMOTE_ADDR is always 127.0.0.1.
-    profile = enricher.describe(
+    return enricher.describe(
         request.remote,
         request.headers.get("X-Forwarded-For"),
         request.headers.get("User-Agent"),
     )
-    return client_info(profile, ip_storage)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from models.errors import Forbidden
+from datetime import datetime
+
+from models.errors import Forbidden, Unauthorized
 from models.records import Breakout, Identity, Role
 
+# Who may do what, always within their own organisation (README: "Roles and tenants").
+JOINERS = frozenset({Role.ATTENDEE, Role.HOST, Role.ADMIN})
+HOSTS = frozenset({Role.HOST, Role.ADMIN})
 SESSION_READERS = frozenset({Role.ANALYST, Role.HOST, Role.ADMIN})
+
+
+def require_role(identity: Identity, roles: frozenset[Role], action: str) -> None:
+    if identity.role not in roles:
+        raise Forbidden(f"role {identity.role} may not {action}")
 
 
 def require_same_org(identity: Identity, breakout: Breakout) -> None:
@@ -13,11 +23,28 @@ def require_same_org(identity: Identity, breakout: Breakout) -> None:
         raise Forbidden("this breakout belongs to another organisation")
 
 
-def require_can_join(identity: Identity, breakout: Breakout) -> None:
+def _require(identity: Identity, breakout: Breakout, roles: frozenset[Role], action: str) -> None:
+    require_role(identity, roles, action)
     require_same_org(identity, breakout)
+
+
+def require_unexpired(identity: Identity, now: datetime) -> None:
+    """A connection outlives its token, but acts on it only while the token is valid."""
+    if now > identity.valid_until:
+        raise Unauthorized("the token has expired; reconnect with a fresh one")
+
+
+JOIN = "join breakouts"
+
+
+def require_can_join(identity: Identity, breakout: Breakout) -> None:
+    _require(identity, breakout, JOINERS, JOIN)
+
+
+def require_can_host(identity: Identity, breakout: Breakout) -> None:
+    """Watching a breakout's presence and ending it."""
+    _require(identity, breakout, HOSTS, "watch or end breakouts")
 
 
 def require_can_read_sessions(identity: Identity, breakout: Breakout) -> None:
-    if identity.role not in SESSION_READERS:
-        raise Forbidden(f"role {identity.role} may not read sessions")
-    require_same_org(identity, breakout)
+    _require(identity, breakout, SESSION_READERS, "read sessions")

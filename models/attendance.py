@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models.access import require_can_join
+from models.access import JOIN, JOINERS, require_can_join, require_role, require_unexpired
 from models.breakouts import BreakoutDirectory
 from models.errors import NotJoined, Unavailable
 from models.presence import PresenceStore, Viewer
@@ -128,6 +128,9 @@ class Attendance:
         current = seat.current
         if current is not None and current.breakout_id == breakout_id:
             return JoinOutcome(session=current, count=await self._presence.count(breakout_id))
+        require_unexpired(seat.identity, self._clock())
+        # Checked before the lookup too: a role that may not join must not auto-create either.
+        require_role(seat.identity, JOINERS, JOIN)
         breakout = await self._breakouts.get_for_join(breakout_id, seat.identity)
         require_can_join(seat.identity, breakout)
         switched_from = None

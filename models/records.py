@@ -47,7 +47,8 @@ class Identity:
     name: str
     org_id: str
     role: Role
-    expires_at: datetime
+    # The token's exp plus the clock-skew leeway: no new join is accepted after it.
+    valid_until: datetime
 
 
 @dataclass(frozen=True, slots=True)

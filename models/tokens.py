@@ -1,21 +1,28 @@
-"""Signed JWTs: minting them for `run.py token`, and verifying them into an Identity."""
+"""Signed JWTs: verifying them into an Identity, and minting HS256 ones for `run.py token`."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 
+from config import Settings
 from models.errors import Unauthorized
 from models.records import Identity, Role
 
-ALGORITHM = "HS256"
-LEEWAY_S = 10
+SYMMETRIC_ALGORITHMS = ("HS256",)
+ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 _MAX_NAME_CHARS = 200
+
+
+class TokenConfigError(ValueError):
+    """The configured key material cannot be used; the message says which and why."""
 
 
 def load_or_create_secret(configured: str | None, var_dir: Path) -> str:
@@ -38,14 +45,55 @@ def load_or_create_secret(configured: str | None, var_dir: Path) -> str:
 
 
 class TokenAuthority:
-    """Mints and verifies the tokens of one secret."""
+    """Verifies tokens with exactly one kind of key: an HS256 secret, a public key, or a JWKS.
 
-    def __init__(self, secret: str) -> None:
+    Only the algorithms of that kind are accepted, so a token signed with `none`, or an HS256
+    token "signed" with a public key's bytes, never passes.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        public_key: str | None = None,
+        jwks: jwt.PyJWKSet | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway_s: int = 30,
+    ) -> None:
+        if sum(key is not None for key in (secret, public_key, jwks)) != 1:
+            raise TokenConfigError("exactly one of a secret, a public key or a JWKS is needed")
         self._secret = secret
+        self._public_key = public_key
+        self._jwks = jwks
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway_s = leeway_s
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenAuthority:
+        """AUTH_JWKS_FILE, else AUTH_PUBLIC_KEY, else AUTH_SECRET (or the generated one)."""
+        policy: dict[str, Any] = {
+            "issuer": settings.auth_issuer,
+            "audience": settings.auth_audience,
+            "leeway_s": settings.auth_leeway_s,
+        }
+        if settings.auth_jwks_file is not None:
+            return cls(jwks=_read_jwks(settings.auth_jwks_file), **policy)
+        if settings.auth_public_key is not None:
+            return cls(public_key=_read_text(settings.auth_public_key), **policy)
+        secret = load_or_create_secret(settings.auth_secret, settings.var_dir)
+        return cls(secret=secret, **policy)
 
     def mint(self, *, user_id: str, name: str, org_id: str, role: Role, ttl_s: int) -> str:
+        """An HS256 token; only a server holding the secret can mint."""
+        if self._secret is None:
+            raise TokenConfigError(
+                "this server verifies tokens with a public key; mint them with your identity "
+                "provider"
+            )
         now = datetime.now(UTC)
-        claims = {
+        claims: dict[str, Any] = {
             "sub": user_id,
             "name": name,
             "org": org_id,
@@ -53,28 +101,68 @@ class TokenAuthority:
             "iat": now,
             "exp": now + timedelta(seconds=ttl_s),
         }
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+        if self._issuer:
+            claims["iss"] = self._issuer
+        if self._audience:
+            claims["aud"] = self._audience
+        return jwt.encode(claims, self._secret, algorithm=SYMMETRIC_ALGORITHMS[0])
 
     def verify(self, token: object) -> Identity:
         """The identity a token carries; Unauthorized for anything missing, forged or expired."""
         if not isinstance(token, str) or not token:
             raise Unauthorized("a token is required")
         try:
+            key, algorithms = self._key_for(token)
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                leeway=LEEWAY_S,
-                options={"require": ["sub", "org", "role", "exp"]},
+                key,
+                algorithms=list(algorithms),
+                leeway=self._leeway_s,
+                issuer=self._issuer,
+                audience=self._audience,
+                options={
+                    "require": ["sub", "org", "role", "exp"],
+                    "verify_aud": self._audience is not None,
+                },
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired") from None
-        except jwt.InvalidTokenError:
+        except jwt.ImmatureSignatureError:
+            raise Unauthorized("the token is not valid yet") from None
+        except (jwt.InvalidTokenError, jwt.PyJWKError):
             raise Unauthorized("the token is not valid") from None
-        return _identity_from_claims(claims)
+        return _identity_from_claims(claims, self._leeway_s)
+
+    def _key_for(self, token: str) -> tuple[Any, tuple[str, ...]]:
+        if self._secret is not None:
+            return self._secret, SYMMETRIC_ALGORITHMS
+        if self._public_key is not None:
+            return self._public_key, ASYMMETRIC_ALGORITHMS
+        assert self._jwks is not None  # noqa: S101 - __init__ guarantees one key kind
+        kid = jwt.get_unverified_header(token).get("kid")
+        if not isinstance(kid, str):
+            raise jwt.InvalidTokenError("no kid")
+        try:
+            return self._jwks[kid].key, ASYMMETRIC_ALGORITHMS
+        except KeyError:
+            raise jwt.InvalidTokenError("unknown kid") from None
 
 
-def _identity_from_claims(claims: dict[str, object]) -> Identity:
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise TokenConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _read_jwks(path: Path) -> jwt.PyJWKSet:
+    try:
+        return jwt.PyJWKSet.from_dict(json.loads(_read_text(path)))
+    except (ValueError, jwt.PyJWKError) as exc:
+        raise TokenConfigError(f"{path} is not a usable JWKS: {exc}") from None
+
+
+def _identity_from_claims(claims: dict[str, object], leeway_s: int) -> Identity:
     user_id, org_id, role = claims.get("sub"), claims.get("org"), claims.get("role")
     name = claims.get("name", user_id)
     if not isinstance(user_id, str) or not _ID_PATTERN.match(user_id):
@@ -95,5 +183,5 @@ def _identity_from_claims(claims: dict[str, object]) -> Identity:
         name=name,
         org_id=org_id,
         role=parsed_role,
-        expires_at=datetime.fromtimestamp(expires, UTC),
+        valid_until=datetime.fromtimestamp(expires + leeway_s, UTC),
     )

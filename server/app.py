@@ -16,19 +16,18 @@ from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_rea
 from handlers import health, sessions_api
 from handlers.audience import AudienceNamespace
 from handlers.context import ATTENDANCE, BREAKOUTS, ENRICHER, POOL, SETTINGS, TOKENS
+from handlers.cors import cors_middleware, socketio_origins
 from handlers.problems import problem_middleware
+from handlers.protocol import GuardedServer
 from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
 from models.presence import MemoryPresence
 from models.records import ExitReason
-from models.tokens import TokenAuthority, load_or_create_secret
+from models.tokens import TokenAuthority
 from models.writer import SessionWriter
 from server.database import database_url, open_pool
 
 logger = logging.getLogger(__name__)
-
-# Engine.IO frame limit: our events are tiny; a client sending more is not one of ours.
-MAX_MESSAGE_BYTES = 64 * 1024
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
 
@@ -38,15 +37,20 @@ def new_node_id() -> str:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware])
+    app = web.Application(
+        # CORS outermost, so refusals (problem JSON) carry its headers too.
+        middlewares=[cors_middleware(settings.cors_origins), problem_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
     app[SETTINGS] = settings
-    app[TOKENS] = TokenAuthority(load_or_create_secret(settings.auth_secret, settings.var_dir))
+    app[TOKENS] = TokenAuthority.from_settings(settings)
 
-    sio = socketio.AsyncServer(
+    sio = GuardedServer(
         async_mode="aiohttp",
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
-        max_http_buffer_size=MAX_MESSAGE_BYTES,
+        max_http_buffer_size=settings.max_message_bytes,
+        cors_allowed_origins=socketio_origins(settings.cors_origins),
         logger=False,
         engineio_logger=False,
     )

@@ -53,7 +53,7 @@ def test_token_is_signed_with_the_servers_secret(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     secret = (tmp_path / "auth_secret").read_text()
-    identity = TokenAuthority(secret).verify(done.stdout.strip())
+    identity = TokenAuthority(secret=secret).verify(done.stdout.strip())
     assert (identity.user_id, identity.name, identity.role, identity.org_id) == (
         "u7",
         "Grace",
@@ -126,7 +126,7 @@ async def stop(process: asyncio.subprocess.Process) -> str:
 
 
 def attendee_token() -> str:
-    return TokenAuthority(TEST_SECRET).mint(
+    return TokenAuthority(secret=TEST_SECRET).mint(
         user_id="u1", name="Ada", org_id="org-a", role=Role.ATTENDEE, ttl_s=60
     )
 

@@ -334,3 +334,29 @@ async def test_identity_comes_from_the_token_not_the_payload(
     )
     row = await server.session_row(joined["sessionId"])
     assert (row["user_id"], row["user_name"]) == ("real-user", "Real")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '421["disconnect"]',
+        '421["disconnect","ping timeout"]',
+        '421["connect",{"token":"x"}]',
+        '421[5,{"breakoutId":"b"}]',
+        "421[null]",
+    ],
+)
+async def test_clients_cannot_trigger_lifecycle_events(server: RunningServer, frame: str) -> None:
+    raw = await RawSocket.connect(server.url, server.token())
+    joined = await raw.call("join-chat-room", {"breakoutId": new_breakout_id()})
+
+    await raw.ws.send_str(frame)
+    answer = await raw.receive()
+
+    assert answer.startswith("431")
+    assert '"invalid_payload"' in answer
+    row = await server.session_row(joined["sessionId"])
+    assert row["exit_ts"] is None  # still in the room: nothing was forged
+    again = await raw.call("join-chat-room", {"breakoutId": joined["breakoutId"]})
+    assert again == joined
+    await raw.close()
