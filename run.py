@@ -9,12 +9,13 @@ import sys
 
 from aiohttp import web
 
-from config import Settings, SettingsError, describe_settings, load_settings
+from config import RetentionMode, Settings, SettingsError, describe_settings, load_settings
 from models.migrate import apply_migrations
-from models.records import Role
+from models.records import Role, now_ms
+from models.retention import purge_sessions
 from models.tokens import TokenAuthority, TokenConfigError
 from server import create_app
-from server.database import database_url
+from server.database import database_url, open_pool
 
 logger = logging.getLogger("run")
 
@@ -29,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=describe_settings(),
         formatter_class=formatter,
     )
-    commands = parser.add_subparsers(dest="command", metavar="{serve,migrate,token}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,migrate,token,purge}")
 
     serve = commands.add_parser(
         "serve",
@@ -68,6 +69,23 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_TOKEN_TTL_S,
         help=f"seconds until it expires (default {DEFAULT_TOKEN_TTL_S})",
     )
+    purge = commands.add_parser(
+        "purge",
+        help="anonymise or delete old closed sessions and exit",
+        description="Anonymise (drop name, IP, User-Agent, city, region, coordinates) or delete "
+        "closed sessions that began more than DAYS days ago. With RETENTION_DAYS set, the "
+        "server also does this daily.",
+        epilog=describe_settings(),
+        formatter_class=formatter,
+    )
+    purge.add_argument(
+        "--older-than", type=int, required=True, metavar="DAYS", help="age in days, >= 0"
+    )
+    purge.add_argument(
+        "--mode",
+        choices=[mode.value for mode in RetentionMode],
+        help="what to do (default: RETENTION_MODE)",
+    )
     return parser
 
 
@@ -82,6 +100,18 @@ def _serve(settings: Settings) -> None:
         )
 
     web.run_app(app, host=settings.host, port=settings.port, print=announce)
+
+
+async def _purge(settings: Settings, older_than_days: int, mode: RetentionMode) -> None:
+    async with database_url(settings) as url:
+        pool = await open_pool(url, 2)
+        try:
+            count = await purge_sessions(
+                pool, older_than_days=older_than_days, mode=mode, now=now_ms()
+            )
+        finally:
+            await pool.close()
+    logger.info("purge: %s %d sessions older than %d days", mode.value, count, older_than_days)
 
 
 async def _migrate(settings: Settings) -> None:
@@ -128,6 +158,13 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if command == "migrate":
         asyncio.run(_migrate(settings))
+        return 0
+    if command == "purge":
+        if args.older_than < 0:
+            logger.error("--older-than must be 0 or more days")
+            return 2
+        mode = RetentionMode(args.mode) if args.mode else settings.retention_mode
+        asyncio.run(_purge(settings, args.older_than, mode))
         return 0
     overrides = {
         key: value

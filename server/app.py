@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -23,6 +25,7 @@ from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
 from models.presence import MemoryPresence
 from models.records import ExitReason
+from models.retention import purge_daily
 from models.tokens import TokenAuthority
 from models.writer import SessionWriter
 from server.database import database_url, open_pool
@@ -64,6 +67,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_enrichment)
     app.cleanup_ctx.append(_attendance)
+    if settings.retention_days > 0:
+        app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_close_sessions)
     return app
 
@@ -108,6 +113,20 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     writer.start()
     yield
     await writer.close()
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    task = asyncio.create_task(
+        purge_daily(
+            app[POOL], older_than_days=settings.retention_days, mode=settings.retention_mode
+        ),
+        name="retention-purge",
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close_sessions(app: web.Application) -> None:

@@ -185,3 +185,33 @@ async def test_sigterm_right_after_clients_hang_up_exits_promptly(
             await raw.close()
         await stop(process)
     assert process.returncode == 0
+
+
+def test_purge_command_deletes_old_closed_sessions(postgres_url: str) -> None:
+    async def seed_and_count(statement: str) -> int:
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            await connection.execute(statement)
+            return int(
+                await connection.fetchval(
+                    "SELECT count(*) FROM attendance_sessions WHERE breakout_id = 'purge-cli'"
+                )
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(
+        seed_and_count(
+            "INSERT INTO breakouts (id, org_id) VALUES ('purge-cli', 'o') ON CONFLICT DO NOTHING;"
+            "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,"
+            " exit_reason, org_id) VALUES ('u', 'purge-cli', 's', '2001-01-01Z',"
+            " '2001-01-01T01:00Z', 'leave', 'o') ON CONFLICT DO NOTHING"
+        )
+    )
+    done = run_py(
+        "purge", "--older-than", "365", "--mode", "delete", env={"DATABASE_URL": postgres_url}
+    )
+    assert done.returncode == 0, done.stderr
+    assert "purge: delete" in done.stderr
+    assert asyncio.run(seed_and_count("SELECT 1")) == 0
+    assert run_py("purge", "--older-than", "-1", env={"DATABASE_URL": postgres_url}).returncode == 2
