@@ -12,8 +12,16 @@ from aiohttp import web
 
 from handlers.clients import client_info, request_profile
 from handlers.context import ATTENDANCE, ENRICHER, SETTINGS, TOKENS
-from handlers.payloads import join_request, leave_request
-from handlers.wire import Json, acked, error_ack, iso_ms, room_name
+from handlers.payloads import breakout_request, join_request
+from handlers.wire import (
+    Json,
+    acked,
+    error_ack,
+    iso_ms,
+    room_name,
+    viewer_json,
+    watchers_room,
+)
 from models.attendance import ExitOutcome
 from models.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
 from models.limits import AddressLimiter, EventLimiter, Verdict
@@ -94,7 +102,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     @acked
     async def on_leave_chat_room(self, sid: str, payload: object = None) -> Json:
-        breakout_id = leave_request(payload)
+        breakout_id = breakout_request(payload)
         async with self._app[ATTENDANCE].seat(sid) as seat:
             outcome = await seat.leave(breakout_id)
             await self._left_room(sid, outcome)
@@ -103,6 +111,19 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "sessionId": outcome.session.session_id,
             "exitTimestamp": iso_ms(outcome.session.exit_ts),
         }
+
+    @acked
+    async def on_watch_breakout(self, sid: str, payload: object = None) -> Json:
+        breakout_id = breakout_request(payload)
+        attendance = self._app[ATTENDANCE]
+        viewers = await attendance.presence(attendance.identity(sid), breakout_id)
+        await self.enter_room(sid, watchers_room(breakout_id))
+        return {"ok": True, "count": len(viewers), "viewers": [viewer_json(v) for v in viewers]}
+
+    @acked
+    async def on_unwatch_breakout(self, sid: str, payload: object = None) -> Json:
+        await self.leave_room(sid, watchers_room(breakout_request(payload)))
+        return {"ok": True}
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
         self._event_limits.pop(sid, None)
@@ -135,7 +156,9 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _emit_count(self, breakout_id: str, count: int) -> None:
         await self.emit(
-            "viewer-count", {"breakoutId": breakout_id, "count": count}, room=room_name(breakout_id)
+            "viewer-count",
+            {"breakoutId": breakout_id, "count": count},
+            to=[room_name(breakout_id), watchers_room(breakout_id)],
         )
 
     def _last_heard(self, sid: str, reason: str | None) -> datetime:

@@ -47,6 +47,6 @@ def join_request(payload: object) -> JoinRequest:
     return JoinRequest(breakout_id(fields.get("breakoutId")), SessionType(kind))
 
 
-def leave_request(payload: object) -> str:
-    """`{breakoutId}`: the breakout to leave."""
+def breakout_request(payload: object) -> str:
+    """`{breakoutId}`: the breakout to leave, watch or stop watching."""
     return breakout_id(_object(payload).get("breakoutId"))

@@ -22,6 +22,11 @@ def room_name(breakout_id: str) -> str:
     return f"chat-room-{breakout_id}"
 
 
+def watchers_room(breakout_id: str) -> str:
+    """Hosts watching a breakout; kept apart from the chat room so viewers hear no host events."""
+    return f"watchers-{breakout_id}"
+
+
 def iso_ms(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with milliseconds and a Z: 2026-11-21T09:30:00.123Z."""
     if moment is None:

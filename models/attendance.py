@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models.access import JOIN, JOINERS, require_can_join, require_role, require_unexpired
+from models.access import (
+    JOIN,
+    JOINERS,
+    require_can_host,
+    require_can_join,
+    require_role,
+    require_unexpired,
+)
 from models.breakouts import BreakoutDirectory
 from models.errors import NotJoined, Unavailable
 from models.presence import PresenceStore, Viewer
@@ -86,6 +93,19 @@ class Attendance:
     @property
     def connections(self) -> int:
         return len(self._seats)
+
+    def identity(self, connection_id: str) -> Identity:
+        seat = self._seats.get(connection_id)
+        if seat is None:
+            raise NotJoined("this connection is not registered")
+        return seat.identity
+
+    async def presence(self, identity: Identity, breakout_id: str) -> list[Viewer]:
+        """Who is in a breakout now, for a host or admin of its org."""
+        require_unexpired(identity, self._clock())
+        breakout = await self._breakouts.get(breakout_id)
+        require_can_host(identity, breakout)
+        return await self._presence.viewers(breakout.id)
 
     def connect(self, connection_id: str, identity: Identity, client: ClientInfo) -> None:
         self._seats[connection_id] = _Seat(identity=identity, client=client)

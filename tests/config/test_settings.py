@@ -65,3 +65,9 @@ def test_with_overrides_keeps_the_rest() -> None:
     base = load_settings({})
     changed = base.with_overrides(port=1234)
     assert changed.port == 1234 and changed.host == base.host and base.port == 8080
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [spec.env for spec in SETTINGS if f"`{spec.env}`" not in readme]
+    assert missing == []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.payloads import MAX_ID_CHARS, join_request, leave_request
+from handlers.payloads import MAX_ID_CHARS, breakout_request, join_request
 from models.errors import InvalidPayload
 from models.records import SessionType
 
@@ -40,6 +40,6 @@ def test_bad_join_payloads_are_invalid(payload: object) -> None:
 
 
 def test_leave_takes_the_breakout() -> None:
-    assert leave_request({"breakoutId": "b1"}) == "b1"
+    assert breakout_request({"breakoutId": "b1"}) == "b1"
     with pytest.raises(InvalidPayload):
-        leave_request({"breakoutId": None})
+        breakout_request({"breakoutId": None})

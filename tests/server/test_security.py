@@ -289,3 +289,92 @@ async def test_internal_errors_reach_clients_without_details(
     assert "secret" not in str(ack) and "Traceback" not in str(ack)
     assert status == 500 and "secret" not in body and "Traceback" not in body
     assert viewer.client.connected
+
+
+async def test_request_bodies_are_capped(
+    postgres_url: str, tmp_path: Any, http: aiohttp.ClientSession
+) -> None:
+    # No route of this issue reads a body yet; a probe route shows the app-wide cap applies.
+    from aiohttp import web
+
+    from config import load_settings
+    from server import create_app
+    from tests.conftest import free_port
+    from tests.support import TEST_SECRET
+
+    port = free_port()
+    app = create_app(
+        load_settings({}).with_overrides(
+            database_url=postgres_url,
+            var_dir=tmp_path,
+            auth_secret=TEST_SECRET,
+            max_body_bytes=1024,
+        )
+    )
+
+    async def echo_size(request: web.Request) -> web.Response:
+        return web.json_response({"bytes": len(await request.read())})
+
+    app.router.add_post("/probe", echo_size)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        async with http.post(f"http://127.0.0.1:{port}/probe", data=b"x" * 1000) as response:
+            assert (await response.json())["bytes"] == 1000
+        async with http.post(f"http://127.0.0.1:{port}/probe", data=b"x" * 5000) as response:
+            assert response.status == 413
+            assert response.content_type == "application/problem+json"
+    finally:
+        await runner.cleanup()
+
+
+# --- host view ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "org", "code"),
+    [
+        (Role.HOST, "org-a", None),
+        (Role.ADMIN, "org-a", None),
+        (Role.ATTENDEE, "org-a", "forbidden"),
+        (Role.ANALYST, "org-a", "forbidden"),
+        (Role.HOST, "org-b", "forbidden"),
+        (Role.ADMIN, "org-b", "forbidden"),
+    ],
+)
+async def test_who_may_watch_a_breakout(
+    server: RunningServer, connect: Any, role: Role, org: str, code: str | None
+) -> None:
+    breakout = new_breakout_id()
+    viewer = await connect(server, server.token("v1", name="Viewer One"), forwarded_for=LONDON_IP)
+    joined = await viewer.call("join-chat-room", {"breakoutId": breakout})
+    host = await connect(server, server.token("h1", role=role, org=org))
+
+    ack = await host.call("watch-breakout", {"breakoutId": breakout})
+
+    if code is not None:
+        assert ack == {"ok": False, "error": {"code": code, "message": ack["error"]["message"]}}
+        await viewer.call("leave-chat-room", {"breakoutId": breakout})
+        with pytest.raises(asyncio.TimeoutError):  # an outsider hears nothing of the room
+            await host.next("viewer-count", timeout_s=0.5)
+        return
+    assert ack["ok"] is True and ack["count"] == 1
+    [seen] = ack["viewers"]
+    assert seen["userId"] == "v1" and seen["sessionId"] == joined["sessionId"]
+    assert (seen["name"], seen["city"], seen["countryCode"]) == ("Viewer One", "London", "GB")
+    assert seen["since"] == joined["entryTimestamp"] and seen["device"] == "desktop"
+    await viewer.call("leave-chat-room", {"breakoutId": breakout})
+    assert await host.next("viewer-count") == {"breakoutId": breakout, "count": 0}
+    assert await host.call("unwatch-breakout", {"breakoutId": breakout}) == {"ok": True}
+    await viewer.call("join-chat-room", {"breakoutId": breakout})
+    with pytest.raises(asyncio.TimeoutError):
+        await host.next("viewer-count", timeout_s=0.5)
+
+
+async def test_watching_an_unknown_breakout_is_not_found(
+    server: RunningServer, connect: Any
+) -> None:
+    host = await connect(server, server.token("h1", role=Role.HOST))
+    ack = await host.call("watch-breakout", {"breakoutId": new_breakout_id()})
+    assert ack["error"]["code"] == "not_found"
