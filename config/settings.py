@@ -93,6 +93,7 @@ class Settings:
     host: str
     port: int
     database_url: str | None
+    redis_url: str | None
     var_dir: Path
     auth_secret: str | None
     auth_public_key: Path | None
@@ -153,6 +154,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
         _parse_optional_str,
         "PostgreSQL URL; empty starts an embedded PostgreSQL under VAR_DIR",
+    ),
+    SettingSpec(
+        "REDIS_URL",
+        "redis_url",
+        "",
+        _parse_optional_str,
+        "Redis URL: live presence and Socket.IO fan-out across processes; empty: this process only",
     ),
     SettingSpec(
         "VAR_DIR", "var_dir", "./var", Path, "local state: embedded database, generated secret"

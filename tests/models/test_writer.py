@@ -13,8 +13,7 @@ from models.errors import Unavailable
 from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType, now_ms
 from models.sessions import SessionExit
 from models.writer import SessionWriter
-from tests.conftest import free_port
-from tests.support import new_breakout_id
+from tests.support import free_port, new_breakout_id
 
 WriterFactory = Callable[..., SessionWriter]
 

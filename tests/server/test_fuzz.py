@@ -27,8 +27,7 @@ from models.records import Role
 from models.tokens import TokenAuthority
 from server import create_app
 from server.app import SIO
-from tests.conftest import free_port
-from tests.support import TEST_SECRET, RawSocket, new_breakout_id
+from tests.support import TEST_SECRET, RawSocket, free_port, new_breakout_id
 
 ERROR_CODES = {
     "invalid_payload",

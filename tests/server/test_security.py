@@ -12,7 +12,7 @@ import pytest
 import socketio
 
 from models.records import Role
-from tests.support import LONDON_IP, RawSocket, RunningServer, new_breakout_id
+from tests.support import LONDON_IP, RawSocket, RunningServer, free_port, new_breakout_id
 
 
 @pytest.fixture
@@ -299,7 +299,6 @@ async def test_request_bodies_are_capped(
 
     from config import load_settings
     from server import create_app
-    from tests.conftest import free_port
     from tests.support import TEST_SECRET
 
     port = free_port()

@@ -1,0 +1,69 @@
+"""One contract, two stores: this process's memory and Redis (real redis-server)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as redis
+
+from models.presence import MemoryPresence, PresenceStore, Viewer
+from models.redis_presence import RedisPresence
+from tests.support import new_breakout_id
+
+T0 = datetime(2026, 11, 21, 9, 0, 0, 123000, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[PresenceStore]:
+    if request.param == "memory":
+        yield MemoryPresence()
+        return
+    client = redis.from_url(redis_url)
+    try:
+        yield RedisPresence(client)
+    finally:
+        await client.aclose()
+
+
+def viewer(number: int, *, name: str = "Ada", minutes: int = 0) -> Viewer:
+    return Viewer(
+        user_id=f"u{number}",
+        name=name,
+        session_id=f"s{number}",
+        since=T0 + timedelta(minutes=minutes),
+        city="London" if number % 2 else None,
+        country_code="GB",
+        browser="Chrome",
+        os="Mac OS X",
+        device="desktop",
+    )
+
+
+async def test_add_and_remove_report_the_count(store: PresenceStore) -> None:
+    breakout = new_breakout_id()
+    assert await store.add(breakout, viewer(1)) == 1
+    assert await store.add(breakout, viewer(2)) == 2
+    assert await store.add(breakout, viewer(2)) == 2  # the same session again: no double count
+    assert await store.remove(breakout, "s1") == 1
+    assert await store.remove(breakout, "s1") == 1  # absent: fine
+    assert await store.count(breakout) == 1
+    assert await store.remove(breakout, "s2") == 0
+    assert await store.viewers(breakout) == []
+
+
+async def test_viewers_come_back_whole_and_in_arrival_order(store: PresenceStore) -> None:
+    breakout = new_breakout_id()
+    late, early = viewer(1, name="Zoë ünïcödé 李", minutes=5), viewer(2, minutes=1)
+    await store.add(breakout, late)
+    await store.add(breakout, early)
+    assert await store.viewers(breakout) == [early, late]
+
+
+async def test_breakouts_are_independent(store: PresenceStore) -> None:
+    one, two = new_breakout_id(), new_breakout_id()
+    await store.add(one, viewer(1))
+    assert await store.count(two) == 0
+    assert await store.remove(two, "s1") == 0
+    assert await store.count(one) == 1

@@ -1,0 +1,71 @@
+"""Two real server processes sharing one PostgreSQL and one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import socketio
+
+from models.records import Role
+from models.tokens import TokenAuthority
+from tests.support import TEST_SECRET, new_breakout_id, serving, stop
+
+
+def token(user: str, role: Role = Role.ATTENDEE) -> str:
+    return TokenAuthority(secret=TEST_SECRET).mint(
+        user_id=user, name=user.title(), org_id="org-a", role=role, ttl_s=600
+    )
+
+
+async def client_of(url: str, user: str, role: Role = Role.ATTENDEE) -> tuple[Any, Any]:
+    client = socketio.AsyncClient(reconnection=False)
+    counts: asyncio.Queue[Any] = asyncio.Queue()
+    client.on("viewer-count", counts.put_nowait)
+    await client.connect(
+        url, auth={"token": token(user, role)}, transports=["websocket"], wait_timeout=10
+    )
+    return client, counts
+
+
+async def test_a_host_on_node_b_sees_a_viewer_joining_on_node_a(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+    breakout = new_breakout_id()
+    async with (
+        serving(shared, tmp_path / "a") as (node_a, url_a),
+        serving(shared, tmp_path / "b") as (node_b, url_b),
+    ):
+        viewer, _ = await client_of(url_a, "viewer")
+        host, host_counts = await client_of(url_b, "host", Role.HOST)
+        try:
+            joined = await viewer.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+            snapshot = await host.call("watch-breakout", {"breakoutId": breakout}, timeout=10)
+            assert snapshot["ok"] is True and snapshot["count"] == 1
+            assert [v["sessionId"] for v in snapshot["viewers"]] == [joined["sessionId"]]
+            assert snapshot["viewers"][0]["name"] == "Viewer"
+
+            second, _ = await client_of(url_a, "second")
+            await second.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+            assert await asyncio.wait_for(host_counts.get(), 10) == {
+                "breakoutId": breakout,
+                "count": 2,
+            }
+            await viewer.call("leave-chat-room", {"breakoutId": breakout}, timeout=10)
+            assert await asyncio.wait_for(host_counts.get(), 10) == {
+                "breakoutId": breakout,
+                "count": 1,
+            }
+            await second.disconnect()
+            assert await asyncio.wait_for(host_counts.get(), 10) == {
+                "breakoutId": breakout,
+                "count": 0,
+            }
+        finally:
+            await viewer.disconnect()
+            await host.disconnect()
+        await stop(node_a)
+        await stop(node_b)
+    assert node_a.returncode == 0 and node_b.returncode == 0
