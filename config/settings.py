@@ -123,6 +123,7 @@ class Settings:
     ua_cache_size: int
     geoip_cache_size: int
     breakout_cache_s: float
+    presence_interval_ms: float
     ping_interval_s: float
     ping_timeout_s: float
     log_level: str
@@ -342,6 +343,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "5",
         _parse_positive_float,
         "how long a looked-up breakout is reused before reading it again",
+    ),
+    SettingSpec(
+        "PRESENCE_INTERVAL_MS",
+        "presence_interval_ms",
+        "250",
+        _parse_positive_float,
+        "viewer-count and presence-diff are sent at most this often per breakout",
     ),
     SettingSpec(
         "PING_INTERVAL_S",

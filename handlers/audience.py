@@ -11,7 +11,7 @@ import socketio
 from aiohttp import web
 
 from handlers.clients import client_info, request_profile
-from handlers.context import ATTENDANCE, ENRICHER, SETTINGS, TOKENS
+from handlers.context import ATTENDANCE, BROADCASTER, ENRICHER, SETTINGS, TOKENS
 from handlers.payloads import breakout_request, join_request
 from handlers.wire import (
     Json,
@@ -22,7 +22,6 @@ from handlers.wire import (
     viewer_json,
     watchers_room,
 )
-from models.attendance import ExitOutcome
 from models.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
 from models.limits import AddressLimiter, EventLimiter, Verdict
 from models.records import ExitReason, now_ms
@@ -84,14 +83,14 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._app[ATTENDANCE].connect(sid, identity, client_info(profile, settings.ip_storage))
 
     @acked
-    async def on_join_chat_room(self, sid: str, payload: object = None) -> Json:
+    async def on_join_chat_room(self, sid: str, payload: object = None, *_extra: object) -> Json:
         request = join_request(payload)
         async with self._app[ATTENDANCE].seat(sid) as seat:
             outcome = await seat.join(request.breakout_id, request.session_type)
             if outcome.switched_from is not None:
-                await self._left_room(sid, outcome.switched_from)
+                await self.leave_room(sid, room_name(outcome.switched_from.session.breakout_id))
             await self.enter_room(sid, room_name(request.breakout_id))
-        await self._emit_count(request.breakout_id, outcome.count)
+        self._app[BROADCASTER].joined(outcome)
         session = outcome.session
         return {
             "ok": True,
@@ -101,11 +100,12 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
 
     @acked
-    async def on_leave_chat_room(self, sid: str, payload: object = None) -> Json:
+    async def on_leave_chat_room(self, sid: str, payload: object = None, *_extra: object) -> Json:
         breakout_id = breakout_request(payload)
         async with self._app[ATTENDANCE].seat(sid) as seat:
             outcome = await seat.leave(breakout_id)
-            await self._left_room(sid, outcome)
+            await self.leave_room(sid, room_name(breakout_id))
+        self._app[BROADCASTER].left(outcome)
         return {
             "ok": True,
             "sessionId": outcome.session.session_id,
@@ -113,15 +113,15 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
 
     @acked
-    async def on_watch_breakout(self, sid: str, payload: object = None) -> Json:
+    async def on_watch_breakout(self, sid: str, payload: object = None, *_extra: object) -> Json:
         breakout_id = breakout_request(payload)
         attendance = self._app[ATTENDANCE]
-        viewers = await attendance.presence(attendance.identity(sid), breakout_id)
+        viewers = await attendance.presence(attendance.identity(sid), breakout_id, create=True)
         await self.enter_room(sid, watchers_room(breakout_id))
         return {"ok": True, "count": len(viewers), "viewers": [viewer_json(v) for v in viewers]}
 
     @acked
-    async def on_unwatch_breakout(self, sid: str, payload: object = None) -> Json:
+    async def on_unwatch_breakout(self, sid: str, payload: object = None, *_extra: object) -> Json:
         await self.leave_room(sid, watchers_room(breakout_request(payload)))
         return {"ok": True}
 
@@ -135,7 +135,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except NotJoined:
             return  # already gone: closed by a shutdown that came first
         if outcome is not None:
-            await self._emit_count(outcome.session.breakout_id, outcome.count)
+            self._app[BROADCASTER].left(outcome)
 
     async def _refusal(self, sid: str, handler_event: str) -> Json | None:
         """The ack refusing a client event, or None to handle it."""
@@ -149,17 +149,6 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if not hasattr(self, f"on_{handler_event}"):
             return error_ack(InvalidPayload.code, "unknown event")
         return None
-
-    async def _left_room(self, sid: str, outcome: ExitOutcome) -> None:
-        await self.leave_room(sid, room_name(outcome.session.breakout_id))
-        await self._emit_count(outcome.session.breakout_id, outcome.count)
-
-    async def _emit_count(self, breakout_id: str, count: int) -> None:
-        await self.emit(
-            "viewer-count",
-            {"breakoutId": breakout_id, "count": count},
-            to=[room_name(breakout_id), watchers_room(breakout_id)],
-        )
 
     def _last_heard(self, sid: str, reason: str | None) -> datetime:
         """When the client was last heard from: now, unless it went silent (ping timeout).

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from config import Settings
 from geo import Enricher
+from handlers.broadcast import PresenceBroadcaster
 from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
 from models.tokens import TokenAuthority
@@ -17,3 +18,4 @@ TOKENS = web.AppKey("tokens", TokenAuthority)
 ENRICHER = web.AppKey("enricher", Enricher)
 BREAKOUTS = web.AppKey("breakouts", BreakoutDirectory)
 ATTENDANCE = web.AppKey("attendance", Attendance)
+BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)

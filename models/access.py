@@ -41,9 +41,12 @@ def require_can_join(identity: Identity, breakout: Breakout) -> None:
     _require(identity, breakout, JOINERS, JOIN)
 
 
+HOST = "watch or end breakouts"
+
+
 def require_can_host(identity: Identity, breakout: Breakout) -> None:
     """Watching a breakout's presence and ending it."""
-    _require(identity, breakout, HOSTS, "watch or end breakouts")
+    _require(identity, breakout, HOSTS, HOST)
 
 
 def require_can_read_sessions(identity: Identity, breakout: Breakout) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from models.access import (
+    HOST,
+    HOSTS,
     JOIN,
     JOINERS,
     require_can_host,
@@ -57,6 +59,10 @@ class JoinOutcome:
     count: int
     switched_from: ExitOutcome | None = None
 
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer.of(self.session)
+
 
 @dataclass(slots=True)
 class _Seat:
@@ -100,10 +106,20 @@ class Attendance:
             raise NotJoined("this connection is not registered")
         return seat.identity
 
-    async def presence(self, identity: Identity, breakout_id: str) -> list[Viewer]:
-        """Who is in a breakout now, for a host or admin of its org."""
+    async def presence(
+        self, identity: Identity, breakout_id: str, *, create: bool = False
+    ) -> list[Viewer]:
+        """Who is in a breakout now, for a host or admin of its org.
+
+        With `create`, a host watching a breakout nobody has joined yet creates it (when
+        auto-create is on), as a join would: hosts often open their view before the class starts.
+        """
         require_unexpired(identity, self._clock())
-        breakout = await self._breakouts.get(breakout_id)
+        if create:
+            require_role(identity, HOSTS, HOST)
+            breakout = await self._breakouts.get_or_create(breakout_id, identity)
+        else:
+            breakout = await self._breakouts.get(breakout_id)
         require_can_host(identity, breakout)
         return await self._presence.viewers(breakout.id)
 
@@ -151,7 +167,7 @@ class Attendance:
         require_unexpired(seat.identity, self._clock())
         # Checked before the lookup too: a role that may not join must not auto-create either.
         require_role(seat.identity, JOINERS, JOIN)
-        breakout = await self._breakouts.get_for_join(breakout_id, seat.identity)
+        breakout = await self._breakouts.get_or_create(breakout_id, seat.identity)
         require_can_join(seat.identity, breakout)
         switched_from = None
         if current is not None:

@@ -60,8 +60,10 @@ class BreakoutDirectory:
             raise NotFound(f"breakout {breakout_id} does not exist")
         return found
 
-    async def get_for_join(self, breakout_id: str, identity: Identity) -> Breakout:
-        """The breakout, created for the joiner's org when unknown and auto-create is on."""
+    async def get_or_create(self, breakout_id: str, identity: Identity) -> Breakout:
+        """The breakout, created for the identity's org when unknown and auto-create is on.
+
+        Callers check first that the identity's role may create it (join or host)."""
         found = await self._lookup(breakout_id)
         if found is not None:
             return found

@@ -9,6 +9,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import redis.asyncio as redis
 import socketio
@@ -16,9 +17,18 @@ from aiohttp import web
 
 from config import Settings
 from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_reader
-from handlers import health, sessions_api
+from handlers import health, presence_api, sessions_api
 from handlers.audience import AudienceNamespace
-from handlers.context import ATTENDANCE, BREAKOUTS, ENRICHER, POOL, SETTINGS, TOKENS
+from handlers.broadcast import PresenceBroadcaster
+from handlers.context import (
+    ATTENDANCE,
+    BREAKOUTS,
+    BROADCASTER,
+    ENRICHER,
+    POOL,
+    SETTINGS,
+    TOKENS,
+)
 from handlers.cors import cors_middleware, socketio_origins
 from handlers.problems import problem_middleware
 from handlers.protocol import GuardedServer
@@ -70,11 +80,13 @@ def create_app(settings: Settings) -> web.Application:
 
     health.add_routes(app)
     sessions_api.add_routes(app)
+    presence_api.add_routes(app)
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_enrichment)
     app.cleanup_ctx.append(_presence)
     app.cleanup_ctx.append(_attendance)
+    app.cleanup_ctx.append(_broadcasts)
     if settings.retention_days > 0:
         app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_close_sessions)
@@ -136,6 +148,21 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     await writer.close()
 
 
+async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
+    sio = app[SIO]
+
+    async def emit(event: str, data: dict[str, Any], rooms: list[str]) -> None:
+        await sio.emit(event, data, to=rooms)
+
+    broadcaster = PresenceBroadcaster(
+        emit, app[PRESENCE], app[SETTINGS].presence_interval_ms / 1000
+    )
+    app[BROADCASTER] = broadcaster
+    broadcaster.start()
+    yield
+    await broadcaster.close()
+
+
 async def _retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     task = asyncio.create_task(
@@ -159,6 +186,10 @@ async def _close_sessions(app: web.Application) -> None:
     if ATTENDANCE in app:
         closed = await app[ATTENDANCE].close_all(ExitReason.SHUTDOWN)
         logger.info("closed %d open sessions for shutdown", len(closed))
+        broadcaster = app[BROADCASTER]
+        for outcome in closed:
+            broadcaster.left(outcome)
+        await broadcaster.flush()  # hosts on other nodes learn of these exits now
     sio = app[SIO]
     # Not sio.eio.disconnect(): it waits for each socket's send queue to drain, forever when the
     # client closed its end a moment before (python-engineio 4.x). Closing without waiting

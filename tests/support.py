@@ -141,6 +141,14 @@ class Viewer:
     async def next(self, event: str, timeout_s: float = 5.0) -> Any:
         return await asyncio.wait_for(self.queue(event).get(), timeout_s)
 
+    async def count_becomes(self, breakout_id: str, count: int, timeout_s: float = 5.0) -> None:
+        """Wait for a viewer-count of `count`: counts are coalesced, so steps may be skipped."""
+        expected = {"breakoutId": breakout_id, "count": count}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while (await self.next("viewer-count", deadline - loop.time())) != expected:
+            pass
+
 
 async def connect_viewer(
     server: RunningServer,
@@ -152,7 +160,7 @@ async def connect_viewer(
 ) -> Viewer:
     client = socketio.AsyncClient(reconnection=False)
     viewer = Viewer(client)
-    for event in ("viewer-count",):
+    for event in ("viewer-count", "presence-diff"):
         client.on(event, viewer.queue(event).put_nowait)
     headers = {"User-Agent": user_agent}
     if forwarded_for:

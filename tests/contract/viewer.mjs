@@ -24,14 +24,24 @@ function connected(socket) {
 
 const call = (socket, event, ...args) => socket.timeout(TIMEOUT_MS).emitWithAck(event, ...args);
 
+function next(socket, event) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} in time`)), TIMEOUT_MS);
+    socket.once(event, (payload) => {
+      clearTimeout(timer);
+      resolve(payload);
+    });
+  });
+}
+
 async function main() {
   const result = {};
 
   const viewer = open({ token });
-  const counts = [];
-  viewer.on("viewer-count", (payload) => counts.push(payload));
   await connected(viewer);
+  const firstCount = next(viewer, "viewer-count");
   result.join = await call(viewer, "join-chat-room", { breakoutId });
+  result.counts = [await firstCount];
   result.rejoin = await call(viewer, "join-chat-room", { breakoutId });
   result.leave = await call(viewer, "leave-chat-room", { breakoutId });
   result.transport = viewer.io.engine.transport.name;
@@ -43,7 +53,6 @@ async function main() {
     result.garbage.push(await call(viewer, "join-chat-room", ...args));
   }
   result.afterGarbage = await call(viewer, "join-chat-room", { breakoutId: `${breakoutId}-2` });
-  result.counts = counts;
   viewer.disconnect();
 
   const vanishing = open({ token });

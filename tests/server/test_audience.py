@@ -41,7 +41,7 @@ async def test_join_opens_a_session_acked_after_commit(server: RunningServer, co
     assert row["exit_ts"] is None and row["session_type"] == "live"
     assert row["user_id"] == "u1" and row["user_name"] == "Ada Lovelace"
     assert row["org_id"] == "org-a" and row["breakout_id"] == breakout
-    assert await viewer.next("viewer-count") == {"breakoutId": breakout, "count": 1}
+    await viewer.count_becomes(breakout, 1)
 
 
 async def test_leave_records_exit_once(server: RunningServer, connect: Any) -> None:
@@ -71,12 +71,11 @@ async def test_disconnect_without_leave_closes_with_reason_disconnect(
     breakout = new_breakout_id()
     await watcher.call("join-chat-room", {"breakoutId": breakout})
     joined = await viewer.call("join-chat-room", {"breakoutId": breakout})
-    assert (await watcher.next("viewer-count"))["count"] == 1
-    assert (await watcher.next("viewer-count"))["count"] == 2
+    await watcher.count_becomes(breakout, 2)
 
     await viewer.client.disconnect()
 
-    assert await watcher.next("viewer-count") == {"breakoutId": breakout, "count": 1}
+    await watcher.count_becomes(breakout, 1)
     row = await server.session_row(joined["sessionId"])
     assert row["exit_reason"] == "disconnect" and row["exit_ts"] >= row["entry_ts"]
 
@@ -87,7 +86,7 @@ async def test_joining_another_breakout_switches(server: RunningServer, connect:
     first, second = new_breakout_id(), new_breakout_id()
     await watcher.call("join-chat-room", {"breakoutId": first})
     one = await viewer.call("join-chat-room", {"breakoutId": first})
-    assert [(await watcher.next("viewer-count"))["count"] for _ in range(2)] == [1, 2]
+    await watcher.count_becomes(first, 2)
 
     two = await viewer.call("join-chat-room", {"breakoutId": second})
 
@@ -97,9 +96,8 @@ async def test_joining_another_breakout_switches(server: RunningServer, connect:
     assert old["exit_ts"] <= parse_ts(two["entryTimestamp"])
     assert (await server.session_row(two["sessionId"]))["exit_ts"] is None
     # The old room hears the count drop; the switching socket, now out of it, hears its new room.
-    assert await watcher.next("viewer-count") == {"breakoutId": first, "count": 1}
-    assert await viewer.next("viewer-count") == {"breakoutId": first, "count": 2}
-    assert await viewer.next("viewer-count") == {"breakoutId": second, "count": 1}
+    await watcher.count_becomes(first, 1)
+    await viewer.count_becomes(second, 1)
     # Only the current breakout can be left.
     wrong = await viewer.call("leave-chat-room", {"breakoutId": first})
     assert wrong["error"]["code"] == "not_joined"
@@ -295,10 +293,10 @@ async def test_silent_client_exit_is_stamped_when_last_heard(
     await watcher.call("join-chat-room", {"breakoutId": breakout})
     silent = await RawSocket.connect(server.url, server.token("u1"))
     joined = await silent.call("join-chat-room", {"breakoutId": breakout})
-    assert [(await watcher.next("viewer-count"))["count"] for _ in range(2)] == [1, 2]
+    await watcher.count_becomes(breakout, 2)
 
     # A frozen tab: the connection stays open but nothing is read or answered any more.
-    assert await watcher.next("viewer-count", timeout_s=10) == {"breakoutId": breakout, "count": 1}
+    await watcher.count_becomes(breakout, 1, timeout_s=10)
     noticed = datetime.now(UTC)
     await silent.close()
 

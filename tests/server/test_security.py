@@ -371,9 +371,32 @@ async def test_who_may_watch_a_breakout(
         await host.next("viewer-count", timeout_s=0.5)
 
 
-async def test_watching_an_unknown_breakout_is_not_found(
-    server: RunningServer, connect: Any
+async def test_watching_an_unknown_breakout_creates_it_for_the_hosts_org_only_if_allowed(
+    make_server: Any, connect: Any
 ) -> None:
-    host = await connect(server, server.token("h1", role=Role.HOST))
-    ack = await host.call("watch-breakout", {"breakoutId": new_breakout_id()})
+    server = await make_server()
+    host = await connect(server, server.token("h1", role=Role.HOST, org="org-b"))
+    breakout = new_breakout_id()
+    assert await host.call("watch-breakout", {"breakoutId": breakout}) == {
+        "ok": True,
+        "count": 0,
+        "viewers": [],
+    }
+    async with server.pool.acquire() as connection:
+        assert (
+            await connection.fetchval("SELECT org_id FROM breakouts WHERE id = $1", breakout)
+            == "org-b"
+        )
+    analyst = await connect(server, server.token("a1", role=Role.ANALYST))
+    unknown = new_breakout_id()
+    ack = await analyst.call("watch-breakout", {"breakoutId": unknown})
+    assert ack["error"]["code"] == "forbidden"  # and it created nothing
+    async with server.pool.acquire() as connection:
+        assert (
+            await connection.fetchval("SELECT count(*) FROM breakouts WHERE id = $1", unknown) == 0
+        )
+
+    strict = await make_server(auto_create_breakouts=False)
+    strict_host = await connect(strict, strict.token("h2", role=Role.HOST))
+    ack = await strict_host.call("watch-breakout", {"breakoutId": new_breakout_id()})
     assert ack["error"]["code"] == "not_found"

@@ -1,0 +1,111 @@
+"""The host view on one node: presence-diff events, coalescing, the HTTP snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from models.records import Role
+from tests.support import RunningServer, Viewer, new_breakout_id
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def diffs_until(host: Viewer, done: Any, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+    """presence-diff events until `done(joins, leaves)` holds for everything received."""
+    received: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        received.append(await host.next("presence-diff", deadline - loop.time()))
+        joins = [j for diff in received for j in diff["joins"]]
+        leaves = [leave for diff in received for leave in diff["leaves"]]
+        if done(joins, leaves):
+            return received
+
+
+async def test_hosts_get_joins_and_leaves_with_reasons(server: RunningServer, connect: Any) -> None:
+    breakout, elsewhere = new_breakout_id(), new_breakout_id()
+    host = await connect(server, server.token("h", role=Role.HOST))
+    assert (await host.call("watch-breakout", {"breakoutId": breakout}))["count"] == 0
+    leaver = await connect(server, server.token("u1", name="Leaver"))
+    dropper = await connect(server, server.token("u2"))
+    switcher = await connect(server, server.token("u3"))
+    sessions = [
+        (await viewer.call("join-chat-room", {"breakoutId": breakout}))["sessionId"]
+        for viewer in (leaver, dropper, switcher)
+    ]
+
+    await leaver.call("leave-chat-room", {"breakoutId": breakout})
+    await dropper.client.disconnect()
+    await switcher.call("join-chat-room", {"breakoutId": elsewhere})
+
+    diffs = await diffs_until(host, lambda joins, leaves: len(leaves) == 3)
+    joins = [j for diff in diffs for j in diff["joins"]]
+    leaves = [leave for diff in diffs for leave in diff["leaves"]]
+    assert all(diff["breakoutId"] == breakout for diff in diffs)
+    assert [j["sessionId"] for j in joins] == sessions
+    assert joins[0]["name"] == "Leaver" and joins[0]["since"].endswith("Z")
+    assert {(leave["userId"], leave["sessionId"], leave["reason"]) for leave in leaves} == {
+        ("u1", sessions[0], "leave"),
+        ("u2", sessions[1], "disconnect"),
+        ("u3", sessions[2], "switched"),
+    }
+    await host.count_becomes(breakout, 0)
+
+
+async def test_a_join_storm_is_coalesced_without_dropping_anyone(
+    make_server: Any, connect: Any
+) -> None:
+    server = await make_server(presence_interval_ms=200, connect_burst=1000)
+    breakout = new_breakout_id()
+    host = await connect(server, server.token("h", role=Role.HOST))
+    await host.call("watch-breakout", {"breakoutId": breakout})
+    viewers = await asyncio.gather(*(connect(server, server.token(f"u{n}")) for n in range(40)))
+
+    acks = await asyncio.gather(
+        *(v.call("join-chat-room", {"breakoutId": breakout}) for v in viewers)
+    )
+
+    diffs = await diffs_until(host, lambda joins, leaves: len(joins) >= 40)
+    joined = sorted(j["sessionId"] for diff in diffs for j in diff["joins"])
+    assert joined == sorted(ack["sessionId"] for ack in acks)
+    assert len(diffs) < 10  # 40 joins, a handful of events
+    await host.count_becomes(breakout, 40)
+
+
+async def test_presence_over_http(
+    server: RunningServer, connect: Any, http: aiohttp.ClientSession
+) -> None:
+    breakout = new_breakout_id()
+    viewer = await connect(server, server.token("u1"))
+    joined = await viewer.call("join-chat-room", {"breakoutId": breakout})
+    url = f"{server.url}/api/breakouts/{breakout}/presence"
+
+    for role, org, status in [
+        (Role.HOST, "org-a", 200),
+        (Role.ADMIN, "org-a", 200),
+        (Role.ATTENDEE, "org-a", 403),
+        (Role.ANALYST, "org-a", 403),
+        (Role.HOST, "org-b", 403),
+    ]:
+        headers = {"Authorization": f"Bearer {server.token('x', role=role, org=org)}"}
+        async with http.get(url, headers=headers) as response:
+            assert response.status == status, (role, org)
+            body = await response.json()
+        if status == 200:
+            assert body["count"] == 1 and body["breakoutId"] == breakout
+            assert body["viewers"][0]["sessionId"] == joined["sessionId"]
+    headers = {"Authorization": f"Bearer {server.token('x', role=Role.HOST)}"}
+    async with http.get(
+        f"{server.url}/api/breakouts/{new_breakout_id()}/presence", headers=headers
+    ) as response:
+        assert response.status == 404
