@@ -102,6 +102,7 @@ class Settings:
     auth_audience: str | None
     auth_leeway_s: int
     auto_create_breakouts: bool
+    playback_device_limit: int
     geoip_db: Path | None
     trusted_proxies: tuple[IpNetwork, ...]
     ip_storage: IpStorage
@@ -210,6 +211,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "on",
         _parse_bool,
         "create an unknown breakout on first join (off: unknown ids get not_found)",
+    ),
+    SettingSpec(
+        "PLAYBACK_DEVICE_LIMIT",
+        "playback_device_limit",
+        "1",
+        _parse_non_negative_int,
+        "open sessions per user per breakout (a breakout's own limit wins); over it the oldest "
+        "is expelled; 0: unlimited",
     ),
     SettingSpec(
         "GEOIP_DB",

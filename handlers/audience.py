@@ -11,7 +11,7 @@ import socketio
 from aiohttp import web
 
 from handlers.clients import client_info, request_profile
-from handlers.context import ATTENDANCE, BROADCASTER, ENRICHER, SETTINGS, TOKENS
+from handlers.context import ATTENDANCE, BROADCASTER, COMMANDS, ENRICHER, SETTINGS, TOKENS
 from handlers.payloads import breakout_request, join_request
 from handlers.wire import (
     Json,
@@ -91,6 +91,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.leave_room(sid, room_name(outcome.switched_from.session.breakout_id))
             await self.enter_room(sid, room_name(request.breakout_id))
         self._app[BROADCASTER].joined(outcome)
+        await self._app[COMMANDS].after_join(outcome)
         session = outcome.session
         return {
             "ok": True,

@@ -8,6 +8,7 @@ from aiohttp import web
 from config import Settings
 from geo import Enricher
 from handlers.broadcast import PresenceBroadcaster
+from handlers.cluster import ClusterCommands
 from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
 from models.tokens import TokenAuthority
@@ -19,3 +20,4 @@ ENRICHER = web.AppKey("enricher", Enricher)
 BREAKOUTS = web.AppKey("breakouts", BreakoutDirectory)
 ATTENDANCE = web.AppKey("attendance", Attendance)
 BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
+COMMANDS = web.AppKey("commands", ClusterCommands)

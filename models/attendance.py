@@ -25,6 +25,7 @@ from models.errors import NotJoined, Unavailable
 from models.presence import PresenceStore, Viewer
 from models.records import (
     AttendanceSession,
+    Breakout,
     ClientInfo,
     ExitReason,
     Identity,
@@ -58,6 +59,9 @@ class JoinOutcome:
     session: AttendanceSession
     count: int
     switched_from: ExitOutcome | None = None
+    # The user's older sessions in this breakout beyond its device limit, oldest first: the
+    # caller has them expelled wherever they are (`expel`, on their node).
+    over_device_limit: tuple[str, ...] = ()
 
     @property
     def viewer(self) -> Viewer:
@@ -66,6 +70,7 @@ class JoinOutcome:
 
 @dataclass(slots=True)
 class _Seat:
+    connection_id: str
     identity: Identity
     client: ClientInfo
     current: AttendanceSession | None = None
@@ -87,14 +92,17 @@ class Attendance:
         breakouts: BreakoutDirectory,
         presence: PresenceStore,
         node_id: str,
+        device_limit: int = 0,
         clock: Callable[[], datetime] = now_ms,
     ) -> None:
         self._writer = writer
         self._breakouts = breakouts
         self._presence = presence
         self._node_id = node_id
+        self._device_limit = device_limit
         self._clock = clock
         self._seats: dict[str, _Seat] = {}
+        self._seat_of_session: dict[str, _Seat] = {}
 
     @property
     def connections(self) -> int:
@@ -124,7 +132,7 @@ class Attendance:
         return await self._presence.viewers(breakout.id)
 
     def connect(self, connection_id: str, identity: Identity, client: ClientInfo) -> None:
-        self._seats[connection_id] = _Seat(identity=identity, client=client)
+        self._seats[connection_id] = _Seat(connection_id, identity, client)
 
     @contextlib.asynccontextmanager
     async def seat(self, connection_id: str) -> AsyncIterator[Seat]:
@@ -146,8 +154,28 @@ class Attendance:
                 session.user_id, session.breakout_id, session.session_id, closed.exit_ts, reason
             )
         )
-        count = await self._presence.remove(session.breakout_id, session.session_id)
+        count = await self._presence.remove(
+            session.breakout_id, session.user_id, session.session_id
+        )
+        self._seat_of_session.pop(session.session_id, None)
         return ExitOutcome(session=closed, count=count)
+
+    async def expel(self, session_id: str) -> tuple[str, ExitOutcome] | None:
+        """Close a session over its user's device limit, if it is open on this node.
+
+        Returns the connection it was open on and the exit; None when another node holds it or
+        it has ended meanwhile.
+        """
+        seat = self._seat_of_session.get(session_id)
+        if seat is None:
+            return None
+        async with seat.lock:
+            current = seat.current
+            if current is None or current.session_id != session_id:
+                return None
+            outcome = await self.record_exit(current, self._clock(), ExitReason.DEVICE_LIMIT)
+            seat.current = None
+            return seat.connection_id, outcome
 
     async def close_all(self, reason: ExitReason) -> list[ExitOutcome]:
         """End every open session of this process (graceful shutdown)."""
@@ -186,8 +214,27 @@ class Attendance:
         )
         await self._writer.open_session(session)
         seat.current = session
+        self._seat_of_session[session.session_id] = seat
         count = await self._presence.add(breakout.id, Viewer.of(session))
-        return JoinOutcome(session=session, count=count, switched_from=switched_from)
+        return JoinOutcome(
+            session=session,
+            count=count,
+            switched_from=switched_from,
+            over_device_limit=await self._over_device_limit(breakout, session),
+        )
+
+    async def _over_device_limit(
+        self, breakout: Breakout, session: AttendanceSession
+    ) -> tuple[str, ...]:
+        limit = self._device_limit if breakout.device_limit is None else breakout.device_limit
+        if limit == 0:
+            return ()
+        others = [
+            session_id
+            for session_id in await self._presence.user_sessions(breakout.id, session.user_id)
+            if session_id != session.session_id
+        ]
+        return tuple(others[: max(0, len(others) + 1 - limit)])
 
     async def _leave(self, seat: _Seat, breakout_id: str) -> ExitOutcome:
         current = seat.current
@@ -212,7 +259,7 @@ class Attendance:
                 current.session_id,
                 reason,
             )
-            await self._presence.remove(current.breakout_id, current.session_id)
+            await self._presence.remove(current.breakout_id, current.user_id, current.session_id)
             return None
 
 

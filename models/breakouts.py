@@ -11,7 +11,7 @@ from models.database import Connection
 from models.errors import NotFound
 from models.records import Breakout, Identity
 
-SELECT_BREAKOUT = "SELECT id, org_id, name, ended_at FROM breakouts WHERE id = $1"
+SELECT_BREAKOUT = "SELECT id, org_id, name, ended_at, device_limit FROM breakouts WHERE id = $1"
 # DO NOTHING: when two nodes create the same breakout at once, the first one's row stands.
 INSERT_BREAKOUT = """
 INSERT INTO breakouts (id, org_id, name) VALUES ($1, $2, $1)
@@ -20,7 +20,13 @@ ON CONFLICT (id) DO NOTHING
 
 
 def _breakout(row: asyncpg.Record) -> Breakout:
-    return Breakout(id=row["id"], org_id=row["org_id"], name=row["name"], ended_at=row["ended_at"])
+    return Breakout(
+        id=row["id"],
+        org_id=row["org_id"],
+        name=row["name"],
+        ended_at=row["ended_at"],
+        device_limit=row["device_limit"],
+    )
 
 
 async def fetch_breakout(connection: Connection, breakout_id: str) -> Breakout | None:

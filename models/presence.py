@@ -45,12 +45,15 @@ class PresenceStore(Protocol):
     async def add(self, breakout_id: str, viewer: Viewer) -> int:
         """Add a viewer; return the breakout's viewer count."""
 
-    async def remove(self, breakout_id: str, session_id: str) -> int:
+    async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
         """Remove a viewer (absent is fine); return the breakout's viewer count."""
 
     async def count(self, breakout_id: str) -> int: ...
 
     async def viewers(self, breakout_id: str) -> list[Viewer]: ...
+
+    async def user_sessions(self, breakout_id: str, user_id: str) -> list[str]:
+        """The user's live session ids in the breakout, oldest first (the device limit's view)."""
 
 
 class MemoryPresence:
@@ -64,7 +67,7 @@ class MemoryPresence:
         room[viewer.session_id] = viewer
         return len(room)
 
-    async def remove(self, breakout_id: str, session_id: str) -> int:
+    async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
         room = self._rooms.get(breakout_id)
         if room is None:
             return 0
@@ -72,6 +75,10 @@ class MemoryPresence:
         if not room:
             del self._rooms[breakout_id]
         return len(room)
+
+    async def user_sessions(self, breakout_id: str, user_id: str) -> list[str]:
+        mine = [v for v in self._rooms.get(breakout_id, {}).values() if v.user_id == user_id]
+        return [v.session_id for v in sorted(mine, key=lambda v: (v.since, v.session_id))]
 
     async def count(self, breakout_id: str) -> int:
         return len(self._rooms.get(breakout_id, ()))

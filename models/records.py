@@ -75,6 +75,8 @@ class Breakout:
     org_id: str
     name: str | None
     ended_at: datetime | None
+    # Open sessions one user may have in it; None takes the server's default, 0 is unlimited.
+    device_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,11 @@ def presence_key(breakout_id: str) -> str:
     return _KEY_PREFIX + breakout_id
 
 
+def devices_key(breakout_id: str, user_id: str) -> str:
+    # "|" is in neither id's alphabet, so no two (breakout, user) pairs share a key.
+    return f"u:{breakout_id}|{user_id}"
+
+
 def encode_viewer(viewer: Viewer) -> str:
     """A compact card: a JSON array, the session id being the hash field."""
     since_ms = int(viewer.since.timestamp() * 1000)
@@ -56,19 +61,26 @@ class RedisPresence:
 
     async def add(self, breakout_id: str, viewer: Viewer) -> int:
         key = presence_key(breakout_id)
+        since_ms = int(viewer.since.timestamp() * 1000)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, viewer.session_id, encode_viewer(viewer))
+            pipe.zadd(devices_key(breakout_id, viewer.user_id), {viewer.session_id: since_ms})
             pipe.hlen(key)
-            _, count = await pipe.execute()
+            *_, count = await pipe.execute()
         return int(count)
 
-    async def remove(self, breakout_id: str, session_id: str) -> int:
+    async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
         key = presence_key(breakout_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(key, session_id)
+            pipe.zrem(devices_key(breakout_id, user_id), session_id)
             pipe.hlen(key)
-            _, count = await pipe.execute()
+            *_, count = await pipe.execute()
         return int(count)
+
+    async def user_sessions(self, breakout_id: str, user_id: str) -> list[str]:
+        members = await self._redis.zrange(devices_key(breakout_id, user_id), 0, -1)
+        return [_text(member) for member in members if isinstance(member, bytes | str)]
 
     async def count(self, breakout_id: str) -> int:
         return int(await self._redis.hlen(presence_key(breakout_id)))

@@ -20,10 +20,12 @@ from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_rea
 from handlers import health, presence_api, sessions_api
 from handlers.audience import AudienceNamespace
 from handlers.broadcast import PresenceBroadcaster
+from handlers.cluster import ClusterCommands
 from handlers.context import (
     ATTENDANCE,
     BREAKOUTS,
     BROADCASTER,
+    COMMANDS,
     ENRICHER,
     POOL,
     SETTINGS,
@@ -34,6 +36,7 @@ from handlers.problems import problem_middleware
 from handlers.protocol import GuardedServer
 from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
+from models.bus import Bus, MemoryBus, RedisBus
 from models.presence import MemoryPresence, PresenceStore
 from models.records import ExitReason
 from models.redis_presence import RedisPresence
@@ -46,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
 PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
+REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")
 
 
 def new_node_id() -> str:
@@ -87,6 +91,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_presence)
     app.cleanup_ctx.append(_attendance)
     app.cleanup_ctx.append(_broadcasts)
+    app.cleanup_ctx.append(_cluster)
     if settings.retention_days > 0:
         app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_close_sessions)
@@ -122,6 +127,7 @@ async def _presence(app: web.Application) -> AsyncIterator[None]:
         return
     client = redis.from_url(url)
     await client.ping()
+    app[REDIS] = client
     app[PRESENCE] = RedisPresence(client)
     yield
     await client.aclose()
@@ -141,7 +147,11 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     )
     app[BREAKOUTS] = breakouts
     app[ATTENDANCE] = Attendance(
-        writer=writer, breakouts=breakouts, presence=app[PRESENCE], node_id=new_node_id()
+        writer=writer,
+        breakouts=breakouts,
+        presence=app[PRESENCE],
+        node_id=new_node_id(),
+        device_limit=settings.playback_device_limit,
     )
     writer.start()
     yield
@@ -161,6 +171,14 @@ async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
     broadcaster.start()
     yield
     await broadcaster.close()
+
+
+async def _cluster(app: web.Application) -> AsyncIterator[None]:
+    bus: Bus = RedisBus(app[REDIS]) if REDIS in app else MemoryBus()
+    app[COMMANDS] = ClusterCommands(app[SIO], app[ATTENDANCE], app[BROADCASTER], bus)
+    await bus.start()
+    yield
+    await bus.close()
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:

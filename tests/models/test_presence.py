@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,10 +47,10 @@ async def test_add_and_remove_report_the_count(store: PresenceStore) -> None:
     assert await store.add(breakout, viewer(1)) == 1
     assert await store.add(breakout, viewer(2)) == 2
     assert await store.add(breakout, viewer(2)) == 2  # the same session again: no double count
-    assert await store.remove(breakout, "s1") == 1
-    assert await store.remove(breakout, "s1") == 1  # absent: fine
+    assert await store.remove(breakout, "u1", "s1") == 1
+    assert await store.remove(breakout, "u1", "s1") == 1  # absent: fine
     assert await store.count(breakout) == 1
-    assert await store.remove(breakout, "s2") == 0
+    assert await store.remove(breakout, "u2", "s2") == 0
     assert await store.viewers(breakout) == []
 
 
@@ -65,5 +66,18 @@ async def test_breakouts_are_independent(store: PresenceStore) -> None:
     one, two = new_breakout_id(), new_breakout_id()
     await store.add(one, viewer(1))
     assert await store.count(two) == 0
-    assert await store.remove(two, "s1") == 0
+    assert await store.remove(two, "u1", "s1") == 0
     assert await store.count(one) == 1
+
+
+async def test_a_users_sessions_are_listed_oldest_first(store: PresenceStore) -> None:
+    breakout = new_breakout_id()
+    newest = replace(viewer(1, minutes=9), session_id="s-new")
+    oldest = replace(viewer(1, minutes=1), session_id="s-old")
+    other_user = viewer(2)
+    for each in (newest, other_user, oldest):
+        await store.add(breakout, each)
+    assert await store.user_sessions(breakout, "u1") == ["s-old", "s-new"]
+    await store.remove(breakout, "u1", "s-old")
+    assert await store.user_sessions(breakout, "u1") == ["s-new"]
+    assert await store.user_sessions(new_breakout_id(), "u1") == []

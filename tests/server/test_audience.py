@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 import socketio
 
+from handlers.context import BREAKOUTS
 from models.records import Role
 from tests.support import (
     IPHONE,
@@ -120,7 +121,10 @@ async def test_rejoining_the_same_breakout_returns_the_open_session(
     assert rows == 1
 
 
-async def test_two_tabs_of_one_user_have_two_sessions(server: RunningServer, connect: Any) -> None:
+async def test_two_tabs_of_one_user_have_two_sessions_when_the_limit_allows(
+    make_server: Any, connect: Any
+) -> None:
+    server = await make_server(playback_device_limit=2)
     token = server.token("u1")
     tab_one, tab_two = await connect(server, token), await connect(server, token)
     breakout = new_breakout_id()
@@ -132,6 +136,46 @@ async def test_two_tabs_of_one_user_have_two_sessions(server: RunningServer, con
     assert one["sessionId"] != two["sessionId"]
     assert (await server.session_row(one["sessionId"]))["exit_reason"] == "leave"
     assert (await server.session_row(two["sessionId"]))["exit_ts"] is None
+
+
+async def test_a_join_over_the_device_limit_expels_the_oldest_session(
+    server: RunningServer, connect: Any
+) -> None:
+    token = server.token("u1")
+    old_tab, new_tab = await connect(server, token), await connect(server, token)
+    breakout = new_breakout_id()
+    old = await old_tab.call("join-chat-room", {"breakoutId": breakout})
+
+    new = await new_tab.call("join-chat-room", {"breakoutId": breakout})
+
+    assert new["ok"] is True
+    assert await old_tab.next("playback") == "device-limit-exceeded"
+    expelled = await server.session_row(old["sessionId"])
+    assert expelled["exit_reason"] == "device_limit" and expelled["exit_ts"] is not None
+    assert (await server.session_row(new["sessionId"]))["exit_ts"] is None
+    # The expelled tab is out of the room and has nothing left to leave.
+    assert (await old_tab.call("leave-chat-room", {"breakoutId": breakout}))["error"][
+        "code"
+    ] == "not_joined"
+    assert old_tab.client.connected
+
+
+async def test_a_breakouts_own_device_limit_wins(server: RunningServer, connect: Any) -> None:
+    breakout = new_breakout_id()
+    token = server.token("u1")
+    tabs = [await connect(server, token) for _ in range(3)]
+    first = await tabs[0].call("join-chat-room", {"breakoutId": breakout})
+    async with server.pool.acquire() as connection:
+        await connection.execute("UPDATE breakouts SET device_limit = 2 WHERE id = $1", breakout)
+    server.app[BREAKOUTS].forget(breakout)
+
+    second = await tabs[1].call("join-chat-room", {"breakoutId": breakout})
+    assert (await server.session_row(first["sessionId"]))["exit_ts"] is None
+    await tabs[2].call("join-chat-room", {"breakoutId": breakout})
+
+    assert await tabs[0].next("playback") == "device-limit-exceeded"
+    assert (await server.session_row(first["sessionId"]))["exit_reason"] == "device_limit"
+    assert (await server.session_row(second["sessionId"]))["exit_ts"] is None
 
 
 async def test_concurrent_events_of_one_socket_keep_one_open_session(

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import socketio
 
 from models.records import Role
@@ -87,3 +88,43 @@ async def test_a_host_on_node_b_sees_a_viewer_joining_on_node_a(
         await stop(node_a)
         await stop(node_b)
     assert node_a.returncode == 0 and node_b.returncode == 0
+
+
+async def test_the_device_limit_expels_a_socket_on_the_other_node(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+    breakout = new_breakout_id()
+    async with (
+        serving(shared, tmp_path / "a") as (node_a, url_a),
+        serving(shared, tmp_path / "b") as (node_b, url_b),
+    ):
+        old_tab, _ = await client_of(url_a, "same-user")
+        playback: asyncio.Queue[Any] = asyncio.Queue()
+        old_tab.on("playback", playback.put_nowait)
+        new_tab, _ = await client_of(url_b, "same-user")
+        try:
+            old = await old_tab.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+            new = await new_tab.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+            assert new["ok"] is True
+            assert await asyncio.wait_for(playback.get(), 10) == "device-limit-exceeded"
+            left = await old_tab.call("leave-chat-room", {"breakoutId": breakout}, timeout=10)
+            assert left["error"]["code"] == "not_joined"
+        finally:
+            await old_tab.disconnect()
+            await new_tab.disconnect()
+        await stop(node_a)
+        await stop(node_b)
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        reasons = dict(
+            await connection.fetch(
+                "SELECT session_id, exit_reason FROM attendance_sessions "
+                "WHERE session_id = ANY($1)",
+                [old["sessionId"], new["sessionId"]],
+            )
+        )
+    finally:
+        await connection.close()
+    assert reasons[old["sessionId"]] == "device_limit"
+    assert reasons[new["sessionId"]] in {"disconnect", "shutdown"}
