@@ -1,19 +1,23 @@
-"""Commands one node sends all nodes: today, expelling a session over its user's device limit."""
+"""Commands one node sends all nodes: expel a session over its device limit, end a breakout."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import socketio
 
 from handlers.broadcast import PresenceBroadcaster
-from handlers.wire import room_name
+from handlers.wire import iso_ms, room_name
 from models.attendance import Attendance, JoinOutcome
 from models.bus import Bus, Message
+from models.records import Breakout
 
 logger = logging.getLogger(__name__)
 
 EXPEL = "expel"
+END = "end"
+BREAKOUT_ENDED_EVENT = "breakout-ended"
 PLAYBACK_EVENT = "playback"
 DEVICE_LIMIT_EXCEEDED = "device-limit-exceeded"
 
@@ -39,9 +43,25 @@ class ClusterCommands:
         for session_id in outcome.over_device_limit:
             await self._bus.publish({"kind": EXPEL, "sessionId": session_id})
 
+    async def breakout_ended(self, breakout: Breakout) -> None:
+        """Have every node close its sessions in the breakout and tell their sockets."""
+        await self._bus.publish(
+            {"kind": END, "breakoutId": breakout.id, "endedAt": iso_ms(breakout.ended_at)}
+        )
+
     async def handle(self, message: Message) -> None:
-        if message.get("kind") == EXPEL and isinstance(message.get("sessionId"), str):
+        kind = message.get("kind")
+        if kind == EXPEL and isinstance(message.get("sessionId"), str):
             await self._expel(message["sessionId"])
+        elif kind == END and isinstance(message.get("breakoutId"), str):
+            await self._end(message["breakoutId"], datetime.fromisoformat(message["endedAt"]))
+
+    async def _end(self, breakout_id: str, ended_at: datetime) -> None:
+        notice = {"breakoutId": breakout_id, "endedAt": iso_ms(ended_at)}
+        for connection_id, outcome in await self._attendance.close_breakout(breakout_id, ended_at):
+            await self._sio.emit(BREAKOUT_ENDED_EVENT, notice, to=connection_id)
+            await self._sio.leave_room(connection_id, room_name(breakout_id))
+            self._broadcaster.left(outcome)
 
     async def _expel(self, session_id: str) -> None:
         found = await self._attendance.expel(session_id)

@@ -21,7 +21,7 @@ from models.access import (
     require_unexpired,
 )
 from models.breakouts import BreakoutDirectory
-from models.errors import NotJoined, Unavailable
+from models.errors import NotFound, NotJoined, Unavailable
 from models.presence import PresenceStore, Viewer
 from models.records import (
     AttendanceSession,
@@ -160,6 +160,32 @@ class Attendance:
         self._seat_of_session.pop(session.session_id, None)
         return ExitOutcome(session=closed, count=count)
 
+    async def end_breakout(self, identity: Identity, breakout_id: str) -> Breakout:
+        """Mark a breakout ended (host or admin of its org); callers then have every node close
+        its sessions there (`close_breakout`)."""
+        require_unexpired(identity, self._clock())
+        breakout = await self._breakouts.get(breakout_id)
+        require_can_host(identity, breakout)
+        return await self._breakouts.end(breakout.id, self._clock())
+
+    async def close_breakout(
+        self, breakout_id: str, ended_at: datetime
+    ) -> list[tuple[str, ExitOutcome]]:
+        """Close this node's open sessions in an ended breakout at its end time."""
+        self._breakouts.forget(breakout_id)  # no join may pass on a cached "still running"
+        closed = []
+        for seat in list(self._seats.values()):
+            if seat.current is None or seat.current.breakout_id != breakout_id:
+                continue
+            async with seat.lock:
+                current = seat.current
+                if current is None or current.breakout_id != breakout_id:
+                    continue
+                outcome = await self.record_exit(current, ended_at, ExitReason.BREAKOUT_ENDED)
+                seat.current = None
+                closed.append((seat.connection_id, outcome))
+        return closed
+
     async def expel(self, session_id: str) -> tuple[str, ExitOutcome] | None:
         """Close a session over its user's device limit, if it is open on this node.
 
@@ -197,6 +223,8 @@ class Attendance:
         require_role(seat.identity, JOINERS, JOIN)
         breakout = await self._breakouts.get_or_create(breakout_id, seat.identity)
         require_can_join(seat.identity, breakout)
+        if breakout.ended_at is not None:
+            raise NotFound(f"breakout {breakout_id} has ended")
         switched_from = None
         if current is not None:
             switched_from = await self.record_exit(current, self._clock(), ExitReason.SWITCHED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from datetime import datetime
 
 import asyncpg
 
@@ -16,6 +17,13 @@ SELECT_BREAKOUT = "SELECT id, org_id, name, ended_at, device_limit FROM breakout
 INSERT_BREAKOUT = """
 INSERT INTO breakouts (id, org_id, name) VALUES ($1, $2, $1)
 ON CONFLICT (id) DO NOTHING
+"""
+
+
+# Idempotent: ending an ended breakout keeps its first end time.
+END_BREAKOUT = """
+UPDATE breakouts SET ended_at = coalesce(ended_at, $2) WHERE id = $1
+RETURNING id, org_id, name, ended_at, device_limit
 """
 
 
@@ -82,6 +90,16 @@ class BreakoutDirectory:
 
     def forget(self, breakout_id: str) -> None:
         self._cache.pop(breakout_id, None)
+
+    async def end(self, breakout_id: str, at: datetime) -> Breakout:
+        """Mark the breakout ended at `at` (or keep the earlier end); return it."""
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(END_BREAKOUT, breakout_id, at)
+        if row is None:
+            raise NotFound(f"breakout {breakout_id} does not exist")
+        ended = _breakout(row)
+        self._remember(ended)
+        return ended
 
     async def _lookup(self, breakout_id: str) -> Breakout | None:
         cached = self._cache.get(breakout_id)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from config import Settings
 from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_reader
-from handlers import health, presence_api, sessions_api
+from handlers import breakouts_api, health, presence_api, sessions_api
 from handlers.audience import AudienceNamespace
 from handlers.broadcast import PresenceBroadcaster
 from handlers.cluster import ClusterCommands
@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> web.Application:
     health.add_routes(app)
     sessions_api.add_routes(app)
     presence_api.add_routes(app)
+    breakouts_api.add_routes(app)
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_enrichment)

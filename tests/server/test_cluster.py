@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,53 @@ async def test_the_device_limit_expels_a_socket_on_the_other_node(
         await connection.close()
     assert reasons[old["sessionId"]] == "device_limit"
     assert reasons[new["sessionId"]] in {"disconnect", "shutdown"}
+
+
+async def test_ending_a_breakout_closes_sessions_on_both_nodes(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    import aiohttp
+
+    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+    breakout = new_breakout_id()
+    async with (
+        serving(shared, tmp_path / "a") as (node_a, url_a),
+        serving(shared, tmp_path / "b") as (node_b, url_b),
+    ):
+        on_a, _ = await client_of(url_a, "viewer-a")
+        on_b, _ = await client_of(url_b, "viewer-b")
+        notices: asyncio.Queue[Any] = asyncio.Queue()
+        for client in (on_a, on_b):
+            client.on("breakout-ended", notices.put_nowait)
+        try:
+            sessions = [
+                (await c.call("join-chat-room", {"breakoutId": breakout}, timeout=10))["sessionId"]
+                for c in (on_a, on_b)
+            ]
+            headers = {"Authorization": f"Bearer {token('host', Role.HOST)}"}
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(f"{url_b}/api/breakouts/{breakout}/end", headers=headers) as response,
+            ):
+                assert response.status == 200
+                ended = await response.json()
+            assert [await asyncio.wait_for(notices.get(), 10) for _ in range(2)] == [ended] * 2
+            again = await on_a.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+            assert again["error"]["code"] == "not_found"
+        finally:
+            await on_a.disconnect()
+            await on_b.disconnect()
+        await stop(node_a)
+        await stop(node_b)
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT exit_reason, exit_ts FROM attendance_sessions WHERE session_id = ANY($1)",
+            sessions,
+        )
+    finally:
+        await connection.close()
+    assert [row["exit_reason"] for row in rows] == ["breakout_ended"] * 2
+    assert {row["exit_ts"].isoformat() for row in rows} == {
+        datetime.fromisoformat(ended["endedAt"]).isoformat()
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -107,5 +108,41 @@ async def test_presence_over_http(
     headers = {"Authorization": f"Bearer {server.token('x', role=Role.HOST)}"}
     async with http.get(
         f"{server.url}/api/breakouts/{new_breakout_id()}/presence", headers=headers
+    ) as response:
+        assert response.status == 404
+
+
+async def test_ending_a_breakout_closes_every_session_and_refuses_joins(
+    server: RunningServer, connect: Any, http: aiohttp.ClientSession
+) -> None:
+    breakout = new_breakout_id()
+    viewers = [await connect(server, server.token(f"u{n}")) for n in range(2)]
+    joined = [await v.call("join-chat-room", {"breakoutId": breakout}) for v in viewers]
+    url = f"{server.url}/api/breakouts/{breakout}/end"
+
+    for role, org in [(Role.ATTENDEE, "org-a"), (Role.ANALYST, "org-a"), (Role.HOST, "org-b")]:
+        headers = {"Authorization": f"Bearer {server.token('x', role=role, org=org)}"}
+        async with http.post(url, headers=headers) as response:
+            assert response.status == 403
+    host = {"Authorization": f"Bearer {server.token('h', role=Role.HOST)}"}
+    async with http.post(url, headers=host) as response:
+        assert response.status == 200
+        ended = await response.json()
+
+    assert ended["breakoutId"] == breakout and ended["endedAt"].endswith("Z")
+    for viewer, ack in zip(viewers, joined, strict=True):
+        assert await viewer.next("breakout-ended") == ended
+        row = await server.session_row(ack["sessionId"])
+        assert row["exit_reason"] == "breakout_ended"
+        assert row["exit_ts"] == datetime.fromisoformat(ended["endedAt"])
+        assert viewer.client.connected
+    late = await connect(server, server.token("late"))
+    refused = await late.call("join-chat-room", {"breakoutId": breakout})
+    assert refused["ok"] is False and refused["error"]["code"] == "not_found"
+    assert "ended" in refused["error"]["message"]
+    async with http.post(url, headers=host) as response:  # ending again changes nothing
+        assert await response.json() == ended
+    async with http.post(
+        f"{server.url}/api/breakouts/{new_breakout_id()}/end", headers=host
     ) as response:
         assert response.status == 404
