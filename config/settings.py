@@ -125,6 +125,8 @@ class Settings:
     geoip_cache_size: int
     breakout_cache_s: float
     presence_interval_ms: float
+    heartbeat_interval_s: float
+    heartbeat_ttl_s: float
     ping_interval_s: float
     ping_timeout_s: float
     log_level: str
@@ -359,6 +361,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "250",
         _parse_positive_float,
         "viewer-count and presence-diff are sent at most this often per breakout",
+    ),
+    SettingSpec(
+        "HEARTBEAT_INTERVAL_S",
+        "heartbeat_interval_s",
+        "5",
+        _parse_positive_float,
+        "with Redis: how often a node says it is alive and looks for dead ones",
+    ),
+    SettingSpec(
+        "HEARTBEAT_TTL_S",
+        "heartbeat_ttl_s",
+        "10",
+        _parse_positive_float,
+        "a node silent this long is dead: its open sessions close at its last heartbeat",
     ),
     SettingSpec(
         "PING_INTERVAL_S",

@@ -49,6 +49,14 @@ WHERE breakout_id = $1
 ORDER BY entry_ts, user_id, session_id
 """
 
+SELECT_OPEN_SESSIONS_OF_NODE = """
+SELECT user_id, breakout_id, session_id, session_type, entry_ts, exit_ts, exit_reason,
+       user_name, org_id, host(client_ip) AS client_ip, city, region, country_code, latitude,
+       longitude, browser, browser_version, os, os_version, device_type, user_agent, node_id
+FROM attendance_sessions
+WHERE node_id = $1 AND exit_ts IS NULL
+"""
+
 SessionKey = tuple[str, str, str]
 
 
@@ -148,3 +156,9 @@ async def fetch_breakout_sessions(
     connection: Connection, breakout_id: str
 ) -> list[AttendanceSession]:
     return [_session(row) for row in await connection.fetch(SELECT_BREAKOUT_SESSIONS, breakout_id)]
+
+
+async def fetch_open_sessions_of_node(
+    connection: Connection, node_id: str
+) -> list[AttendanceSession]:
+    return [_session(row) for row in await connection.fetch(SELECT_OPEN_SESSIONS_OF_NODE, node_id)]

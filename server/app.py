@@ -37,8 +37,9 @@ from handlers.protocol import GuardedServer
 from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
 from models.bus import Bus, MemoryBus, RedisBus
+from models.nodes import NodeRegistry, keep_heartbeating
 from models.presence import MemoryPresence, PresenceStore
-from models.records import ExitReason
+from models.records import ExitReason, now_ms
 from models.redis_presence import RedisPresence
 from models.retention import purge_daily
 from models.tokens import TokenAuthority
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
 REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")
+NODE_ID = web.AppKey("node_id", str)
 
 
 def new_node_id() -> str:
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[NODE_ID] = new_node_id()
     app[TOKENS] = TokenAuthority.from_settings(settings)
 
     sio = GuardedServer(
@@ -93,6 +96,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_attendance)
     app.cleanup_ctx.append(_broadcasts)
     app.cleanup_ctx.append(_cluster)
+    app.cleanup_ctx.append(_heartbeats)
     if settings.retention_days > 0:
         app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_close_sessions)
@@ -151,7 +155,7 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
         writer=writer,
         breakouts=breakouts,
         presence=app[PRESENCE],
-        node_id=new_node_id(),
+        node_id=app[NODE_ID],
         device_limit=settings.playback_device_limit,
     )
     writer.start()
@@ -180,6 +184,33 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     await bus.start()
     yield
     await bus.close()
+
+
+async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
+    """With Redis: beat, and close the sessions of nodes that stopped beating (node_lost)."""
+    if REDIS not in app:
+        yield
+        return
+    settings = app[SETTINGS]
+    registry = NodeRegistry(app[REDIS], app[NODE_ID])
+    await registry.beat(now_ms())
+    task = asyncio.create_task(
+        keep_heartbeating(
+            registry,
+            app[POOL],
+            app[ATTENDANCE],
+            interval_s=settings.heartbeat_interval_s,
+            ttl_s=settings.heartbeat_ttl_s,
+            clock=now_ms,
+            on_exit=app[BROADCASTER].left,
+        ),
+        name="heartbeats",
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await registry.forget(app[NODE_ID])  # a graceful stop closed its sessions already
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:

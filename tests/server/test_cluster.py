@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +179,67 @@ async def test_ending_a_breakout_closes_sessions_on_both_nodes(
     assert {row["exit_ts"].isoformat() for row in rows} == {
         datetime.fromisoformat(ended["endedAt"]).isoformat()
     }
+
+
+async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    interval_s = 0.5
+    shared = {
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_url,
+        "HEARTBEAT_INTERVAL_S": str(interval_s),
+        "HEARTBEAT_TTL_S": str(2 * interval_s),
+    }
+    breakout = new_breakout_id()
+    async with (
+        serving(shared, tmp_path / "a") as (node_a, url_a),
+        serving(shared, tmp_path / "b") as (node_b, url_b),
+        serving(shared, tmp_path / "c") as (node_c, url_c),
+    ):
+        doomed, _ = await client_of(url_a, "doomed")
+        survivor, _ = await client_of(url_c, "survivor")
+        host, events = await client_of(url_b, "host", Role.HOST)
+        try:
+            lost = await doomed.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+            kept = await survivor.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+            await host.call("watch-breakout", {"breakoutId": breakout}, timeout=10)
+            await until(events, count_is(breakout, 2))
+
+            node_a.kill()  # no cleanup of any kind
+            killed_at = datetime.now(UTC)
+            await node_a.wait()
+            await until(events, count_is(breakout, 1))
+            noticed_s = (datetime.now(UTC) - killed_at).total_seconds()
+            leaves: list[Any] = []
+            while not leaves:
+                leaves = (await until(events, a_diff))["diff"]["leaves"]
+        finally:
+            await doomed.disconnect()
+            await survivor.disconnect()
+            await host.disconnect()
+        # One survivor reaped (a lock): the host heard of the loss exactly once.
+        await asyncio.sleep(3 * interval_s)
+        while not events.empty():
+            event = events.get_nowait()
+            assert not (a_diff(event) and event["diff"]["leaves"]), event
+        await stop(node_b)
+        await stop(node_c)
+    assert leaves == [{"userId": "doomed", "sessionId": lost["sessionId"], "reason": "node_lost"}]
+    assert noticed_s < 3 * (2 * interval_s) + 2  # within a few intervals
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT exit_reason, exit_ts FROM attendance_sessions WHERE session_id = $1",
+            lost["sessionId"],
+        )
+        kept_row = await connection.fetchrow(
+            "SELECT exit_reason FROM attendance_sessions WHERE session_id = $1",
+            kept["sessionId"],
+        )
+    finally:
+        await connection.close()
+    assert row["exit_reason"] == "node_lost"
+    # Stamped at A's last heartbeat: before the kill, and not long before it.
+    assert killed_at - timedelta(seconds=interval_s + 0.5) <= row["exit_ts"] <= killed_at
+    assert kept_row["exit_reason"] in {"disconnect", "shutdown"}
