@@ -96,6 +96,7 @@ class Settings:
     websocket_only: bool
     database_url: str | None
     redis_url: str | None
+    redis_pool_size: int
     var_dir: Path
     auth_secret: str | None
     auth_public_key: Path | None
@@ -181,6 +182,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
         _parse_optional_str,
         "Redis URL: live presence and Socket.IO fan-out across processes; empty: this process only",
+    ),
+    SettingSpec(
+        "REDIS_POOL_SIZE",
+        "redis_pool_size",
+        "32",
+        _parse_positive_int,
+        "Redis connections per process (callers wait for a free one)",
     ),
     SettingSpec(
         "VAR_DIR", "var_dir", "./var", Path, "local state: embedded database, generated secret"

@@ -13,13 +13,54 @@ from models.presence import Viewer
 _KEY_PREFIX = "p:"
 
 
+def connect_redis(url: str, pool_size: int) -> redis.Redis:
+    """A client whose callers wait for a free connection instead of failing in a join storm."""
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=10)
+    return redis.Redis(connection_pool=pool)
+
+
 def presence_key(breakout_id: str) -> str:
     return _KEY_PREFIX + breakout_id
 
 
-def devices_key(breakout_id: str, user_id: str) -> str:
-    # "|" is in neither id's alphabet, so no two (breakout, user) pairs share a key.
-    return f"u:{breakout_id}|{user_id}"
+def devices_key(breakout_id: str) -> str:
+    """One hash per breakout: user id -> that user's live sessions, "sessionId:sinceMs ..."."""
+    return "d:" + breakout_id
+
+
+# Both hashes change in one atomic step. The device entry of a user is a short list (one
+# session for most users), so it lives in a hash field instead of a key of its own: a key per
+# session would cost more than the viewer card.
+_ADD = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local entry = ARGV[1] .. ':' .. ARGV[4]
+local listed = redis.call('HGET', KEYS[2], ARGV[3])
+if not listed then
+  redis.call('HSET', KEYS[2], ARGV[3], entry)
+elseif not string.find(' ' .. listed .. ' ', ' ' .. entry .. ' ', 1, true) then
+  redis.call('HSET', KEYS[2], ARGV[3], listed .. ' ' .. entry)
+end
+return redis.call('HLEN', KEYS[1])
+"""
+
+_REMOVE = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+local listed = redis.call('HGET', KEYS[2], ARGV[2])
+if listed then
+  local kept = {}
+  for entry in string.gmatch(listed, '%S+') do
+    if string.sub(entry, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. ':' then
+      table.insert(kept, entry)
+    end
+  end
+  if #kept == 0 then
+    redis.call('HDEL', KEYS[2], ARGV[2])
+  else
+    redis.call('HSET', KEYS[2], ARGV[2], table.concat(kept, ' '))
+  end
+end
+return redis.call('HLEN', KEYS[1])
+"""
 
 
 def encode_viewer(viewer: Viewer) -> str:
@@ -58,29 +99,25 @@ class RedisPresence:
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._add = client.register_script(_ADD)
+        self._remove = client.register_script(_REMOVE)
 
     async def add(self, breakout_id: str, viewer: Viewer) -> int:
-        key = presence_key(breakout_id)
         since_ms = int(viewer.since.timestamp() * 1000)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, viewer.session_id, encode_viewer(viewer))
-            pipe.zadd(devices_key(breakout_id, viewer.user_id), {viewer.session_id: since_ms})
-            pipe.hlen(key)
-            *_, count = await pipe.execute()
-        return int(count)
+        keys = [presence_key(breakout_id), devices_key(breakout_id)]
+        args: list[str | int] = [viewer.session_id, encode_viewer(viewer), viewer.user_id, since_ms]
+        return int(await self._add(keys=keys, args=args))
 
     async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
-        key = presence_key(breakout_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(key, session_id)
-            pipe.zrem(devices_key(breakout_id, user_id), session_id)
-            pipe.hlen(key)
-            *_, count = await pipe.execute()
-        return int(count)
+        keys = [presence_key(breakout_id), devices_key(breakout_id)]
+        return int(await self._remove(keys=keys, args=[session_id, user_id]))
 
     async def user_sessions(self, breakout_id: str, user_id: str) -> list[str]:
-        members = await self._redis.zrange(devices_key(breakout_id, user_id), 0, -1)
-        return [_text(member) for member in members if isinstance(member, bytes | str)]
+        listed = await self._redis.hget(devices_key(breakout_id), user_id)
+        if not listed:
+            return []
+        entries = [entry.rpartition(":") for entry in _text(listed).split()]
+        return [session for session, _, since in sorted(entries, key=lambda e: (int(e[2]), e[0]))]
 
     async def count(self, breakout_id: str) -> int:
         return int(await self._redis.hlen(presence_key(breakout_id)))

@@ -40,7 +40,7 @@ from models.bus import Bus, MemoryBus, RedisBus
 from models.nodes import NodeRegistry, keep_heartbeating
 from models.presence import MemoryPresence, PresenceStore
 from models.records import ExitReason, now_ms
-from models.redis_presence import RedisPresence
+from models.redis_presence import RedisPresence, connect_redis
 from models.retention import purge_daily
 from models.tokens import TokenAuthority
 from models.writer import SessionWriter
@@ -131,7 +131,7 @@ async def _presence(app: web.Application) -> AsyncIterator[None]:
         app[PRESENCE] = MemoryPresence()
         yield
         return
-    client = redis.from_url(url)
+    client = connect_redis(url, app[SETTINGS].redis_pool_size)
     await client.ping()
     app[REDIS] = client
     app[PRESENCE] = RedisPresence(client)

@@ -47,6 +47,7 @@ async def test_add_and_remove_report_the_count(store: PresenceStore) -> None:
     assert await store.add(breakout, viewer(1)) == 1
     assert await store.add(breakout, viewer(2)) == 2
     assert await store.add(breakout, viewer(2)) == 2  # the same session again: no double count
+    assert await store.user_sessions(breakout, "u2") == ["s2"]
     assert await store.remove(breakout, "u1", "s1") == 1
     assert await store.remove(breakout, "u1", "s1") == 1  # absent: fine
     assert await store.count(breakout) == 1
