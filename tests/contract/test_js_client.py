@@ -120,3 +120,54 @@ async def wait_for_exit(server: RunningServer, session_id: str) -> Any:
             return row
         await asyncio.sleep(0.05)
     raise AssertionError(f"session {session_id} was never closed")
+
+
+async def test_host_events_with_the_browser_client(node: str, server: RunningServer) -> None:
+    breakout = new_breakout_id()
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(HERE / "host.mjs"),
+        server.url,
+        server.token("js-host", name="JS Host", role=Role.HOST),
+        server.token("js-viewer", name="JS Viewer"),
+        breakout,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    result = json.loads(stdout)
+
+    assert result["watch"] == {"ok": True, "count": 0, "viewers": []}
+    first = result["join1"]["sessionId"]
+    [joined] = [j for j in result["joinDiff"]["joins"] if j["sessionId"] == first]
+    assert joined["userId"] == "js-viewer" and joined["name"] == "JS Viewer"
+    assert joined["since"] == result["join1"]["entryTimestamp"]
+    assert set(joined) == {
+        "userId",
+        "name",
+        "sessionId",
+        "since",
+        "city",
+        "countryCode",
+        "browser",
+        "os",
+        "device",
+    }
+    assert result["count1"] == {"breakoutId": breakout, "count": 1}
+
+    assert result["playback"] == "device-limit-exceeded"
+    assert {"userId": "js-viewer", "sessionId": first, "reason": "device_limit"} in result[
+        "expelDiff"
+    ]["leaves"]
+
+    assert result["endStatus"] == 200
+    assert result["breakoutEnded"] == result["end"]
+    assert result["end"]["breakoutId"] == breakout
+    second = result["join2"]["sessionId"]
+    assert {"userId": "js-viewer", "sessionId": second, "reason": "breakout_ended"} in result[
+        "endDiff"
+    ]["leaves"]
+    assert result["unwatch"] == {"ok": True}
+    assert (await server.session_row(first))["exit_reason"] == "device_limit"
+    assert (await server.session_row(second))["exit_reason"] == "breakout_ended"
