@@ -243,3 +243,32 @@ async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
     # Stamped at A's last heartbeat: before the kill, and not long before it.
     assert killed_at - timedelta(seconds=interval_s + 0.5) <= row["exit_ts"] <= killed_at
     assert kept_row["exit_reason"] in {"disconnect", "shutdown"}
+
+
+async def test_sigterm_of_a_node_closes_its_sessions_as_shutdown_and_tells_hosts(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+    breakout = new_breakout_id()
+    async with (
+        serving(shared, tmp_path / "a") as (node_a, url_a),
+        serving(shared, tmp_path / "b") as (node_b, url_b),
+    ):
+        viewer, _ = await client_of(url_a, "viewer")
+        host, events = await client_of(url_b, "host", Role.HOST)
+        try:
+            joined = await viewer.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+            await host.call("watch-breakout", {"breakoutId": breakout}, timeout=10)
+
+            output = await stop(node_a)
+            # One flush: the count first, then the diff.
+            await until(events, count_is(breakout, 0))
+            diff = await until(events, lambda e: a_diff(e) and e["diff"]["leaves"])
+        finally:
+            await viewer.disconnect()
+            await host.disconnect()
+        await stop(node_b)
+    assert node_a.returncode == 0, output
+    assert diff["diff"]["leaves"] == [
+        {"userId": "viewer", "sessionId": joined["sessionId"], "reason": "shutdown"}
+    ]
