@@ -1,13 +1,26 @@
-"""Hosts act on breakouts over HTTP: ending one closes every open session in it, on every node."""
+"""Hosts manage breakouts over HTTP: create or update one, and end it on every node."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from handlers.bearer import bearer_identity
-from handlers.context import ATTENDANCE, COMMANDS
-from handlers.payloads import breakout_id
-from handlers.wire import iso_ms
+from handlers.context import ATTENDANCE, BREAKOUTS, COMMANDS
+from handlers.payloads import breakout_id, breakout_spec
+from handlers.wire import breakout_json, iso_ms
+from models.errors import InvalidPayload
+
+
+async def put_breakout(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise InvalidPayload("the body must be JSON") from None
+    stored = await request.app[BREAKOUTS].put(identity, wanted, breakout_spec(payload))
+    await request.app[COMMANDS].breakout_changed(stored)
+    return web.json_response(breakout_json(stored))
 
 
 async def end_breakout(request: web.Request) -> web.Response:
@@ -19,4 +32,5 @@ async def end_breakout(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_put("/api/breakouts/{breakout_id}", put_breakout)
     app.router.add_post("/api/breakouts/{breakout_id}/end", end_breakout)

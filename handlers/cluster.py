@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 EXPEL = "expel"
 END = "end"
+CHANGED = "breakout-changed"
 BREAKOUT_ENDED_EVENT = "breakout-ended"
 PLAYBACK_EVENT = "playback"
 DEVICE_LIMIT_EXCEEDED = "device-limit-exceeded"
@@ -49,9 +50,15 @@ class ClusterCommands:
             {"kind": END, "breakoutId": breakout.id, "endedAt": iso_ms(breakout.ended_at)}
         )
 
+    async def breakout_changed(self, breakout: Breakout) -> None:
+        """Have every node drop its cached copy, so the change applies at once everywhere."""
+        await self._bus.publish({"kind": CHANGED, "breakoutId": breakout.id})
+
     async def handle(self, message: Message) -> None:
         kind = message.get("kind")
-        if kind == EXPEL and isinstance(message.get("sessionId"), str):
+        if kind == CHANGED and isinstance(message.get("breakoutId"), str):
+            self._attendance.forget_breakout(message["breakoutId"])
+        elif kind == EXPEL and isinstance(message.get("sessionId"), str):
             await self._expel(message["sessionId"])
         elif kind == END and isinstance(message.get("breakoutId"), str):
             await self._end(message["breakoutId"], datetime.fromisoformat(message["endedAt"]))

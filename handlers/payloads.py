@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from models.errors import InvalidPayload
-from models.records import SessionType
+from models.records import BreakoutSpec, SessionType
 
 MAX_ID_CHARS = 128
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]+")
@@ -50,3 +51,39 @@ def join_request(payload: object) -> JoinRequest:
 def breakout_request(payload: object) -> str:
     """`{breakoutId}`: the breakout to leave, watch or stop watching."""
     return breakout_id(_object(payload).get("breakoutId"))
+
+
+MAX_NAME_CHARS = 200
+MAX_DEVICE_LIMIT = 1000
+
+
+def _optional_time(fields: dict[str, object], key: str) -> datetime | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise InvalidPayload(f"{key} must be an ISO 8601 time with a zone, or null")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidPayload(f"{key} must be an ISO 8601 time with a zone, or null") from None
+    if moment.tzinfo is None:
+        raise InvalidPayload(f"{key} needs a time zone (Z or +hh:mm)")
+    return moment
+
+
+def breakout_spec(payload: object) -> BreakoutSpec:
+    """`{name?, startsAt?, endsAt?, deviceLimit?}`; each may be null."""
+    fields = _object(payload)
+    name = fields.get("name")
+    if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS):
+        raise InvalidPayload(f"name must be 1 to {MAX_NAME_CHARS} characters, or null")
+    limit = fields.get("deviceLimit")
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_DEVICE_LIMIT
+    ):
+        raise InvalidPayload(f"deviceLimit must be a whole number 0-{MAX_DEVICE_LIMIT}, or null")
+    starts_at, ends_at = _optional_time(fields, "startsAt"), _optional_time(fields, "endsAt")
+    if starts_at and ends_at and ends_at < starts_at:
+        raise InvalidPayload("endsAt is before startsAt")
+    return BreakoutSpec(name=name, starts_at=starts_at, ends_at=ends_at, device_limit=limit)

@@ -10,7 +10,7 @@ from typing import Any, ParamSpec
 
 from models.errors import DomainError
 from models.presence import Viewer
-from models.records import AttendanceSession
+from models.records import AttendanceSession, Breakout
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,18 @@ def iso_ms(moment: datetime | None) -> str | None:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+def breakout_json(breakout: Breakout) -> Json:
+    return {
+        "breakoutId": breakout.id,
+        "orgId": breakout.org_id,
+        "name": breakout.name,
+        "startsAt": iso_ms(breakout.starts_at),
+        "endsAt": iso_ms(breakout.ends_at),
+        "endedAt": iso_ms(breakout.ended_at),
+        "deviceLimit": breakout.device_limit,
+    }
 
 
 def viewer_json(viewer: Viewer) -> Json:

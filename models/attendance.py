@@ -160,6 +160,10 @@ class Attendance:
         self._seat_of_session.pop(session.session_id, None)
         return ExitOutcome(session=closed, count=count)
 
+    def forget_breakout(self, breakout_id: str) -> None:
+        """Another node changed the breakout: read it afresh next time."""
+        self._breakouts.forget(breakout_id)
+
     async def end_breakout(self, identity: Identity, breakout_id: str) -> Breakout:
         """Mark a breakout ended (host or admin of its org); callers then have every node close
         its sessions there (`close_breakout`)."""

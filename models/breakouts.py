@@ -8,11 +8,14 @@ from datetime import datetime
 
 import asyncpg
 
+from models.access import HOST, HOSTS, require_role
 from models.database import Connection
-from models.errors import NotFound
-from models.records import Breakout, Identity
+from models.errors import Forbidden, NotFound
+from models.records import Breakout, BreakoutSpec, Identity
 
-SELECT_BREAKOUT = "SELECT id, org_id, name, ended_at, device_limit FROM breakouts WHERE id = $1"
+SELECT_BREAKOUT = """
+SELECT id, org_id, name, ended_at, device_limit, starts_at, ends_at FROM breakouts WHERE id = $1
+"""
 # DO NOTHING: when two nodes create the same breakout at once, the first one's row stands.
 INSERT_BREAKOUT = """
 INSERT INTO breakouts (id, org_id, name) VALUES ($1, $2, $1)
@@ -23,7 +26,19 @@ ON CONFLICT (id) DO NOTHING
 # Idempotent: ending an ended breakout keeps its first end time.
 END_BREAKOUT = """
 UPDATE breakouts SET ended_at = coalesce(ended_at, $2) WHERE id = $1
-RETURNING id, org_id, name, ended_at, device_limit
+RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at
+"""
+
+# Creates the breakout for the caller's org, or updates it only when it is of that org: a row of
+# another org is left alone and nothing is returned.
+PUT_BREAKOUT = """
+INSERT INTO breakouts (id, org_id, name, starts_at, ends_at, device_limit)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (id) DO UPDATE
+SET name = EXCLUDED.name, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+    device_limit = EXCLUDED.device_limit
+WHERE breakouts.org_id = EXCLUDED.org_id
+RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at
 """
 
 
@@ -34,6 +49,8 @@ def _breakout(row: asyncpg.Record) -> Breakout:
         name=row["name"],
         ended_at=row["ended_at"],
         device_limit=row["device_limit"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
     )
 
 
@@ -90,6 +107,25 @@ class BreakoutDirectory:
 
     def forget(self, breakout_id: str) -> None:
         self._cache.pop(breakout_id, None)
+
+    async def put(self, identity: Identity, breakout_id: str, spec: BreakoutSpec) -> Breakout:
+        """Create or update a breakout of the identity's org (host or admin)."""
+        require_role(identity, HOSTS, HOST)
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(
+                PUT_BREAKOUT,
+                breakout_id,
+                identity.org_id,
+                spec.name,
+                spec.starts_at,
+                spec.ends_at,
+                spec.device_limit,
+            )
+        if row is None:
+            raise Forbidden("this breakout belongs to another organisation")
+        stored = _breakout(row)
+        self._remember(stored)
+        return stored
 
     async def end(self, breakout_id: str, at: datetime) -> Breakout:
         """Mark the breakout ended at `at` (or keep the earlier end); return it."""

@@ -77,6 +77,18 @@ class Breakout:
     ended_at: datetime | None
     # Open sessions one user may have in it; None takes the server's default, 0 is unlimited.
     device_limit: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakoutSpec:
+    """What a host sets on a breakout it creates or updates."""
+
+    name: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    device_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

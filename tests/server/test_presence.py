@@ -146,3 +146,83 @@ async def test_ending_a_breakout_closes_every_session_and_refuses_joins(
         f"{server.url}/api/breakouts/{new_breakout_id()}/end", headers=host
     ) as response:
         assert response.status == 404
+
+
+async def test_hosts_create_and_update_breakouts_and_their_device_limit_applies(
+    make_server: Any, connect: Any, http: aiohttp.ClientSession
+) -> None:
+    server = await make_server(auto_create_breakouts=False)
+    breakout = new_breakout_id()
+    url = f"{server.url}/api/breakouts/{breakout}"
+    host = {"Authorization": f"Bearer {server.token('h', role=Role.HOST)}"}
+    spec = {
+        "name": "Maths 101",
+        "startsAt": "2026-11-21T09:00:00Z",
+        "endsAt": "2026-11-21T10:00:00+00:00",
+        "deviceLimit": 2,
+    }
+
+    async with http.put(url, json=spec, headers=host) as response:
+        assert response.status == 200
+        created = await response.json()
+    assert created == {
+        "breakoutId": breakout,
+        "orgId": "org-a",
+        "name": "Maths 101",
+        "startsAt": "2026-11-21T09:00:00.000Z",
+        "endsAt": "2026-11-21T10:00:00.000Z",
+        "endedAt": None,
+        "deviceLimit": 2,
+    }
+    token = server.token("u1")
+    tabs = [await connect(server, token) for _ in range(2)]
+    for tab in tabs:  # a limit of 2: the second tab expels nobody
+        assert (await tab.call("join-chat-room", {"breakoutId": breakout}))["ok"]
+    with pytest.raises(asyncio.TimeoutError):
+        await tabs[0].next("playback", timeout_s=0.5)
+
+    async with http.put(url, json={**spec, "deviceLimit": 1}, headers=host) as response:
+        assert (await response.json())["deviceLimit"] == 1
+    third = await connect(server, token)
+    assert (await third.call("join-chat-room", {"breakoutId": breakout}))["ok"]
+    assert await tabs[0].next("playback") == "device-limit-exceeded"
+    assert await tabs[1].next("playback") == "device-limit-exceeded"
+
+
+@pytest.mark.parametrize(
+    ("role", "org", "body", "status"),
+    [
+        (Role.ATTENDEE, "org-a", {}, 403),
+        (Role.ANALYST, "org-a", {}, 403),
+        (Role.HOST, "org-b", {}, 403),  # the breakout is org-a's
+        (Role.HOST, "org-a", {"deviceLimit": -1}, 400),
+        (Role.HOST, "org-a", {"deviceLimit": True}, 400),
+        (Role.HOST, "org-a", {"startsAt": "2026-11-21T09:00:00"}, 400),
+        (Role.HOST, "org-a", {"startsAt": "2026-11-21T10:00Z", "endsAt": "2026-11-21T09:00Z"}, 400),
+        (Role.HOST, "org-a", {"name": ""}, 400),
+        (Role.HOST, "org-a", [], 400),
+    ],
+)
+async def test_breakout_updates_are_checked(
+    server: RunningServer,
+    http: aiohttp.ClientSession,
+    role: Role,
+    org: str,
+    body: Any,
+    status: int,
+) -> None:
+    breakout = new_breakout_id()
+    owner = {"Authorization": f"Bearer {server.token('h', role=Role.HOST)}"}
+    async with http.put(f"{server.url}/api/breakouts/{breakout}", json={}, headers=owner) as r:
+        assert r.status == 200
+    headers = {"Authorization": f"Bearer {server.token('x', role=role, org=org)}"}
+    async with http.put(
+        f"{server.url}/api/breakouts/{breakout}", json=body, headers=headers
+    ) as response:
+        assert response.status == status
+        assert response.content_type == "application/problem+json"
+    async with server.pool.acquire() as connection:
+        row = await connection.fetchrow(
+            "SELECT org_id, device_limit FROM breakouts WHERE id = $1", breakout
+        )
+    assert (row["org_id"], row["device_limit"]) == ("org-a", None)
