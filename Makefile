@@ -21,6 +21,7 @@ pytest: $(VENV)/.dev $(CONTRACT)/node_modules/.installed
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.join_latency
+	$(BIN)/python -m bench.redis_memory
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -223,6 +223,10 @@ async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
         while not events.empty():
             event = events.get_nowait()
             assert not (a_diff(event) and event["diff"]["leaves"]), event
+        # A node restarted in A's place is a new node: it reopens nothing of A's.
+        async with serving(shared, tmp_path / "a") as (restarted, _):
+            await asyncio.sleep(3 * interval_s)
+            await stop(restarted)
         await stop(node_b)
         await stop(node_c)
     assert leaves == [{"userId": "doomed", "sessionId": lost["sessionId"], "reason": "node_lost"}]
