@@ -14,6 +14,7 @@ from models.breakouts import BreakoutDirectory
 from models.tokens import TokenAuthority
 
 SETTINGS = web.AppKey("settings", Settings)
+NODE_ID = web.AppKey("node_id", str)
 POOL = web.AppKey("pool", asyncpg.Pool)
 TOKENS = web.AppKey("tokens", TokenAuthority)
 ENRICHER = web.AppKey("enricher", Enricher)

@@ -27,6 +27,7 @@ from handlers.context import (
     BROADCASTER,
     COMMANDS,
     ENRICHER,
+    NODE_ID,
     POOL,
     SETTINGS,
     TOKENS,
@@ -51,7 +52,6 @@ logger = logging.getLogger(__name__)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
 REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")
-NODE_ID = web.AppKey("node_id", str)
 
 
 def new_node_id() -> str:

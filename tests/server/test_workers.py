@@ -21,6 +21,20 @@ def token(user: str, role: Role = Role.ATTENDEE) -> str:
     )
 
 
+async def nodes_answering(url: str, wanted: int) -> set[str]:
+    """Distinct workers seen on fresh connections (a worker may still be starting)."""
+    seen: set[str] = set()
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        for _ in range(300):
+            async with http.get(f"{url}/healthz") as response:
+                seen.add((await response.json())["node"])
+            if len(seen) >= wanted:
+                break
+            await asyncio.sleep(0.05)
+    return seen
+
+
 async def test_two_workers_share_one_port_and_one_presence(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -32,6 +46,7 @@ async def test_two_workers_share_one_port_and_one_presence(
         url,
     ):
         try:
+            assert len(await nodes_answering(url, wanted=2)) == 2
             for number in range(16):
                 client = socketio.AsyncClient(reconnection=False)
                 await client.connect(
