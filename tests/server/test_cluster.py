@@ -7,12 +7,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
+import pytest
 import socketio
 
 from models.records import Role
 from models.tokens import TokenAuthority
 from tests.support import TEST_SECRET, new_breakout_id, serving, stop
+
+
+@pytest.fixture
+def shared(postgres_url: str, redis_url: str) -> dict[str, str]:
+    """What every node of a test cluster shares: one PostgreSQL, one Redis."""
+    return {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
 
 
 def token(user: str, role: Role = Role.ATTENDEE) -> str:
@@ -32,6 +40,17 @@ async def client_of(url: str, user: str, role: Role = Role.ATTENDEE) -> tuple[An
     return client, counts
 
 
+async def session_rows(url: str, *session_ids: str) -> dict[str, asyncpg.Record]:
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT * FROM attendance_sessions WHERE session_id = ANY($1)", list(session_ids)
+        )
+    finally:
+        await connection.close()
+    return {row["session_id"]: row for row in rows}
+
+
 async def until(events: asyncio.Queue[Any], wanted: Any) -> Any:
     """Drain events (counts, and diffs as {"diff": ...}) until one satisfies `wanted`."""
     while not wanted(event := await asyncio.wait_for(events.get(), 10)):
@@ -48,9 +67,8 @@ def a_diff(event: Any) -> bool:
 
 
 async def test_a_host_on_node_b_sees_a_viewer_joining_on_node_a(
-    postgres_url: str, redis_url: str, tmp_path: Path
+    postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
-    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
     breakout = new_breakout_id()
     async with (
         serving(shared, tmp_path / "a") as (node_a, url_a),
@@ -92,9 +110,8 @@ async def test_a_host_on_node_b_sees_a_viewer_joining_on_node_a(
 
 
 async def test_the_device_limit_expels_a_socket_on_the_other_node(
-    postgres_url: str, redis_url: str, tmp_path: Path
+    postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
-    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
     breakout = new_breakout_id()
     async with (
         serving(shared, tmp_path / "a") as (node_a, url_a),
@@ -116,27 +133,14 @@ async def test_the_device_limit_expels_a_socket_on_the_other_node(
             await new_tab.disconnect()
         await stop(node_a)
         await stop(node_b)
-    connection = await asyncpg.connect(postgres_url)
-    try:
-        reasons = dict(
-            await connection.fetch(
-                "SELECT session_id, exit_reason FROM attendance_sessions "
-                "WHERE session_id = ANY($1)",
-                [old["sessionId"], new["sessionId"]],
-            )
-        )
-    finally:
-        await connection.close()
-    assert reasons[old["sessionId"]] == "device_limit"
-    assert reasons[new["sessionId"]] in {"disconnect", "shutdown"}
+    rows = await session_rows(postgres_url, old["sessionId"], new["sessionId"])
+    assert rows[old["sessionId"]]["exit_reason"] == "device_limit"
+    assert rows[new["sessionId"]]["exit_reason"] in {"disconnect", "shutdown"}
 
 
 async def test_ending_a_breakout_closes_sessions_on_both_nodes(
-    postgres_url: str, redis_url: str, tmp_path: Path
+    postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
-    import aiohttp
-
-    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
     breakout = new_breakout_id()
     async with (
         serving(shared, tmp_path / "a") as (node_a, url_a),
@@ -167,27 +171,17 @@ async def test_ending_a_breakout_closes_sessions_on_both_nodes(
             await on_b.disconnect()
         await stop(node_a)
         await stop(node_b)
-    connection = await asyncpg.connect(postgres_url)
-    try:
-        rows = await connection.fetch(
-            "SELECT exit_reason, exit_ts FROM attendance_sessions WHERE session_id = ANY($1)",
-            sessions,
-        )
-    finally:
-        await connection.close()
+    rows = (await session_rows(postgres_url, *sessions)).values()
     assert [row["exit_reason"] for row in rows] == ["breakout_ended"] * 2
-    assert {row["exit_ts"].isoformat() for row in rows} == {
-        datetime.fromisoformat(ended["endedAt"]).isoformat()
-    }
+    assert {row["exit_ts"] for row in rows} == {datetime.fromisoformat(ended["endedAt"])}
 
 
 async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
-    postgres_url: str, redis_url: str, tmp_path: Path
+    postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
     interval_s = 0.5
     shared = {
-        "DATABASE_URL": postgres_url,
-        "REDIS_URL": redis_url,
+        **shared,
         "HEARTBEAT_INTERVAL_S": str(interval_s),
         "HEARTBEAT_TTL_S": str(2 * interval_s),
     }
@@ -231,18 +225,8 @@ async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
         await stop(node_c)
     assert leaves == [{"userId": "doomed", "sessionId": lost["sessionId"], "reason": "node_lost"}]
     assert noticed_s < 3 * (2 * interval_s) + 2  # within a few intervals
-    connection = await asyncpg.connect(postgres_url)
-    try:
-        row = await connection.fetchrow(
-            "SELECT exit_reason, exit_ts FROM attendance_sessions WHERE session_id = $1",
-            lost["sessionId"],
-        )
-        kept_row = await connection.fetchrow(
-            "SELECT exit_reason FROM attendance_sessions WHERE session_id = $1",
-            kept["sessionId"],
-        )
-    finally:
-        await connection.close()
+    rows = await session_rows(postgres_url, lost["sessionId"], kept["sessionId"])
+    row, kept_row = rows[lost["sessionId"]], rows[kept["sessionId"]]
     assert row["exit_reason"] == "node_lost"
     # Stamped at A's last heartbeat: before the kill, and not long before it.
     assert killed_at - timedelta(seconds=interval_s + 0.5) <= row["exit_ts"] <= killed_at
@@ -250,9 +234,8 @@ async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
 
 
 async def test_sigterm_of_a_node_closes_its_sessions_as_shutdown_and_tells_hosts(
-    postgres_url: str, redis_url: str, tmp_path: Path
+    postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
-    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
     breakout = new_breakout_id()
     async with (
         serving(shared, tmp_path / "a") as (node_a, url_a),
