@@ -250,8 +250,14 @@ def free_port() -> int:
 async def serving(
     environment: dict[str, str], var_dir: Path, *args: str
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """`run.py *args` as its own process, ready; yields it and its URL; killed if still up."""
+    """`run.py *args` as its own process, ready; yields it and its URL; killed if still up.
+
+    Its output goes to a file, never a pipe nobody reads (a full pipe would block the server);
+    when the test fails, the file is printed so the failure shows what the server said.
+    """
     port = free_port()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log_path = var_dir / "server.log"
     env = {
         **os.environ,
         "AUTH_SECRET": TEST_SECRET,
@@ -259,23 +265,22 @@ async def serving(
         "PORT": str(port),
         **environment,
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "run.py",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "run.py", *args, cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+    _LOGS[process.pid] = log_path
     url = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(url)
         yield process, url
+    except BaseException:
+        sys.stderr.write(f"--- output of run.py {' '.join(args)} ---\n{_read(log_path)}\n")
+        raise
     finally:
         if process.returncode is None:
             process.kill()
-            await process.communicate()
+            await process.wait()
 
 
 async def _wait_ready(url: str) -> None:
@@ -291,8 +296,15 @@ async def _wait_ready(url: str) -> None:
     raise AssertionError("server did not become ready")
 
 
+_LOGS: dict[int, Path] = {}
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode(errors="replace")
+
+
 async def stop(process: asyncio.subprocess.Process) -> str:
     """SIGTERM, then everything the process printed."""
     process.send_signal(signal.SIGTERM)
-    output, _ = await asyncio.wait_for(process.communicate(), 15)
-    return output.decode()
+    await asyncio.wait_for(process.wait(), 15)
+    return _read(_LOGS[process.pid])
