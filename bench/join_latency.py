@@ -28,6 +28,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.report import report  # noqa: E402
 from models.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from models.records import Role  # noqa: E402
 from models.tokens import TokenAuthority  # noqa: E402
@@ -236,11 +237,7 @@ def main() -> None:
         f"| {summary['p999_ms']:.2f} | {summary['acked_sessions']:.0f} "
         f"| {summary['missing_in_db']:.0f} |",
     ]
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    (results / "join_latency.json").write_text(json.dumps(result, indent=2) + "\n")
-    (results / "join_latency.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))  # noqa: T201 - a benchmark reports on stdout
+    report("join_latency", result, lines)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.report import report  # noqa: E402
 from models.embedded_redis import EmbeddedRedis  # noqa: E402
 from models.presence import Viewer  # noqa: E402
 from models.redis_presence import RedisPresence, connect_redis, encode_viewer  # noqa: E402
@@ -125,11 +126,7 @@ def main() -> None:
         f"| {result['overhead_bytes']:.0f} | {result['adds_per_s']:.0f} "
         f"| {json.dumps(result['encodings'])} |",
     ]
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    (results / "redis_memory.json").write_text(json.dumps(result, indent=2) + "\n")
-    (results / "redis_memory.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))  # noqa: T201 - a benchmark reports on stdout
+    report("redis_memory", result, lines)
 
 
 if __name__ == "__main__":
