@@ -4,13 +4,13 @@ per interval, however many viewers join or leave in it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers.wire import Json, room_name, viewer_json, watchers_room
 from models.attendance import ExitOutcome, JoinOutcome
+from models.background import pause, stop_task
 from models.presence import PresenceStore
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class PresenceBroadcaster:
         self._interval_s = interval_s
         self._pending: dict[str, _Pending] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def joined(self, outcome: JoinOutcome) -> None:
         if outcome.switched_from is not None:
@@ -60,10 +61,7 @@ class PresenceBroadcaster:
 
     async def close(self) -> None:
         """Send what is pending, then stop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task, self._stopping)
         await self.flush()
 
     async def flush(self) -> None:
@@ -75,8 +73,7 @@ class PresenceBroadcaster:
                 logger.exception("presence broadcast for breakout %s failed", breakout_id)
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
+        while not await pause(self._stopping, self._interval_s):
             await self.flush()
 
     async def _send(self, breakout_id: str, changes: _Pending) -> None:

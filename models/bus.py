@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import redis.asyncio as redis
+
+from models.background import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +73,7 @@ class RedisBus:
         self._listener = asyncio.create_task(self._listen(), name="cluster-bus")
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        await stop_task(self._listener)
         if self._handling:
             await asyncio.wait(self._handling, timeout=5)
         if self._pubsub is not None:

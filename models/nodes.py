@@ -11,6 +11,7 @@ import asyncpg
 import redis.asyncio as redis
 
 from models.attendance import Attendance, ExitOutcome
+from models.background import pause
 from models.records import ExitReason
 from models.sessions import fetch_open_sessions_of_node
 
@@ -74,9 +75,10 @@ async def keep_heartbeating(
     ttl_s: float,
     clock: Callable[[], datetime],
     on_exit: Callable[[ExitOutcome], None],
+    stopping: asyncio.Event,
 ) -> None:
-    """Beat every `interval_s`; reap nodes silent for over `ttl_s`. Runs until cancelled."""
-    while True:
+    """Beat every `interval_s`; reap nodes silent for over `ttl_s`; until `stopping` is set."""
+    while not stopping.is_set():
         try:
             now = clock()
             await registry.beat(now)
@@ -95,4 +97,4 @@ async def keep_heartbeating(
                 )
         except (OSError, redis.RedisError, asyncpg.PostgresError) as exc:
             logger.warning("heartbeat round failed, will retry: %s", exc)
-        await asyncio.sleep(interval_s)
+        await pause(stopping, interval_s)

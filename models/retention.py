@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from config import RetentionMode
+from models.background import pause
 from models.records import now_ms
 
 logger = logging.getLogger(__name__)
@@ -70,10 +71,15 @@ async def purge_sessions(
 
 
 async def purge_daily(
-    pool: asyncpg.Pool, *, older_than_days: int, mode: RetentionMode, every_s: float = 86_400
+    pool: asyncpg.Pool,
+    *,
+    older_than_days: int,
+    mode: RetentionMode,
+    stopping: asyncio.Event,
+    every_s: float = 86_400,
 ) -> None:
-    """Run the purge now and then every `every_s`, on one node at a time; until cancelled."""
-    while True:
+    """Run the purge now and then every `every_s`, on one node at a time; until `stopping`."""
+    while not stopping.is_set():
         try:
             async with pool.acquire() as connection:
                 locked = await connection.fetchval(TRY_LOCK, _PURGE_LOCK_KEY)
@@ -87,4 +93,4 @@ async def purge_daily(
                         await connection.fetchval(UNLOCK, _PURGE_LOCK_KEY)
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("retention purge failed, will retry: %s", exc)
-        await asyncio.sleep(every_s)
+        await pause(stopping, every_s)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
 
 import asyncpg
 
+from models.background import stop_task
 from models.database import DATABASE_GONE
 from models.errors import Unavailable
 from models.records import AttendanceSession
@@ -91,9 +91,7 @@ class SessionWriter:
                 timeout_s,
                 len(self._queue),
             )
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
 
     async def open_session(self, session: AttendanceSession) -> None:
         """Return once the session's row is committed."""

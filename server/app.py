@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -36,6 +35,7 @@ from handlers.cors import cors_middleware, socketio_origins
 from handlers.problems import problem_middleware
 from handlers.protocol import GuardedServer
 from models.attendance import Attendance
+from models.background import stop_task
 from models.breakouts import BreakoutDirectory
 from models.bus import Bus, MemoryBus, RedisBus
 from models.nodes import NodeRegistry, keep_heartbeating
@@ -195,6 +195,7 @@ async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     registry = NodeRegistry(app[REDIS], app[NODE_ID])
     await registry.beat(now_ms())
+    stopping = asyncio.Event()
     task = asyncio.create_task(
         keep_heartbeating(
             registry,
@@ -204,28 +205,29 @@ async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
             ttl_s=settings.heartbeat_ttl_s,
             clock=now_ms,
             on_exit=app[BROADCASTER].left,
+            stopping=stopping,
         ),
         name="heartbeats",
     )
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_task(task, stopping)
     await registry.forget(app[NODE_ID])  # a graceful stop closed its sessions already
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    stopping = asyncio.Event()
     task = asyncio.create_task(
         purge_daily(
-            app[POOL], older_than_days=settings.retention_days, mode=settings.retention_mode
+            app[POOL],
+            older_than_days=settings.retention_days,
+            mode=settings.retention_mode,
+            stopping=stopping,
         ),
         name="retention-purge",
     )
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_task(task, stopping)
 
 
 async def _close_sessions(app: web.Application) -> None:

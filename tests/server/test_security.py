@@ -400,3 +400,32 @@ async def test_watching_an_unknown_breakout_creates_it_for_the_hosts_org_only_if
     strict_host = await connect(strict, strict.token("h2", role=Role.HOST))
     ack = await strict_host.call("watch-breakout", {"breakoutId": new_breakout_id()})
     assert ack["error"]["code"] == "not_found"
+
+
+async def test_the_daily_retention_run_purges_at_start(make_server: Any, db: Any) -> None:
+    from config import RetentionMode
+
+    breakout = new_breakout_id()
+    async with db.acquire() as connection:
+        await connection.execute(
+            "INSERT INTO breakouts (id, org_id) VALUES ($1, 'org-a')", breakout
+        )
+        await connection.execute(
+            "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,"
+            " exit_reason, org_id, user_name, client_ip) VALUES ('u', $1, 's', '2001-01-01Z',"
+            " '2001-01-01T01:00Z', 'leave', 'org-a', 'Ada', '81.2.69.0')",
+            breakout,
+        )
+    await make_server(retention_days=365, retention_mode=RetentionMode.ANONYMISE)
+
+    for _ in range(100):
+        async with db.acquire() as connection:
+            row = await connection.fetchrow(
+                "SELECT user_name, client_ip, exit_reason FROM attendance_sessions"
+                " WHERE breakout_id = $1",
+                breakout,
+            )
+        if row["user_name"] is None:
+            break
+        await asyncio.sleep(0.05)
+    assert (row["user_name"], row["client_ip"], row["exit_reason"]) == (None, None, "leave")
