@@ -11,10 +11,12 @@ from handlers.broadcast import PresenceBroadcaster
 from handlers.cluster import ClusterCommands
 from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
+from models.metrics import Metrics
 from models.tokens import TokenAuthority
 
 SETTINGS = web.AppKey("settings", Settings)
 NODE_ID = web.AppKey("node_id", str)
+METRICS = web.AppKey("metrics", Metrics)
 POOL = web.AppKey("pool", asyncpg.Pool)
 TOKENS = web.AppKey("tokens", TokenAuthority)
 ENRICHER = web.AppKey("enricher", Enricher)

@@ -22,6 +22,7 @@ from models.access import (
 )
 from models.breakouts import BreakoutDirectory
 from models.errors import NotFound, NotJoined, Unavailable
+from models.metrics import Metrics
 from models.presence import PresenceStore, Viewer
 from models.records import (
     AttendanceSession,
@@ -93,8 +94,10 @@ class Attendance:
         presence: PresenceStore,
         node_id: str,
         device_limit: int = 0,
+        metrics: Metrics | None = None,
         clock: Callable[[], datetime] = now_ms,
     ) -> None:
+        self._metrics = metrics
         self._writer = writer
         self._breakouts = breakouts
         self._presence = presence
@@ -158,6 +161,8 @@ class Attendance:
             session.breakout_id, session.user_id, session.session_id
         )
         self._seat_of_session.pop(session.session_id, None)
+        if self._metrics is not None:
+            self._metrics.exits.labels(reason=reason.value).inc()
         return ExitOutcome(session=closed, count=count)
 
     def forget_breakout(self, breakout_id: str) -> None:
@@ -245,6 +250,8 @@ class Attendance:
             node_id=self._node_id,
         )
         await self._writer.open_session(session)
+        if self._metrics is not None:
+            self._metrics.joins.inc()
         seat.current = session
         self._seat_of_session[session.session_id] = seat
         count = await self._presence.add(breakout.id, Viewer.of(session))

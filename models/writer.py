@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ import asyncpg
 from models.background import stop_task
 from models.database import DATABASE_GONE
 from models.errors import Unavailable
+from models.metrics import Metrics
 from models.records import AttendanceSession
 from models.sessions import SessionExit, SessionKey, close_sessions, insert_sessions
 
@@ -56,7 +58,9 @@ class SessionWriter:
         batch_max_rows: int,
         batch_max_wait_s: float,
         queue_max: int,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._pool = pool
         self._batch_max_rows = batch_max_rows
         self._batch_max_wait_s = batch_max_wait_s
@@ -169,10 +173,15 @@ class SessionWriter:
     async def _write(self, batch: list[_Write]) -> set[SessionKey]:
         opens = [write.open for write in batch if write.open is not None]
         exits = _first_exit_per_session(batch)
+        started = time.perf_counter()
         async with self._pool.acquire() as connection, connection.transaction():
             if opens:
                 await insert_sessions(connection, opens)
-            return await close_sessions(connection, exits) if exits else set()
+            closed = await close_sessions(connection, exits) if exits else set()
+        if self._metrics is not None:
+            self._metrics.commit_seconds.observe(time.perf_counter() - started)
+            self._metrics.batch_rows.observe(len(batch))
+        return closed
 
     def _resolve(self, batch: list[_Write], closed: set[SessionKey]) -> None:
         self.committed_batches += 1

@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis.asyncio as redis
@@ -16,7 +16,7 @@ from aiohttp import web
 
 from config import Settings
 from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_reader
-from handlers import breakouts_api, health, presence_api, sessions_api
+from handlers import breakouts_api, health, metrics_api, presence_api, sessions_api
 from handlers.audience import AudienceNamespace
 from handlers.broadcast import PresenceBroadcaster
 from handlers.cluster import ClusterCommands
@@ -26,6 +26,7 @@ from handlers.context import (
     BROADCASTER,
     COMMANDS,
     ENRICHER,
+    METRICS,
     NODE_ID,
     POOL,
     SETTINGS,
@@ -38,6 +39,7 @@ from models.attendance import Attendance
 from models.background import stop_task
 from models.breakouts import BreakoutDirectory
 from models.bus import Bus, MemoryBus, RedisBus
+from models.metrics import Metrics
 from models.nodes import NodeRegistry, keep_heartbeating
 from models.presence import MemoryPresence, PresenceStore
 from models.records import ExitReason, now_ms
@@ -66,6 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[NODE_ID] = new_node_id()
+    app[METRICS] = Metrics()
     app[TOKENS] = TokenAuthority.from_settings(settings)
 
     sio = GuardedServer(
@@ -90,6 +93,7 @@ def create_app(settings: Settings) -> web.Application:
     sessions_api.add_routes(app)
     presence_api.add_routes(app)
     breakouts_api.add_routes(app)
+    metrics_api.add_routes(app)
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_enrichment)
@@ -116,13 +120,23 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _enrichment(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     reader = open_city_reader(settings.geoip_db)
-    app[ENRICHER] = Enricher(
-        Locator(reader, settings.geoip_cache_size),
-        DeviceParser(default_resolver(), settings.ua_cache_size),
-        settings.trusted_proxies,
-    )
+    locator = Locator(reader, settings.geoip_cache_size)
+    devices = DeviceParser(default_resolver(), settings.ua_cache_size)
+    app[ENRICHER] = Enricher(locator, devices, settings.trusted_proxies)
+    metrics = app[METRICS]
+    for name, cache in (("geoip", locator.locate), ("user_agent", devices.cache)):
+        metrics.observe(metrics.cache_hit_ratio.labels(cache=name), _hit_ratio(cache))
     yield
     reader.close()
+
+
+def _hit_ratio(cache: Any) -> Callable[[], float]:
+    def ratio() -> float:
+        info = cache.cache_info()
+        lookups = info.hits + info.misses
+        return float(info.hits / lookups) if lookups else 0.0
+
+    return ratio
 
 
 async def _presence(app: web.Application) -> AsyncIterator[None]:
@@ -147,6 +161,7 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
         batch_max_rows=settings.writer_batch_max_rows,
         batch_max_wait_s=settings.writer_batch_max_wait_ms / 1000,
         queue_max=settings.writer_queue_max,
+        metrics=app[METRICS],
     )
     breakouts = BreakoutDirectory(
         pool, auto_create=settings.auto_create_breakouts, cache_s=settings.breakout_cache_s
@@ -158,7 +173,11 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
         presence=app[PRESENCE],
         node_id=app[NODE_ID],
         device_limit=settings.playback_device_limit,
+        metrics=app[METRICS],
     )
+    metrics = app[METRICS]
+    metrics.observe(metrics.connected_sockets, lambda: app[ATTENDANCE].connections)
+    metrics.observe(metrics.writer_queue, lambda: writer.depth)
     writer.start()
     yield
     await writer.close()
