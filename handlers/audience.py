@@ -24,7 +24,7 @@ from handlers.wire import (
 )
 from models.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
 from models.limits import AddressLimiter, EventLimiter, Verdict
-from models.records import ExitReason, now_ms
+from models.records import AttendanceSession, ExitReason, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +86,11 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_join_chat_room(self, sid: str, payload: object = None, *_extra: object) -> Json:
         request = join_request(payload)
         async with self._app[ATTENDANCE].seat(sid) as seat:
-            outcome = await seat.join(request.breakout_id, request.session_type)
-            if outcome.switched_from is not None:
-                await self.leave_room(sid, room_name(outcome.switched_from.session.breakout_id))
-            await self.enter_room(sid, room_name(request.breakout_id))
+            before = seat.current
+            try:
+                outcome = await seat.join(request.breakout_id, request.session_type)
+            finally:  # a switch whose new open failed has still left the old breakout
+                await self._follow(sid, before, seat.current)
         self._app[BROADCASTER].joined(outcome)
         await self._app[COMMANDS].after_join(outcome)
         session = outcome.session
@@ -104,8 +105,9 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_leave_chat_room(self, sid: str, payload: object = None, *_extra: object) -> Json:
         breakout_id = breakout_request(payload)
         async with self._app[ATTENDANCE].seat(sid) as seat:
+            before = seat.current
             outcome = await seat.leave(breakout_id)
-            await self.leave_room(sid, room_name(breakout_id))
+            await self._follow(sid, before, seat.current)
         self._app[BROADCASTER].left(outcome)
         return {
             "ok": True,
@@ -137,6 +139,19 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return  # already gone: closed by a shutdown that came first
         if outcome is not None:
             self._app[BROADCASTER].left(outcome)
+
+    async def _follow(
+        self, sid: str, before: AttendanceSession | None, after: AttendanceSession | None
+    ) -> None:
+        """Keep the socket in the chat room of its open session, and in no other."""
+        was = before.breakout_id if before else None
+        now = after.breakout_id if after else None
+        if was == now:
+            return
+        if was is not None:
+            await self.leave_room(sid, room_name(was))
+        if now is not None:
+            await self.enter_room(sid, room_name(now))
 
     async def _refusal(self, sid: str, handler_event: str) -> Json | None:
         """The ack refusing a client event, or None to handle it."""

@@ -402,3 +402,28 @@ async def test_clients_cannot_trigger_lifecycle_events(server: RunningServer, fr
     again = await raw.call("join-chat-room", {"breakoutId": joined["breakoutId"]})
     assert again == joined
     await raw.close()
+
+
+async def test_a_switch_whose_new_open_fails_leaves_the_old_room_too(
+    server: RunningServer, connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.errors import Unavailable
+    from models.writer import SessionWriter
+    from server.app import SIO
+
+    viewer = await connect(server, server.token())
+    first = new_breakout_id()
+    joined = await viewer.call("join-chat-room", {"breakoutId": first})
+
+    async def refuse(self: SessionWriter, session: Any) -> None:
+        raise Unavailable("the attendance database is unavailable; try again")
+
+    monkeypatch.setattr(SessionWriter, "open_session", refuse)
+    ack = await viewer.call("join-chat-room", {"breakoutId": new_breakout_id()})
+
+    assert ack["error"]["code"] == "unavailable"
+    assert (await server.session_row(joined["sessionId"]))["exit_reason"] == "switched"
+    sid = viewer.client.get_sid("/")
+    assert f"chat-room-{first}" not in server.app[SIO].rooms(sid)
+    leave = await viewer.call("leave-chat-room", {"breakoutId": first})
+    assert leave["error"]["code"] == "not_joined"
