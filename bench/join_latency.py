@@ -28,7 +28,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import report  # noqa: E402
+from bench.report import markdown_table, report  # noqa: E402
 from models.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from models.records import Role  # noqa: E402
 from models.tokens import TokenAuthority  # noqa: E402
@@ -228,15 +228,18 @@ def main() -> None:
         "median": summary,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    lines = [
-        f"# join/leave over Socket.IO, {clients} sockets x {cycles} cycles, median of {len(runs)}",
-        "",
-        "| events/s | p50 ms | p99 ms | p99.9 ms | acked sessions | missing in DB |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {summary['events_per_s']:.0f} | {summary['p50_ms']:.2f} | {summary['p99_ms']:.2f} "
-        f"| {summary['p999_ms']:.2f} | {summary['acked_sessions']:.0f} "
-        f"| {summary['missing_in_db']:.0f} |",
-    ]
+    lines = markdown_table(
+        f"join/leave over Socket.IO, {clients} sockets x {cycles} cycles, median of {len(runs)}",
+        ["events/s", "p50 ms", "p99 ms", "p99.9 ms", "acked sessions", "missing in DB"],
+        [
+            f"{summary['events_per_s']:.0f}",
+            f"{summary['p50_ms']:.2f}",
+            f"{summary['p99_ms']:.2f}",
+            f"{summary['p999_ms']:.2f}",
+            f"{summary['acked_sessions']:.0f}",
+            f"{summary['missing_in_db']:.0f}",
+        ],
+    )
     report("join_latency", result, lines)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import report  # noqa: E402
+from bench.report import markdown_table, report  # noqa: E402
 from models.embedded_redis import EmbeddedRedis  # noqa: E402
 from models.presence import Viewer  # noqa: E402
 from models.redis_presence import RedisPresence, connect_redis, encode_viewer  # noqa: E402
@@ -116,16 +116,18 @@ def main() -> None:
             )
         finally:
             server.stop()
-    lines = [
-        f"# Redis memory, {result['sessions']:,} live sessions, {args.per_breakout} per breakout"
+    lines = markdown_table(
+        f"Redis memory, {result['sessions']:,} live sessions, {args.per_breakout} per breakout"
         + (f", config {config}" if config else ""),
-        "",
-        "| bytes/session | card bytes | overhead beyond card | adds/s | encodings |",
-        "|---:|---:|---:|---:|---|",
-        f"| {result['bytes_per_session']:.0f} | {result['card_bytes']:.0f} "
-        f"| {result['overhead_bytes']:.0f} | {result['adds_per_s']:.0f} "
-        f"| {json.dumps(result['encodings'])} |",
-    ]
+        ["bytes/session", "card bytes", "overhead beyond card", "adds/s", "encodings"],
+        [
+            f"{result['bytes_per_session']:.0f}",
+            f"{result['card_bytes']:.0f}",
+            f"{result['overhead_bytes']:.0f}",
+            f"{result['adds_per_s']:.0f}",
+            json.dumps(result["encodings"]),
+        ],
+    )
     report("redis_memory", result, lines)
 
 

@@ -9,6 +9,17 @@ from typing import Any
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def markdown_table(title: str, columns: list[str], row: list[str]) -> list[str]:
+    """A heading and a one-row table of right-aligned figures."""
+    return [
+        f"# {title}",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---:" for _ in columns) + "|",
+        "| " + " | ".join(row) + " |",
+    ]
+
+
 def report(name: str, result: dict[str, Any], table: list[str]) -> None:
     """Print `table` and write bench/results/<name>.json and <name>.md."""
     RESULTS_DIR.mkdir(exist_ok=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,24 @@ from tests.support import TEST_SECRET, new_breakout_id, serving, stop
 def shared(postgres_url: str, redis_url: str) -> dict[str, str]:
     """What every node of a test cluster shares: one PostgreSQL, one Redis."""
     return {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+
+
+@contextlib.asynccontextmanager
+async def cluster(
+    shared: dict[str, str], tmp_path: Path, size: int = 2
+) -> AsyncIterator[list[tuple[asyncio.subprocess.Process, str]]]:
+    """`size` nodes (a, b, c...) sharing one PostgreSQL and one Redis. Each node still running at
+    the end is stopped with SIGTERM and must exit cleanly."""
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = [
+            await stack.enter_async_context(serving(shared, tmp_path / name))
+            for name in "abcdef"[:size]
+        ]
+        yield nodes
+        for process, _ in nodes:
+            if process.returncode is None:
+                output = await stop(process)
+                assert process.returncode == 0, output
 
 
 def token(user: str, role: Role = Role.ATTENDEE) -> str:
@@ -70,10 +90,7 @@ async def test_a_host_on_node_b_sees_a_viewer_joining_on_node_a(
     postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
     breakout = new_breakout_id()
-    async with (
-        serving(shared, tmp_path / "a") as (node_a, url_a),
-        serving(shared, tmp_path / "b") as (node_b, url_b),
-    ):
+    async with cluster(shared, tmp_path) as [(_, url_a), (_, url_b)]:
         viewer, _ = await client_of(url_a, "viewer")
         host, host_counts = await client_of(url_b, "host", Role.HOST)
         try:
@@ -104,19 +121,13 @@ async def test_a_host_on_node_b_sees_a_viewer_joining_on_node_a(
         finally:
             await viewer.disconnect()
             await host.disconnect()
-        await stop(node_a)
-        await stop(node_b)
-    assert node_a.returncode == 0 and node_b.returncode == 0
 
 
 async def test_the_device_limit_expels_a_socket_on_the_other_node(
     postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
     breakout = new_breakout_id()
-    async with (
-        serving(shared, tmp_path / "a") as (node_a, url_a),
-        serving(shared, tmp_path / "b") as (node_b, url_b),
-    ):
+    async with cluster(shared, tmp_path) as [(_, url_a), (_, url_b)]:
         old_tab, _ = await client_of(url_a, "same-user")
         playback: asyncio.Queue[Any] = asyncio.Queue()
         old_tab.on("playback", playback.put_nowait)
@@ -131,8 +142,6 @@ async def test_the_device_limit_expels_a_socket_on_the_other_node(
         finally:
             await old_tab.disconnect()
             await new_tab.disconnect()
-        await stop(node_a)
-        await stop(node_b)
     rows = await session_rows(postgres_url, old["sessionId"], new["sessionId"])
     assert rows[old["sessionId"]]["exit_reason"] == "device_limit"
     assert rows[new["sessionId"]]["exit_reason"] in {"disconnect", "shutdown"}
@@ -142,10 +151,7 @@ async def test_ending_a_breakout_closes_sessions_on_both_nodes(
     postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
     breakout = new_breakout_id()
-    async with (
-        serving(shared, tmp_path / "a") as (node_a, url_a),
-        serving(shared, tmp_path / "b") as (node_b, url_b),
-    ):
+    async with cluster(shared, tmp_path) as [(_, url_a), (_, url_b)]:
         on_a, _ = await client_of(url_a, "viewer-a")
         on_b, _ = await client_of(url_b, "viewer-b")
         notices: asyncio.Queue[Any] = asyncio.Queue()
@@ -169,8 +175,6 @@ async def test_ending_a_breakout_closes_sessions_on_both_nodes(
         finally:
             await on_a.disconnect()
             await on_b.disconnect()
-        await stop(node_a)
-        await stop(node_b)
     rows = (await session_rows(postgres_url, *sessions)).values()
     assert [row["exit_reason"] for row in rows] == ["breakout_ended"] * 2
     assert {row["exit_ts"] for row in rows} == {datetime.fromisoformat(ended["endedAt"])}
@@ -186,11 +190,7 @@ async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
         "HEARTBEAT_TTL_S": str(2 * interval_s),
     }
     breakout = new_breakout_id()
-    async with (
-        serving(shared, tmp_path / "a") as (node_a, url_a),
-        serving(shared, tmp_path / "b") as (node_b, url_b),
-        serving(shared, tmp_path / "c") as (node_c, url_c),
-    ):
+    async with cluster(shared, tmp_path, size=3) as [(node_a, url_a), (_, url_b), (_, url_c)]:
         doomed, _ = await client_of(url_a, "doomed")
         survivor, _ = await client_of(url_c, "survivor")
         host, events = await client_of(url_b, "host", Role.HOST)
@@ -221,8 +221,6 @@ async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
         async with serving(shared, tmp_path / "a") as (restarted, _):
             await asyncio.sleep(3 * interval_s)
             await stop(restarted)
-        await stop(node_b)
-        await stop(node_c)
     assert leaves == [{"userId": "doomed", "sessionId": lost["sessionId"], "reason": "node_lost"}]
     assert noticed_s < 3 * (2 * interval_s) + 2  # within a few intervals
     rows = await session_rows(postgres_url, lost["sessionId"], kept["sessionId"])
@@ -237,10 +235,7 @@ async def test_sigterm_of_a_node_closes_its_sessions_as_shutdown_and_tells_hosts
     postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
     breakout = new_breakout_id()
-    async with (
-        serving(shared, tmp_path / "a") as (node_a, url_a),
-        serving(shared, tmp_path / "b") as (node_b, url_b),
-    ):
+    async with cluster(shared, tmp_path) as [(node_a, url_a), (_, url_b)]:
         viewer, _ = await client_of(url_a, "viewer")
         host, events = await client_of(url_b, "host", Role.HOST)
         try:
@@ -254,7 +249,6 @@ async def test_sigterm_of_a_node_closes_its_sessions_as_shutdown_and_tells_hosts
         finally:
             await viewer.disconnect()
             await host.disconnect()
-        await stop(node_b)
     assert node_a.returncode == 0, output
     assert diff["diff"]["leaves"] == [
         {"userId": "viewer", "sessionId": joined["sessionId"], "reason": "shutdown"}
