@@ -124,6 +124,9 @@ class Settings:
     writer_batch_max_rows: int
     writer_batch_max_wait_ms: float
     writer_queue_max: int
+    writer_commit_timeout_s: float
+    journal_dir: Path | None
+    db_retry_s: float
     ua_cache_size: int
     geoip_cache_size: int
     breakout_cache_s: float
@@ -133,6 +136,11 @@ class Settings:
     ping_interval_s: float
     ping_timeout_s: float
     log_level: str
+
+    @property
+    def journal_path(self) -> Path:
+        """Where the writer journals while PostgreSQL is away: JOURNAL_DIR, else in VAR_DIR."""
+        return self.journal_dir or self.var_dir / "journal"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (command-line flags, tests)."""
@@ -361,6 +369,27 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "20000",
         _parse_positive_int,
         "queued writes beyond which joins and leaves get `unavailable`",
+    ),
+    SettingSpec(
+        "WRITER_COMMIT_TIMEOUT_S",
+        "writer_commit_timeout_s",
+        "10",
+        _parse_positive_float,
+        "a commit taking longer counts as the database being away (its writes are journaled)",
+    ),
+    SettingSpec(
+        "JOURNAL_DIR",
+        "journal_dir",
+        "",
+        _parse_optional_path,
+        "fsynced journal of writes taken while PostgreSQL is away; empty: VAR_DIR/journal",
+    ),
+    SettingSpec(
+        "DB_RETRY_S",
+        "db_retry_s",
+        "1",
+        _parse_positive_float,
+        "while PostgreSQL is away, how often the writer tries it again",
     ),
     SettingSpec(
         "UA_CACHE_SIZE", "ua_cache_size", "10000", _parse_positive_int, "parsed User-Agents kept"

@@ -13,6 +13,7 @@ from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
 from models.metrics import Metrics
 from models.tokens import TokenAuthority
+from models.writer import SessionWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 NODE_ID = web.AppKey("node_id", str)
@@ -24,3 +25,4 @@ BREAKOUTS = web.AppKey("breakouts", BreakoutDirectory)
 ATTENDANCE = web.AppKey("attendance", Attendance)
 BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
 COMMANDS = web.AppKey("commands", ClusterCommands)
+WRITER = web.AppKey("writer", SessionWriter)

@@ -1,4 +1,4 @@
-"""Probes for orchestrators: /healthz (the process answers) and /readyz (the database does)."""
+"""Probes for orchestrators: /healthz (the process answers) and /readyz (it can record)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 import hashlib
 import logging
 
+import asyncpg
 from aiohttp import web
 
-from handlers.context import NODE_ID, POOL
+from handlers.context import NODE_ID, POOL, WRITER
 from handlers.problems import problem
 
 logger = logging.getLogger(__name__)
@@ -26,14 +27,33 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """200 `ready`; 200 `degraded` while writes are acked from the local journal (PostgreSQL
+    away, or the journal still replaying): every node shares the database, so taking them all
+    out of a load balancer would refuse events they can keep; 503 when nothing can record."""
+    writer = request.app[WRITER]
+    reachable = await _database_answers(request.app[POOL])
+    if reachable and not writer.degraded:
+        return web.json_response({"status": "ready"})
+    if writer.journaling:
+        return web.json_response(
+            {
+                "status": "degraded",
+                "database": "reachable" if reachable else "unreachable",
+                "journalBacklog": writer.journal_backlog,
+            }
+        )
+    return problem(503, "unavailable", "the database is not reachable")
+
+
+async def _database_answers(pool: asyncpg.Pool) -> bool:
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
-            async with request.app[POOL].acquire() as connection:
+            async with pool.acquire() as connection:
                 await connection.fetchval("SELECT 1")
-    except Exception as exc:  # any failure means "not ready"; the reason goes to the log
-        logger.warning("readiness check failed: %s", exc)
-        return problem(503, "unavailable", "the database is not reachable")
-    return web.json_response({"status": "ready"})
+    except Exception as exc:  # any failure means "not reachable"; the reason goes to the log
+        logger.warning("readiness check: database not reachable: %s", exc)
+        return False
+    return True
 
 
 def add_routes(app: web.Application) -> None:

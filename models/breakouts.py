@@ -9,8 +9,8 @@ from datetime import datetime
 import asyncpg
 
 from models.access import HOST, HOSTS, require_role
-from models.database import Connection
-from models.errors import Forbidden, NotFound
+from models.database import DATABASE_GONE, Connection
+from models.errors import Forbidden, NotFound, Unavailable
 from models.records import Breakout, BreakoutSpec, Identity
 
 SELECT_BREAKOUT = """
@@ -141,8 +141,15 @@ class BreakoutDirectory:
         cached = self._cache.get(breakout_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self._pool.acquire() as connection:
-            found = await fetch_breakout(connection, breakout_id)
+        try:
+            async with self._pool.acquire() as connection:
+                found = await fetch_breakout(connection, breakout_id)
+        except DATABASE_GONE as exc:
+            if cached is None:
+                raise Unavailable("the attendance database is unavailable; try again") from exc
+            # The writer journals while the database is away; joins to a breakout this node
+            # knows keep working on what it last read.
+            return cached[1]
         if found is not None:
             self._remember(found)
         return found

@@ -20,4 +20,9 @@ DATABASE_GONE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    # Shutting down, crashed, or restarting: "admin shutdown", "cannot connect now", no slots.
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    # A pooled connection the server dropped mid-protocol ("cannot switch to state ...").
+    asyncpg.InternalClientError,
 )

@@ -82,8 +82,10 @@ class EmbeddedPostgres:
         self.log = self.root / "postgres.log"
         self._run_as: pwd.struct_passwd | None = None
 
-    def start(self) -> RunningPostgres:
-        """Start the server (or find it already running) and make sure the database exists."""
+    def start(self, port: int | None = None) -> RunningPostgres:
+        """Start the server (or find it already running) and make sure the database exists.
+
+        `port` restarts it where clients already look for it; by default any free port."""
         self.root.mkdir(parents=True, exist_ok=True)
         with self._locked():
             if os.geteuid() == 0:
@@ -93,7 +95,7 @@ class EmbeddedPostgres:
                 self._initdb()
             running = self.running()
             if running is None:
-                running = self._start_server()
+                running = self._start_server(port or _free_port())
             self._ensure_database(running)
             return running
 
@@ -159,8 +161,7 @@ class EmbeddedPostgres:
             ]
         )
 
-    def _start_server(self) -> RunningPostgres:
-        port = _free_port()
+    def _start_server(self, port: int) -> RunningPostgres:
         options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories=''"
         self._pg(
             ["pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"]

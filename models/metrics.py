@@ -48,6 +48,11 @@ class Metrics:
             "Session writes waiting for a batch",
             registry=self.registry,
         )
+        self.journal_backlog = Gauge(
+            "attendance_journal_backlog",
+            "Writes acked from the local journal and not yet replayed into PostgreSQL",
+            registry=self.registry,
+        )
         self.cache_hit_ratio = Gauge(
             "attendance_enrichment_cache_hit_ratio",
             "Share of GeoIP and User-Agent lookups answered from cache",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -13,6 +14,7 @@ import asyncpg
 from models.background import stop_task
 from models.database import DATABASE_GONE
 from models.errors import Unavailable
+from models.journal import Journal, JournalEntry
 from models.metrics import Metrics
 from models.records import AttendanceSession
 from models.sessions import SessionExit, SessionKey, close_sessions, insert_sessions
@@ -32,6 +34,10 @@ class _Write:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
+    @property
+    def entry(self) -> JournalEntry:
+        return self.open if self.open is not None else self.exit  # type: ignore[return-value]
+
     def resolve(self, value: bool) -> None:
         if not self.done.done():
             self.done.set_result(value)
@@ -49,6 +55,11 @@ class SessionWriter:
     at a time, so writes commit in the order they were queued and an exit never reaches the
     database before its open. The queue is bounded: past `queue_max` writes callers get
     `Unavailable` at once instead of memory growing without limit.
+
+    With a journal, a batch the database cannot take (it is unreachable) is fsynced to the
+    journal and acked from there. From then on every batch goes to the journal behind it, so
+    the order holds, while the loop tries the database every `retry_s` and replays the journal
+    into it a chunk at a time; when the journal is empty, batches go to the database again.
     """
 
     def __init__(
@@ -58,6 +69,9 @@ class SessionWriter:
         batch_max_rows: int,
         batch_max_wait_s: float,
         queue_max: int,
+        journal: Journal | None = None,
+        retry_s: float = 1.0,
+        commit_timeout_s: float = 10.0,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics
@@ -65,6 +79,10 @@ class SessionWriter:
         self._batch_max_rows = batch_max_rows
         self._batch_max_wait_s = batch_max_wait_s
         self._queue_max = queue_max
+        self._journal = journal
+        self._retry_s = retry_s
+        self._commit_timeout_s = commit_timeout_s
+        self._retry_at = 0.0
         self._queue: deque[_Write] = deque()
         self._ready = asyncio.Event()
         self._closing = False
@@ -72,17 +90,37 @@ class SessionWriter:
         self._last_batch_rows = 0
         self.committed_batches = 0
         self.committed_writes = 0
+        self.journaled_writes = 0
+        self.replayed_writes = 0
 
     @property
     def depth(self) -> int:
         """Writes queued and not yet taken into a batch."""
         return len(self._queue)
 
+    @property
+    def journal_backlog(self) -> int:
+        """Writes acked from the journal and not yet replayed into the database."""
+        return 0 if self._journal is None else self._journal.backlog
+
+    @property
+    def journaling(self) -> bool:
+        """New writes can still be made durable without the database."""
+        return self._journal is not None and not self._closing
+
+    @property
+    def degraded(self) -> bool:
+        """Writes are being acked from the local journal, not the database."""
+        return self.journal_backlog > 0
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="session-writer")
 
     async def close(self, timeout_s: float = 30.0) -> None:
-        """Stop taking writes, commit what is queued, and end the loop."""
+        """Stop taking writes, store what is queued, and end the loop.
+
+        A reachable database gets the journal's backlog too; an unreachable one leaves it on
+        disk for the next start."""
         self._closing = True
         self._ready.set()
         if self._task is None:
@@ -91,19 +129,24 @@ class SessionWriter:
             await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
         except TimeoutError:
             logger.error(
-                "session writer did not drain in %.0f s; %d writes lost",
+                "session writer did not finish in %.0f s; %d queued writes lost",
                 timeout_s,
                 len(self._queue),
             )
             await stop_task(self._task)
+        if self.journal_backlog:
+            logger.warning(
+                "%d journaled writes wait for the database; the next start replays them",
+                self.journal_backlog,
+            )
 
     async def open_session(self, session: AttendanceSession) -> None:
-        """Return once the session's row is committed."""
+        """Return once the session's row is durable (committed, or fsynced to the journal)."""
         await self._submit(_Write(open=session))
 
     async def record_exit(self, exit_: SessionExit) -> bool:
-        """Return once the exit is committed: True if it closed the session, False if it was
-        already closed (exit_ts is written once)."""
+        """Return once the exit is durable: True if it closed the session (or was journaled),
+        False if the session was already closed (exit_ts is written once)."""
         return await self._submit(_Write(exit=exit_))
 
     async def _submit(self, write: _Write) -> bool:
@@ -118,18 +161,40 @@ class SessionWriter:
         return await asyncio.shield(write.done)
 
     async def _run(self) -> None:
-        while not (self._closing and not self._queue):
-            await self._ready.wait()
+        while not (self._closing and not self._queue and not self._replay_due()):
+            await self._wait_for_work()
             if self._worth_waiting():
                 await asyncio.sleep(self._batch_max_wait_s)
             self._ready.clear()
             count = min(len(self._queue), self._batch_max_rows)
             batch = [self._queue.popleft() for _ in range(count)]
             self._last_batch_rows = count
-            if batch:
-                await self._commit(batch)
+            try:
+                await self._round(batch)
+            except Exception:
+                # The loop is every caller's way to durability: it must outlive any one fault.
+                logger.exception("session writer round failed; %d writes refused", len(batch))
+                for write in batch:
+                    write.fail(Unavailable("the attendance record could not be written"))
+                self._retry_at = time.monotonic() + self._retry_s
             if self._queue:
                 self._ready.set()
+
+    async def _round(self, batch: list[_Write]) -> None:
+        if self._replay_due():
+            await self._replay_chunk()
+        if batch:
+            await self._store(batch)
+
+    async def _wait_for_work(self) -> None:
+        if self._queue or self._closing or self._replay_due():
+            return
+        timeout = None
+        if self.journal_backlog:
+            timeout = max(0.0, self._retry_at - time.monotonic())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
 
     def _worth_waiting(self) -> bool:
         """Wait for company only when writes are coming in together.
@@ -145,13 +210,25 @@ class SessionWriter:
             and len(self._queue) < self._batch_max_rows
         )
 
-    async def _commit(self, batch: list[_Write]) -> None:
+    def _replay_due(self) -> bool:
+        return self.journal_backlog > 0 and time.monotonic() >= self._retry_at
+
+    async def _store(self, batch: list[_Write]) -> None:
+        if self.degraded:
+            # Behind journaled writes: the database must see them first.
+            await self._journal_batch(batch)
+            return
         try:
             closed = await self._write(batch)
         except DATABASE_GONE as exc:
-            logger.warning("database unreachable, %d writes refused: %s", len(batch), exc)
-            for write in batch:
-                write.fail(Unavailable("the attendance database is unavailable; try again"))
+            if self._journal is None:
+                logger.warning("database unreachable, %d writes refused: %s", len(batch), exc)
+                for write in batch:
+                    write.fail(Unavailable("the attendance database is unavailable; try again"))
+                return
+            logger.warning("database unreachable (%s); journaling writes", exc)
+            self._retry_at = time.monotonic() + self._retry_s
+            await self._journal_batch(batch)
             return
         except asyncpg.PostgresError as exc:
             # One bad row must not sink the writes it happened to share a batch with.
@@ -161,31 +238,94 @@ class SessionWriter:
         self._resolve(batch, closed)
 
     async def _commit_each(self, batch: list[_Write]) -> None:
-        for write in batch:
+        for index, write in enumerate(batch):
             try:
                 closed = await self._write([write])
+            except DATABASE_GONE:
+                if self._journal is None:
+                    raise
+                self._retry_at = time.monotonic() + self._retry_s
+                await self._journal_batch(batch[index:])
+                return
             except _WRITE_FAILED as exc:
                 logger.error("session write refused by the database: %s", exc)
                 write.fail(Unavailable("the attendance record could not be written"))
             else:
                 self._resolve([write], closed)
 
+    async def _journal_batch(self, batch: list[_Write]) -> None:
+        assert self._journal is not None  # noqa: S101 - only called with a journal
+        entries = [write.entry for write in batch]
+        try:
+            await asyncio.to_thread(self._journal.append, entries)
+        except OSError as exc:
+            logger.error("journal append failed, %d writes refused: %s", len(batch), exc)
+            for write in batch:
+                write.fail(Unavailable("the attendance record could not be stored; try again"))
+            return
+        self.journaled_writes += len(batch)
+        first_exits = {exit_.key for exit_ in _first_exit_per_session(entries)}
+        self._resolve(batch, first_exits, committed=False)
+
+    async def _replay_chunk(self) -> None:
+        """Move the journal's oldest entries into the database, or note when to try again."""
+        assert self._journal is not None  # noqa: S101 - a backlog means a journal
+        journal = self._journal
+        entries = await asyncio.to_thread(journal.next_chunk, self._batch_max_rows)
+        try:
+            await self._apply(entries)
+        except DATABASE_GONE:
+            self._retry_at = time.monotonic() + self._retry_s
+            return
+        except asyncpg.PostgresError as exc:
+            logger.warning("journal chunk refused (%s); replaying one by one", exc)
+            await self._replay_each(entries)
+        else:
+            await asyncio.to_thread(journal.consumed, len(entries))
+        self.replayed_writes += len(entries)
+        if not journal.backlog:
+            logger.info("journal replayed; writing to the database again")
+
+    async def _replay_each(self, entries: list[JournalEntry]) -> None:
+        assert self._journal is not None  # noqa: S101 - a backlog means a journal
+        for entry in entries:
+            try:
+                await self._apply([entry])
+            except DATABASE_GONE:
+                self._retry_at = time.monotonic() + self._retry_s
+                return
+            except asyncpg.PostgresError as exc:
+                logger.error("journaled write refused by the database, set aside: %s", exc)
+                await asyncio.to_thread(self._journal.reject, entry, str(exc))
+            else:
+                await asyncio.to_thread(self._journal.consumed, 1)
+
     async def _write(self, batch: list[_Write]) -> set[SessionKey]:
-        opens = [write.open for write in batch if write.open is not None]
-        exits = _first_exit_per_session(batch)
-        started = time.perf_counter()
-        async with self._pool.acquire() as connection, connection.transaction():
-            if opens:
-                await insert_sessions(connection, opens)
-            closed = await close_sessions(connection, exits) if exits else set()
+        closed = await self._apply([write.entry for write in batch])
         if self._metrics is not None:
-            self._metrics.commit_seconds.observe(time.perf_counter() - started)
             self._metrics.batch_rows.observe(len(batch))
         return closed
 
-    def _resolve(self, batch: list[_Write], closed: set[SessionKey]) -> None:
-        self.committed_batches += 1
-        self.committed_writes += len(batch)
+    async def _apply(self, entries: list[JournalEntry]) -> set[SessionKey]:
+        """Opens then exits, in one transaction; the keys of the sessions the exits closed."""
+        opens = [entry for entry in entries if isinstance(entry, AttendanceSession)]
+        exits = _first_exit_per_session(entries)
+        started = time.perf_counter()
+        async with asyncio.timeout(self._commit_timeout_s):
+            async with self._pool.acquire() as connection, connection.transaction():
+                if opens:
+                    await insert_sessions(connection, opens)
+                closed = await close_sessions(connection, exits) if exits else set()
+        if self._metrics is not None:
+            self._metrics.commit_seconds.observe(time.perf_counter() - started)
+        return closed
+
+    def _resolve(
+        self, batch: list[_Write], closed: set[SessionKey], *, committed: bool = True
+    ) -> None:
+        if committed:
+            self.committed_batches += 1
+            self.committed_writes += len(batch)
         for write in batch:
             if write.exit is None:
                 write.resolve(True)
@@ -196,9 +336,9 @@ class SessionWriter:
                 closed.discard(key)
 
 
-def _first_exit_per_session(batch: list[_Write]) -> list[SessionExit]:
+def _first_exit_per_session(entries: list[JournalEntry]) -> list[SessionExit]:
     seen: dict[SessionKey, SessionExit] = {}
-    for write in batch:
-        if write.exit is not None:
-            seen.setdefault(write.exit.key, write.exit)
+    for entry in entries:
+        if isinstance(entry, SessionExit):
+            seen.setdefault(entry.key, entry)
     return list(seen.values())

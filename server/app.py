@@ -31,6 +31,7 @@ from handlers.context import (
     POOL,
     SETTINGS,
     TOKENS,
+    WRITER,
 )
 from handlers.cors import cors_middleware, socketio_origins
 from handlers.problems import problem_middleware
@@ -39,6 +40,7 @@ from models.attendance import Attendance
 from models.background import stop_task
 from models.breakouts import BreakoutDirectory
 from models.bus import Bus, MemoryBus, RedisBus
+from models.journal import Journal
 from models.metrics import Metrics
 from models.nodes import NodeRegistry, keep_heartbeating
 from models.presence import MemoryPresence, PresenceStore
@@ -156,13 +158,19 @@ async def _presence(app: web.Application) -> AsyncIterator[None]:
 async def _attendance(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = app[POOL]
+    journal = Journal(settings.journal_path)
+    await asyncio.to_thread(journal.open)
     writer = SessionWriter(
         pool,
         batch_max_rows=settings.writer_batch_max_rows,
         batch_max_wait_s=settings.writer_batch_max_wait_ms / 1000,
         queue_max=settings.writer_queue_max,
+        journal=journal,
+        retry_s=settings.db_retry_s,
+        commit_timeout_s=settings.writer_commit_timeout_s,
         metrics=app[METRICS],
     )
+    app[WRITER] = writer
     breakouts = BreakoutDirectory(
         pool, auto_create=settings.auto_create_breakouts, cache_s=settings.breakout_cache_s
     )
@@ -178,9 +186,11 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     metrics = app[METRICS]
     metrics.observe(metrics.connected_sockets, lambda: app[ATTENDANCE].connections)
     metrics.observe(metrics.writer_queue, lambda: writer.depth)
+    metrics.observe(metrics.journal_backlog, lambda: writer.journal_backlog)
     writer.start()
     yield
     await writer.close()
+    journal.close()
 
 
 async def _broadcasts(app: web.Application) -> AsyncIterator[None]:

@@ -79,7 +79,7 @@ class Supervisor:
     def _supervise(self, env: dict[str, str]) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        workers = [self._spawn(env) for _ in range(self._count)]
+        workers = [self._spawn(env, index) for index in range(self._count)]
         logger.info(
             "%d workers on http://%s:%d (websocket transport)",
             self._count,
@@ -99,14 +99,17 @@ class Supervisor:
                     logger.error("workers keep dying; stopping")
                     self._stopping, status = True, 1
                     break
-                workers[index] = self._spawn(env)
+                workers[index] = self._spawn(env, index)
         self._stop_all(workers)
         return status
 
-    def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, env: dict[str, str], index: int) -> subprocess.Popen[bytes]:
+        """Start worker `index`; a restarted worker takes its predecessor's journal and
+        replays whatever it left there."""
         command = [sys.executable, str(self._script), "serve"]
+        journal = self._settings.journal_path / f"worker-{index}"
         return subprocess.Popen(  # noqa: S603 - our own script
-            command, env=env, preexec_fn=_die_with_parent
+            command, env=env | {"JOURNAL_DIR": str(journal)}, preexec_fn=_die_with_parent
         )
 
     def _too_many_deaths(self) -> bool:

@@ -85,13 +85,15 @@ async def make_server(
     started: list[RunningServer] = []
 
     async def start(**overrides: Any) -> RunningServer:
+        port = free_port()
         defaults: dict[str, Any] = {
             "database_url": postgres_url,
             "var_dir": tmp_path / "var",
+            "journal_dir": tmp_path / "journal" / str(port),  # one owner per journal
             "auth_secret": TEST_SECRET,
             "geoip_db": city_db,
             "host": "127.0.0.1",
-            "port": free_port(),
+            "port": port,
         }
         settings = load_settings({}).with_overrides(**(defaults | overrides))
         app = create_app(settings)

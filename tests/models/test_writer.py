@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import pytest
 
 from models.errors import Unavailable
+from models.journal import Journal
 from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType, now_ms
 from models.sessions import SessionExit
 from models.writer import SessionWriter
@@ -32,7 +35,9 @@ async def breakout(db: asyncpg.Pool) -> str:
 async def make_writer(db: asyncpg.Pool) -> AsyncIterator[WriterFactory]:
     writers: list[SessionWriter] = []
 
-    def make(pool: asyncpg.Pool = db, **options: float) -> SessionWriter:
+    def make(
+        pool: asyncpg.Pool = db, journal: Journal | None = None, **options: float
+    ) -> SessionWriter:
         settings = {"batch_max_rows": 100, "batch_max_wait_s": 0.002, "queue_max": 1000}
         settings.update(options)
         writer = SessionWriter(
@@ -40,6 +45,8 @@ async def make_writer(db: asyncpg.Pool) -> AsyncIterator[WriterFactory]:
             batch_max_rows=int(settings["batch_max_rows"]),
             batch_max_wait_s=settings["batch_max_wait_s"],
             queue_max=int(settings["queue_max"]),
+            journal=journal,
+            retry_s=0.05,
         )
         writers.append(writer)
         return writer
@@ -221,3 +228,138 @@ async def test_close_commits_what_is_queued_then_refuses(
             )
             == 5
         )
+
+
+class FlakyPool:
+    """A real pool that can be switched off: acquiring then fails as a stopped server does."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.down = False
+
+    def acquire(self) -> Any:
+        if self.down:
+            raise ConnectionRefusedError("the database is stopped (test)")
+        return self.pool.acquire()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    journal = Journal(tmp_path / "journal", segment_max_entries=4)
+    journal.open()
+    yield journal
+    journal.close()
+
+
+async def caught_up(writer: SessionWriter) -> None:
+    for _ in range(200):
+        if not writer.degraded:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"journal still holds {writer.journal_backlog} writes")
+
+
+async def stored(db: asyncpg.Pool, breakout: str) -> list[asyncpg.Record]:
+    async with db.acquire() as connection:
+        return await connection.fetch(
+            "SELECT session_id, exit_ts, exit_reason FROM attendance_sessions"
+            " WHERE breakout_id = $1 ORDER BY session_id",
+            breakout,
+        )
+
+
+async def test_writes_are_journaled_while_the_database_is_away_then_replayed_in_order(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str, journal: Journal
+) -> None:
+    flaky = FlakyPool(db)
+    writer = make_writer(pool=cast(asyncpg.Pool, flaky), journal=journal)
+    writer.start()
+    first = session(breakout, 1)
+    await writer.open_session(first)
+    flaky.down = True
+
+    during = [session(breakout, n) for n in range(2, 8)]
+    await asyncio.gather(*(writer.open_session(opened) for opened in during))
+    assert await writer.record_exit(exit_of(first)) is True
+    assert await writer.record_exit(exit_of(during[0])) is True
+    assert writer.degraded and journal.backlog == 8
+    assert [row["session_id"] for row in await stored(db, breakout)] == ["s1"]
+
+    flaky.down = False
+    # Behind the journal: this exit must not reach the database before s3's open does.
+    await writer.record_exit(exit_of(during[1]))
+    await caught_up(writer)
+
+    rows = {row["session_id"]: row for row in await stored(db, breakout)}
+    assert sorted(rows) == [f"s{n}" for n in range(1, 8)]
+    assert {sid for sid, row in rows.items() if row["exit_reason"] == "leave"} == {"s1", "s2", "s3"}
+    assert list(journal.directory.glob("*.journal")) == []
+    await writer.open_session(session(breakout, 9))
+    assert writer.journaled_writes == 9 and not writer.degraded
+
+
+async def test_a_restart_replays_what_the_last_run_journaled(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str, tmp_path: Path
+) -> None:
+    nowhere = await asyncpg.create_pool(
+        f"postgresql://postgres@127.0.0.1:{free_port()}/attendance", min_size=0, max_size=1
+    )
+    first_run = Journal(tmp_path / "journal")
+    first_run.open()
+    writer = make_writer(pool=nowhere, journal=first_run)
+    writer.start()
+    opened = session(breakout, 1)
+    await writer.open_session(opened)
+    await writer.record_exit(exit_of(opened, ExitReason.SHUTDOWN))
+    await writer.close(timeout_s=5)
+    first_run.close()
+    await nowhere.close()
+    assert await stored(db, breakout) == []
+
+    second_run = Journal(tmp_path / "journal")
+    second_run.open()
+    try:
+        assert second_run.backlog == 2
+        restarted = make_writer(journal=second_run)
+        restarted.start()
+        await caught_up(restarted)
+    finally:
+        second_run.close()
+    [row] = await stored(db, breakout)
+    assert (row["session_id"], row["exit_reason"]) == ("s1", "shutdown")
+
+
+async def test_replaying_writes_the_database_already_has_changes_nothing(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str, journal: Journal
+) -> None:
+    """A crash after a replayed chunk committed but before it left the journal replays it again."""
+    opened = session(breakout, 1)
+    first_exit = exit_of(opened)
+    writer = make_writer()
+    writer.start()
+    await writer.open_session(opened)
+    await writer.record_exit(first_exit)
+    later = SessionExit(*first_exit.key, first_exit.at + timedelta(hours=1), ExitReason.DISCONNECT)
+    journal.append([opened, first_exit, later])
+
+    again = make_writer(journal=journal)
+    again.start()
+    await caught_up(again)
+
+    [row] = await stored(db, breakout)
+    assert (row["exit_ts"], row["exit_reason"]) == (first_exit.at, "leave")
+
+
+async def test_a_journal_that_cannot_write_refuses_with_unavailable(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str, journal: Journal
+) -> None:
+    def disk_full(entries: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    journal.append = disk_full  # type: ignore[method-assign, assignment]
+    flaky = FlakyPool(db)
+    flaky.down = True
+    writer = make_writer(pool=cast(asyncpg.Pool, flaky), journal=journal)
+    writer.start()
+    with pytest.raises(Unavailable, match="could not be stored"):
+        await writer.open_session(session(breakout, 1))

@@ -165,15 +165,23 @@ async def test_probes(server: RunningServer, http: aiohttp.ClientSession) -> Non
         assert response.status == 200 and (await response.json())["status"] == "ready"
 
 
-async def test_readyz_reports_a_lost_database(
+async def test_readyz_reports_a_lost_database_as_degraded_until_it_returns(
     make_server: Any, http: aiohttp.ClientSession
 ) -> None:
+    """Degraded, not down: the node still takes events into its journal (tests/server/
+    test_durability.py), and every node shares the database, so none should leave the pool."""
     with private_postgres("attendance-readyz-") as embedded:
-        server = await make_server(database_url=embedded.start().url)
+        running = embedded.start()
+        server = await make_server(database_url=running.url)
         embedded.stop()
 
         async with http.get(f"{server.url}/readyz") as response:
-            assert response.status == 503
-            assert (await response.json())["code"] == "unavailable"
+            assert response.status == 200
+            body = await response.json()
+            assert (body["status"], body["database"]) == ("degraded", "unreachable")
         async with http.get(f"{server.url}/healthz") as response:
             assert response.status == 200
+
+        embedded.start(running.port)
+        async with http.get(f"{server.url}/readyz") as response:
+            assert (await response.json())["status"] == "ready"
