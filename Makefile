@@ -20,7 +20,7 @@ pytest: $(VENV)/.dev $(CONTRACT)/node_modules/.installed
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.dev
-	$(BIN)/python -m bench.join_latency
+	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.redis_memory
 
 $(VENV)/bin/python:

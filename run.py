@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from pathlib import Path
 
+import uvloop
 from aiohttp import web
 
-from config import RetentionMode, Settings, SettingsError, describe_settings, load_settings
+from config import (
+    EventLoop,
+    RetentionMode,
+    Settings,
+    SettingsError,
+    describe_settings,
+    load_settings,
+)
+from handlers.context import SETTINGS
 from models.migrate import apply_migrations
 from models.records import Role, now_ms
 from models.retention import purge_sessions
@@ -100,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(settings: Settings) -> None:
     app = create_app(settings)
+    app.on_startup.append(_tune_gc)
 
     def announce(_: str) -> None:
         url = f"http://{settings.host}:{settings.port}"
@@ -114,7 +125,18 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         print=announce,
         reuse_port=settings.reuse_port or None,
+        loop=uvloop.new_event_loop() if settings.event_loop is EventLoop.UVLOOP else None,
     )
+
+
+async def _tune_gc(app: web.Application) -> None:
+    """Fewer collections on the hot path: every event allocates, few objects live long, and
+    what start-up built (modules, caches, the app) never needs scanning again."""
+    threshold = app[SETTINGS].gc_gen0_threshold
+    if threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(threshold, older, oldest)
+    gc.freeze()
 
 
 async def _purge(settings: Settings, older_than_days: int, mode: RetentionMode) -> None:

@@ -121,11 +121,13 @@ def main() -> None:
         + (f", config {config}" if config else ""),
         ["bytes/session", "card bytes", "overhead beyond card", "adds/s", "encodings"],
         [
-            f"{result['bytes_per_session']:.0f}",
-            f"{result['card_bytes']:.0f}",
-            f"{result['overhead_bytes']:.0f}",
-            f"{result['adds_per_s']:.0f}",
-            json.dumps(result["encodings"]),
+            [
+                f"{result['bytes_per_session']:.0f}",
+                f"{result['card_bytes']:.0f}",
+                f"{result['overhead_bytes']:.0f}",
+                f"{result['adds_per_s']:.0f}",
+                json.dumps(result["encodings"]),
+            ]
         ],
     )
     report("redis_memory", result, lines)

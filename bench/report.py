@@ -9,14 +9,14 @@ from typing import Any
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def markdown_table(title: str, columns: list[str], row: list[str]) -> list[str]:
-    """A heading and a one-row table of right-aligned figures."""
+def markdown_table(title: str, columns: list[str], rows: list[list[str]]) -> list[str]:
+    """A heading and a table of right-aligned figures."""
     return [
         f"# {title}",
         "",
         "| " + " | ".join(columns) + " |",
         "|" + "|".join("---:" for _ in columns) + "|",
-        "| " + " | ".join(row) + " |",
+        *("| " + " | ".join(row) + " |" for row in rows),
     ]
 
 

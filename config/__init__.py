@@ -2,6 +2,7 @@
 
 from config.settings import (
     SETTINGS,
+    EventLoop,
     IpNetwork,
     IpStorage,
     RetentionMode,
@@ -15,6 +16,7 @@ __all__ = [
     "SETTINGS",
     "IpNetwork",
     "IpStorage",
+    "EventLoop",
     "RetentionMode",
     "Settings",
     "SettingsError",

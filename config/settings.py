@@ -24,6 +24,13 @@ class RetentionMode(StrEnum):
     DELETE = "delete"
 
 
+class EventLoop(StrEnum):
+    """The asyncio event loop `serve` runs on."""
+
+    UVLOOP = "uvloop"
+    ASYNCIO = "asyncio"
+
+
 class IpStorage(StrEnum):
     """How much of a client's IP address is written to the attendance record."""
 
@@ -135,6 +142,8 @@ class Settings:
     heartbeat_ttl_s: float
     ping_interval_s: float
     ping_timeout_s: float
+    event_loop: EventLoop
+    gc_gen0_threshold: int
     log_level: str
 
     @property
@@ -442,6 +451,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "20",
         _parse_positive_float,
         "Engine.IO ping timeout; a silent client's exit is stamped when it was last heard",
+    ),
+    SettingSpec(
+        "EVENT_LOOP",
+        "event_loop",
+        "uvloop",
+        EventLoop,
+        "uvloop (libuv, faster sockets) or asyncio (the standard library's loop)",
+    ),
+    SettingSpec(
+        "GC_GEN0_THRESHOLD",
+        "gc_gen0_threshold",
+        "50000",
+        _parse_non_negative_int,
+        "allocations between young-generation GC passes (Python's default: 700; 0 keeps it)",
     ),
     SettingSpec("LOG_LEVEL", "log_level", "INFO", str.upper, "DEBUG, INFO, WARNING or ERROR"),
 )

@@ -66,9 +66,19 @@ class PresenceBroadcaster:
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, {}
-        for breakout_id, changes in pending.items():
+        if not pending:
+            return
+        try:
+            counts = await self._presence.counts(list(pending))
+        except Exception:  # the store is away: keep the changes for the next round
+            logger.exception("presence counts for %d breakouts failed", len(pending))
+            for breakout_id, changes in pending.items():
+                later = self._pending.setdefault(breakout_id, _Pending())
+                later.joins[:0], later.leaves[:0] = changes.joins, changes.leaves
+            return
+        for (breakout_id, changes), count in zip(pending.items(), counts, strict=True):
             try:
-                await self._send(breakout_id, changes)
+                await self._send(breakout_id, changes, count)
             except Exception:  # one breakout's failure must not stop the others' updates
                 logger.exception("presence broadcast for breakout %s failed", breakout_id)
 
@@ -76,8 +86,7 @@ class PresenceBroadcaster:
         while not await pause(self._stopping, self._interval_s):
             await self.flush()
 
-    async def _send(self, breakout_id: str, changes: _Pending) -> None:
-        count = await self._presence.count(breakout_id)
+    async def _send(self, breakout_id: str, changes: _Pending, count: int) -> None:
         rooms = [room_name(breakout_id), watchers_room(breakout_id)]
         await self._emit("viewer-count", {"breakoutId": breakout_id, "count": count}, rooms)
         diff = {"breakoutId": breakout_id, "joins": changes.joins, "leaves": changes.leaves}

@@ -226,7 +226,8 @@ class Attendance:
     async def _join(self, seat: _Seat, breakout_id: str, session_type: SessionType) -> JoinOutcome:
         current = seat.current
         if current is not None and current.breakout_id == breakout_id:
-            return JoinOutcome(session=current, count=await self._presence.count(breakout_id))
+            [count] = await self._presence.counts([breakout_id])
+            return JoinOutcome(session=current, count=count)
         require_unexpired(seat.identity, self._clock())
         # Checked before the lookup too: a role that may not join must not auto-create either.
         require_role(seat.identity, JOINERS, JOIN)
@@ -254,25 +255,22 @@ class Attendance:
             self._metrics.joins.inc()
         seat.current = session
         self._seat_of_session[session.session_id] = seat
-        count = await self._presence.add(breakout.id, Viewer.of(session))
+        added = await self._presence.add(breakout.id, Viewer.of(session))
         return JoinOutcome(
             session=session,
-            count=count,
+            count=added.count,
             switched_from=switched_from,
-            over_device_limit=await self._over_device_limit(breakout, session),
+            over_device_limit=self._over_device_limit(breakout, session, added.user_sessions),
         )
 
-    async def _over_device_limit(
-        self, breakout: Breakout, session: AttendanceSession
+    def _over_device_limit(
+        self, breakout: Breakout, session: AttendanceSession, user_sessions: tuple[str, ...]
     ) -> tuple[str, ...]:
+        """The user's oldest other sessions beyond the breakout's device limit."""
         limit = self._device_limit if breakout.device_limit is None else breakout.device_limit
         if limit == 0:
             return ()
-        others = [
-            session_id
-            for session_id in await self._presence.user_sessions(breakout.id, session.user_id)
-            if session_id != session.session_id
-        ]
+        others = [session_id for session_id in user_sessions if session_id != session.session_id]
         return tuple(others[: max(0, len(others) + 1 - limit)])
 
     async def _leave(self, seat: _Seat, breakout_id: str) -> ExitOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,21 +40,28 @@ class Viewer:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Added:
+    """The breakout's viewer count after an add, and the user's live session ids in it, oldest
+    first: what the device limit needs, read in the same step."""
+
+    count: int
+    user_sessions: tuple[str, ...]
+
+
 class PresenceStore(Protocol):
     """Where live viewers are kept: this process's memory, or (across nodes) Redis."""
 
-    async def add(self, breakout_id: str, viewer: Viewer) -> int:
-        """Add a viewer; return the breakout's viewer count."""
+    async def add(self, breakout_id: str, viewer: Viewer) -> Added:
+        """Add a viewer (again is fine)."""
 
     async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
         """Remove a viewer (absent is fine); return the breakout's viewer count."""
 
-    async def count(self, breakout_id: str) -> int: ...
+    async def counts(self, breakout_ids: Sequence[str]) -> list[int]:
+        """The viewer count of each breakout, read together (one round trip)."""
 
     async def viewers(self, breakout_id: str) -> list[Viewer]: ...
-
-    async def user_sessions(self, breakout_id: str, user_id: str) -> list[str]:
-        """The user's live session ids in the breakout, oldest first (the device limit's view)."""
 
 
 class MemoryPresence:
@@ -62,10 +70,14 @@ class MemoryPresence:
     def __init__(self) -> None:
         self._rooms: dict[str, dict[str, Viewer]] = {}
 
-    async def add(self, breakout_id: str, viewer: Viewer) -> int:
+    async def add(self, breakout_id: str, viewer: Viewer) -> Added:
         room = self._rooms.setdefault(breakout_id, {})
         room[viewer.session_id] = viewer
-        return len(room)
+        mine = sorted(
+            (v for v in room.values() if v.user_id == viewer.user_id),
+            key=lambda v: (v.since, v.session_id),
+        )
+        return Added(len(room), tuple(v.session_id for v in mine))
 
     async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
         room = self._rooms.get(breakout_id)
@@ -76,12 +88,8 @@ class MemoryPresence:
             del self._rooms[breakout_id]
         return len(room)
 
-    async def user_sessions(self, breakout_id: str, user_id: str) -> list[str]:
-        mine = [v for v in self._rooms.get(breakout_id, {}).values() if v.user_id == user_id]
-        return [v.session_id for v in sorted(mine, key=lambda v: (v.since, v.session_id))]
-
-    async def count(self, breakout_id: str) -> int:
-        return len(self._rooms.get(breakout_id, ()))
+    async def counts(self, breakout_ids: Sequence[str]) -> list[int]:
+        return [len(self._rooms.get(breakout_id, ())) for breakout_id in breakout_ids]
 
     async def viewers(self, breakout_id: str) -> list[Viewer]:
         return sorted(self._rooms.get(breakout_id, {}).values(), key=lambda v: v.since)

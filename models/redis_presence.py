@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import redis.asyncio as redis
 
-from models.presence import Viewer
+from models.presence import Added, Viewer
 
 # Short keys: with tens of thousands of live viewers every byte of key repeats.
 _KEY_PREFIX = "p:"
@@ -36,11 +37,13 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local entry = ARGV[1] .. ':' .. ARGV[4]
 local listed = redis.call('HGET', KEYS[2], ARGV[3])
 if not listed then
-  redis.call('HSET', KEYS[2], ARGV[3], entry)
+  listed = entry
+  redis.call('HSET', KEYS[2], ARGV[3], listed)
 elseif not string.find(' ' .. listed .. ' ', ' ' .. entry .. ' ', 1, true) then
-  redis.call('HSET', KEYS[2], ARGV[3], listed .. ' ' .. entry)
+  listed = listed .. ' ' .. entry
+  redis.call('HSET', KEYS[2], ARGV[3], listed)
 end
-return redis.call('HLEN', KEYS[1])
+return {redis.call('HLEN', KEYS[1]), listed}
 """
 
 _REMOVE = """
@@ -95,32 +98,31 @@ def decode_viewer(session_id: str, card: str) -> Viewer:
 
 
 class RedisPresence:
-    """The PresenceStore of a cluster of nodes; every change is one round trip (a MULTI)."""
+    """The PresenceStore of a cluster of nodes; every change is one round trip (a script)."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
         self._add = client.register_script(_ADD)
         self._remove = client.register_script(_REMOVE)
 
-    async def add(self, breakout_id: str, viewer: Viewer) -> int:
+    async def add(self, breakout_id: str, viewer: Viewer) -> Added:
         since_ms = int(viewer.since.timestamp() * 1000)
         keys = [presence_key(breakout_id), devices_key(breakout_id)]
         args: list[str | int] = [viewer.session_id, encode_viewer(viewer), viewer.user_id, since_ms]
-        return int(await self._add(keys=keys, args=args))
+        count, listed = await self._add(keys=keys, args=args)
+        entries = [entry.rpartition(":") for entry in _text(listed).split()]
+        oldest_first = sorted(entries, key=lambda entry: (int(entry[2]), entry[0]))
+        return Added(int(count), tuple(session for session, _, _ in oldest_first))
 
     async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
         keys = [presence_key(breakout_id), devices_key(breakout_id)]
         return int(await self._remove(keys=keys, args=[session_id, user_id]))
 
-    async def user_sessions(self, breakout_id: str, user_id: str) -> list[str]:
-        listed = await self._redis.hget(devices_key(breakout_id), user_id)
-        if not listed:
-            return []
-        entries = [entry.rpartition(":") for entry in _text(listed).split()]
-        return [session for session, _, since in sorted(entries, key=lambda e: (int(e[2]), e[0]))]
-
-    async def count(self, breakout_id: str) -> int:
-        return int(await self._redis.hlen(presence_key(breakout_id)))
+    async def counts(self, breakout_ids: Sequence[str]) -> list[int]:
+        async with self._redis.pipeline(transaction=False) as pipeline:
+            for breakout_id in breakout_ids:
+                pipeline.hlen(presence_key(breakout_id))
+            return [int(count) for count in await pipeline.execute()]
 
     async def viewers(self, breakout_id: str) -> list[Viewer]:
         cards = await self._redis.hgetall(presence_key(breakout_id))

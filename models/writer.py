@@ -8,6 +8,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -17,7 +18,10 @@ from models.errors import Unavailable
 from models.journal import Journal, JournalEntry
 from models.metrics import Metrics
 from models.records import AttendanceSession
-from models.sessions import SessionExit, SessionKey, close_sessions, insert_sessions
+from models.sessions import SessionExit, SessionKey, write_sessions
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +87,8 @@ class SessionWriter:
         self._retry_s = retry_s
         self._commit_timeout_s = commit_timeout_s
         self._retry_at = 0.0
+        # Held for the writer's life: a pool checkout per batch costs a reset round trip.
+        self._connection: PoolConnectionProxy[asyncpg.Record] | None = None
         self._queue: deque[_Write] = deque()
         self._ready = asyncio.Event()
         self._closing = False
@@ -134,6 +140,7 @@ class SessionWriter:
                 len(self._queue),
             )
             await stop_task(self._task)
+        await self._drop_connection()
         if self.journal_backlog:
             logger.warning(
                 "%d journaled writes wait for the database; the next start replays them",
@@ -307,18 +314,28 @@ class SessionWriter:
         return closed
 
     async def _apply(self, entries: list[JournalEntry]) -> set[SessionKey]:
-        """Opens then exits, in one transaction; the keys of the sessions the exits closed."""
+        """Opens and exits in one statement; the keys of the sessions the exits closed."""
         opens = [entry for entry in entries if isinstance(entry, AttendanceSession)]
         exits = _first_exit_per_session(entries)
         started = time.perf_counter()
-        async with asyncio.timeout(self._commit_timeout_s):
-            async with self._pool.acquire() as connection, connection.transaction():
-                if opens:
-                    await insert_sessions(connection, opens)
-                closed = await close_sessions(connection, exits) if exits else set()
+        try:
+            async with asyncio.timeout(self._commit_timeout_s):
+                if self._connection is None:
+                    self._connection = await self._pool.acquire()
+                closed = await write_sessions(self._connection, opens, exits)
+        except DATABASE_GONE:
+            await self._drop_connection()
+            raise
         if self._metrics is not None:
             self._metrics.commit_seconds.observe(time.perf_counter() - started)
         return closed
+
+    async def _drop_connection(self) -> None:
+        """Give back the writer's connection (it is broken, or the writer is done)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(*_WRITE_FAILED):
+                await self._pool.release(connection, timeout=1)
 
     def _resolve(
         self, batch: list[_Write], closed: set[SessionKey], *, committed: bool = True

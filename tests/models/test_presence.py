@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as redis
 
-from models.presence import MemoryPresence, PresenceStore, Viewer
+from models.presence import Added, MemoryPresence, PresenceStore, Viewer
 from models.redis_presence import RedisPresence
 from tests.support import new_breakout_id
 
@@ -44,13 +44,13 @@ def viewer(number: int, *, name: str = "Ada", minutes: int = 0) -> Viewer:
 
 async def test_add_and_remove_report_the_count(store: PresenceStore) -> None:
     breakout = new_breakout_id()
-    assert await store.add(breakout, viewer(1)) == 1
-    assert await store.add(breakout, viewer(2)) == 2
-    assert await store.add(breakout, viewer(2)) == 2  # the same session again: no double count
-    assert await store.user_sessions(breakout, "u2") == ["s2"]
+    assert await store.add(breakout, viewer(1)) == Added(1, ("s1",))
+    assert await store.add(breakout, viewer(2)) == Added(2, ("s2",))
+    # The same session again: no double count, no second device.
+    assert await store.add(breakout, viewer(2)) == Added(2, ("s2",))
     assert await store.remove(breakout, "u1", "s1") == 1
     assert await store.remove(breakout, "u1", "s1") == 1  # absent: fine
-    assert await store.count(breakout) == 1
+    assert await store.counts([breakout]) == [1]
     assert await store.remove(breakout, "u2", "s2") == 0
     assert await store.viewers(breakout) == []
 
@@ -66,9 +66,10 @@ async def test_viewers_come_back_whole_and_in_arrival_order(store: PresenceStore
 async def test_breakouts_are_independent(store: PresenceStore) -> None:
     one, two = new_breakout_id(), new_breakout_id()
     await store.add(one, viewer(1))
-    assert await store.count(two) == 0
+    assert await store.counts([two]) == [0]
     assert await store.remove(two, "u1", "s1") == 0
-    assert await store.count(one) == 1
+    assert await store.counts([one, two, one]) == [1, 0, 1]
+    assert await store.counts([]) == []
 
 
 async def test_a_users_sessions_are_listed_oldest_first(store: PresenceStore) -> None:
@@ -76,9 +77,9 @@ async def test_a_users_sessions_are_listed_oldest_first(store: PresenceStore) ->
     newest = replace(viewer(1, minutes=9), session_id="s-new")
     oldest = replace(viewer(1, minutes=1), session_id="s-old")
     other_user = viewer(2)
-    for each in (newest, other_user, oldest):
+    for each in (newest, other_user):
         await store.add(breakout, each)
-    assert await store.user_sessions(breakout, "u1") == ["s-old", "s-new"]
+    assert (await store.add(breakout, oldest)).user_sessions == ("s-old", "s-new")
     await store.remove(breakout, "u1", "s-old")
-    assert await store.user_sessions(breakout, "u1") == ["s-new"]
-    assert await store.user_sessions(new_breakout_id(), "u1") == []
+    assert (await store.add(breakout, newest)).user_sessions == ("s-new",)
+    assert (await store.add(new_breakout_id(), oldest)).user_sessions == ("s-old",)

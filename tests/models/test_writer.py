@@ -231,16 +231,30 @@ async def test_close_commits_what_is_queued_then_refuses(
 
 
 class FlakyPool:
-    """A real pool that can be switched off: acquiring then fails as a stopped server does."""
+    """A real pool that can be switched off: its connections then fail as a stopped server's."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self.down = False
 
-    def acquire(self) -> Any:
+    async def acquire(self) -> FlakyConnection:
         if self.down:
             raise ConnectionRefusedError("the database is stopped (test)")
-        return self.pool.acquire()
+        return FlakyConnection(self, await self.pool.acquire())
+
+    async def release(self, connection: FlakyConnection, **options: Any) -> None:
+        await self.pool.release(connection.inner, **options)
+
+
+class FlakyConnection:
+    def __init__(self, flaky: FlakyPool, inner: Any) -> None:
+        self.flaky = flaky
+        self.inner = inner
+
+    async def fetch(self, *args: Any) -> Any:
+        if self.flaky.down:
+            raise ConnectionResetError("the database went away (test)")
+        return await self.inner.fetch(*args)
 
 
 @pytest.fixture
@@ -363,3 +377,21 @@ async def test_a_journal_that_cannot_write_refuses_with_unavailable(
     writer.start()
     with pytest.raises(Unavailable, match="could not be stored"):
         await writer.open_session(session(breakout, 1))
+
+
+async def test_replaying_an_open_with_its_exit_closes_a_row_left_open(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str, journal: Journal
+) -> None:
+    """The crash came after the open reached the database, before its exit did."""
+    opened = session(breakout, 1)
+    writer = make_writer()
+    writer.start()
+    await writer.open_session(opened)
+    journal.append([opened, exit_of(opened, ExitReason.DISCONNECT)])
+
+    again = make_writer(journal=journal)
+    again.start()
+    await caught_up(again)
+
+    [row] = await stored(db, breakout)
+    assert row["exit_reason"] == "disconnect"
