@@ -1,5 +1,5 @@
 """Presence broadcasts, coalesced: at most one viewer-count and one presence-diff per breakout
-per interval, however many viewers join or leave in it."""
+per interval, however many viewers join or leave in it; one cluster message per interval."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from handlers.wire import Json, room_name, viewer_json, watchers_room
 from models.attendance import ExitOutcome, JoinOutcome
 from models.background import pause, stop_task
+from models.bus import Bus
 from models.presence import PresenceStore
 
 logger = logging.getLogger(__name__)
 
 Emit = Callable[[str, Json, list[str]], Awaitable[None]]
+PRESENCE = "presence"
 
 
 @dataclass(slots=True)
@@ -30,10 +32,17 @@ class PresenceBroadcaster:
     A join storm of a thousand viewers costs each viewer a few viewer-count events instead of a
     thousand, and each host a few diffs carrying every join, none dropped. The count is read
     from the presence store when sent, so with several nodes it is the cluster's count then.
+
+    Each interval's updates of all breakouts travel as one bus message, and every node sends
+    them to its own sockets (`deliver`): two Socket.IO emits through Redis per breakout would
+    cost every node a pub/sub message each, for every breakout, every interval.
     """
 
-    def __init__(self, emit: Emit, presence: PresenceStore, interval_s: float) -> None:
-        self._emit = emit
+    def __init__(
+        self, emit_here: Emit, bus: Bus, presence: PresenceStore, interval_s: float
+    ) -> None:
+        self._emit_here = emit_here
+        self._bus = bus
         self._presence = presence
         self._interval_s = interval_s
         self._pending: dict[str, _Pending] = {}
@@ -76,18 +85,39 @@ class PresenceBroadcaster:
                 later = self._pending.setdefault(breakout_id, _Pending())
                 later.joins[:0], later.leaves[:0] = changes.joins, changes.leaves
             return
-        for (breakout_id, changes), count in zip(pending.items(), counts, strict=True):
+        updates = [
+            {
+                "breakoutId": breakout_id,
+                "count": count,
+                "joins": changes.joins,
+                "leaves": changes.leaves,
+            }
+            for (breakout_id, changes), count in zip(pending.items(), counts, strict=True)
+        ]
+        try:
+            await self._bus.publish({"kind": PRESENCE, "updates": updates})
+        except Exception:
+            logger.exception("presence updates of %d breakouts not sent", len(updates))
+
+    async def deliver(self, updates: list[Json]) -> None:
+        """Send one interval's updates (from any node) to this node's sockets."""
+        for update in updates:
+            breakout_id = update["breakoutId"]
             try:
-                await self._send(breakout_id, changes, count)
+                await self._emit_here(
+                    "viewer-count",
+                    {"breakoutId": breakout_id, "count": update["count"]},
+                    [room_name(breakout_id), watchers_room(breakout_id)],
+                )
+                diff = {
+                    "breakoutId": breakout_id,
+                    "joins": update["joins"],
+                    "leaves": update["leaves"],
+                }
+                await self._emit_here("presence-diff", diff, [watchers_room(breakout_id)])
             except Exception:  # one breakout's failure must not stop the others' updates
                 logger.exception("presence broadcast for breakout %s failed", breakout_id)
 
     async def _run(self) -> None:
         while not await pause(self._stopping, self._interval_s):
             await self.flush()
-
-    async def _send(self, breakout_id: str, changes: _Pending, count: int) -> None:
-        rooms = [room_name(breakout_id), watchers_room(breakout_id)]
-        await self._emit("viewer-count", {"breakoutId": breakout_id, "count": count}, rooms)
-        diff = {"breakoutId": breakout_id, "joins": changes.joins, "leaves": changes.leaves}
-        await self._emit("presence-diff", diff, [watchers_room(breakout_id)])

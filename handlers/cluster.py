@@ -1,4 +1,5 @@
-"""Commands one node sends all nodes: expel a session over its device limit, end a breakout."""
+"""Messages one node sends all nodes: expel a session over its device limit, end a breakout,
+forget a changed breakout, and the presence updates of an interval."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 
 import socketio
 
-from handlers.broadcast import PresenceBroadcaster
+from handlers.broadcast import PRESENCE, PresenceBroadcaster
 from handlers.wire import iso_ms, room_name
 from models.attendance import Attendance, JoinOutcome
 from models.bus import Bus, Message
@@ -56,7 +57,9 @@ class ClusterCommands:
 
     async def handle(self, message: Message) -> None:
         kind = message.get("kind")
-        if kind == CHANGED and isinstance(message.get("breakoutId"), str):
+        if kind == PRESENCE and isinstance(message.get("updates"), list):
+            await self._broadcaster.deliver(message["updates"])
+        elif kind == CHANGED and isinstance(message.get("breakoutId"), str):
             self._attendance.forget_breakout(message["breakoutId"])
         elif kind == EXPEL and isinstance(message.get("sessionId"), str):
             await self._expel(message["sessionId"])

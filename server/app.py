@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
 REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")
+BUS: web.AppKey[Bus] = web.AppKey("bus")
 
 
 def new_node_id() -> str:
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_enrichment)
     app.cleanup_ctx.append(_presence)
     app.cleanup_ctx.append(_attendance)
+    app.cleanup_ctx.append(_bus)
     app.cleanup_ctx.append(_broadcasts)
     app.cleanup_ctx.append(_cluster)
     app.cleanup_ctx.append(_heartbeats)
@@ -193,14 +195,24 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     journal.close()
 
 
-async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
-    sio = app[SIO]
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    bus: Bus = RedisBus(app[REDIS]) if REDIS in app else MemoryBus()
+    app[BUS] = bus
+    await bus.start()
+    yield
+    await bus.close()
 
-    async def emit(event: str, data: dict[str, Any], rooms: list[str]) -> None:
-        await sio.emit(event, data, to=rooms)
+
+async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
+    manager = app[SIO].manager
+
+    async def emit_here(event: str, data: dict[str, Any], rooms: list[str]) -> None:
+        # The base manager's emit reaches this process's sockets only: every node gets the
+        # updates on the bus and sends them to its own.
+        await socketio.AsyncManager.emit(manager, event, data, namespace="/", room=rooms)
 
     broadcaster = PresenceBroadcaster(
-        emit, app[PRESENCE], app[SETTINGS].presence_interval_ms / 1000
+        emit_here, app[BUS], app[PRESENCE], app[SETTINGS].presence_interval_ms / 1000
     )
     app[BROADCASTER] = broadcaster
     broadcaster.start()
@@ -209,11 +221,8 @@ async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _cluster(app: web.Application) -> AsyncIterator[None]:
-    bus: Bus = RedisBus(app[REDIS]) if REDIS in app else MemoryBus()
-    app[COMMANDS] = ClusterCommands(app[SIO], app[ATTENDANCE], app[BROADCASTER], bus)
-    await bus.start()
+    app[COMMANDS] = ClusterCommands(app[SIO], app[ATTENDANCE], app[BROADCASTER], app[BUS])
     yield
-    await bus.close()
 
 
 async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
