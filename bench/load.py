@@ -57,6 +57,7 @@ USER_AGENTS = (
     "Chrome/120.0.6099.144 Mobile Safari/537.36",
 )
 CONNECT_CONCURRENCY = 100
+HOLD_PER_PROCESS = 9_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -217,7 +218,7 @@ async def step(client: Client, rooms: list[str], ledger: Ledger) -> None:
 
 
 @contextlib.asynccontextmanager
-async def clients(url: str, count: int) -> AsyncIterator[list[Client]]:
+async def clients(url: str, count: int, first: int = 0) -> AsyncIterator[list[Client]]:
     authority = TokenAuthority(secret=SECRET)
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     opened: list[Client] = []
@@ -247,7 +248,7 @@ async def clients(url: str, count: int) -> AsyncIterator[list[Client]]:
                 opened.append(Client(ws))
 
         try:
-            await asyncio.gather(*(connect(n) for n in range(count)))
+            await asyncio.gather(*(connect(n) for n in range(first, first + count)))
             yield opened
         finally:
             await asyncio.gather(*(client.close() for client in opened))
@@ -326,33 +327,69 @@ def fixed_rate(
     return load
 
 
-async def hold(target: Target, count: int, rooms: list[str], ledger: Ledger) -> dict[str, float]:
-    """Server RSS per connected and joined socket, over the same server idle."""
+async def hold(target: Target, count: int, breakouts: int) -> dict[str, float]:
+    """Server RSS per connected and joined socket, over the same server idle.
+
+    The sockets are opened by helper processes (HOLD_PER_PROCESS each): one process may not
+    hold more descriptors than its open-file limit."""
     await asyncio.sleep(1.0)
     idle = rss_bytes(target.pids())
+    helpers = []
+    for first in range(0, count, HOLD_PER_PROCESS):
+        size = min(HOLD_PER_PROCESS, count - first)
+        helpers.append(
+            await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "bench.load", "--hold-helper", target.url),
+                *(str(size), str(first), str(breakouts)),
+                cwd=ROOT,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+        )
+    reports = []
+    for helper in helpers:
+        assert helper.stdout is not None  # noqa: S101
+        reports.append(json.loads(await asyncio.wait_for(helper.stdout.readline(), 600)))
+    await asyncio.sleep(2.0)
+    loaded = rss_bytes(target.pids())
+    for helper in helpers:
+        assert helper.stdin is not None  # noqa: S101
+        helper.stdin.write(b"close\n")
+        await helper.stdin.drain()
+    await asyncio.gather(*(asyncio.wait_for(helper.wait(), 300) for helper in helpers))
+    return {
+        "sockets": count,
+        "joined": sum(report["joined"] for report in reports),
+        "connect_per_s": count / max(report["connect_s"] for report in reports),
+        "rss_idle_mb": idle / 2**20,
+        "rss_loaded_mb": loaded / 2**20,
+        "rss_per_socket_kb": (loaded - idle) / count / 1024,
+    }
+
+
+async def hold_helper(url: str, count: int, first: int, breakouts: int) -> None:
+    """In a helper process: open and join `count` sockets, report, hold them until told."""
+    rooms = room_names(breakouts)
     started = time.perf_counter()
-    async with clients(target.url, count) as sockets:
+    async with clients(url, count, first) as sockets:
         connect_s = time.perf_counter() - started
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        ledger = Ledger()
 
         async def join(client: Client) -> None:
             async with gate:
                 await step(client, rooms, ledger)
 
         await asyncio.gather(*(join(client) for client in sockets))
-        await asyncio.sleep(2.0)
-        loaded = rss_bytes(target.pids())
         joined = sum(client.in_room is not None for client in sockets)
-        for client in sockets:
-            client.in_room = None  # the close below ends their sessions
-    return {
-        "sockets": count,
-        "joined": joined,
-        "connect_per_s": count / connect_s,
-        "rss_idle_mb": idle / 2**20,
-        "rss_loaded_mb": loaded / 2**20,
-        "rss_per_socket_kb": (loaded - idle) / count / 1024,
-    }
+        sys.stdout.write(json.dumps({"joined": joined, "connect_s": connect_s}) + "\n")
+        sys.stdout.flush()
+        await asyncio.to_thread(sys.stdin.readline)
+
+
+def room_names(breakouts: int) -> list[str]:
+    rng = random.Random(7)
+    return [f"bench-{rng.getrandbits(32):08x}" for _ in range(breakouts)]
 
 
 # --- a run -------------------------------------------------------------------------------------
@@ -376,8 +413,7 @@ async def exercise(
     ledger: Ledger,
     outage: Callable[[], Coroutine[Any, Any, None]] | None,
 ) -> dict[str, Any]:
-    rng = random.Random(7)
-    rooms = [f"bench-{rng.getrandbits(32):08x}" for _ in range(options.breakouts)]
+    rooms = room_names(options.breakouts)
     phases: dict[str, Any] = {}
     await target.start()
     try:
@@ -394,7 +430,7 @@ async def exercise(
                 if client.in_room is not None:
                     await step(client, rooms, ledger)
         if options.hold:
-            phases["hold"] = await hold(target, options.hold, rooms, ledger)
+            phases["hold"] = await hold(target, options.hold, options.breakouts)
     finally:
         await target.stop()
     return phases
@@ -487,9 +523,12 @@ async def one_run(
 
 
 def raise_file_limit(wanted: int) -> int:
+    """Raise this process's (and so its children's) open-file limit toward `wanted`."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with contextlib.suppress(ValueError, OSError):
+    try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(wanted, soft), max(wanted, hard)))
+    except (ValueError, OSError):  # raising the hard limit needs CAP_SYS_RESOURCE
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(wanted, hard)), hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
@@ -585,7 +624,12 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="a setting for our server, e.g. EVENT_LOOP=asyncio (repeatable), for A/B runs",
     )
+    parser.add_argument("--hold-helper", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.hold_helper:
+        url, count, first, breakouts = args.hold_helper
+        asyncio.run(hold_helper(url, int(count), int(first), int(breakouts)))
+        return
     options = Options(
         workers=args.workers,
         clients=args.clients,
@@ -596,9 +640,9 @@ def main() -> None:
         pg_outage_s=args.pg_outage,
         server_env=dict(pair.split("=", 1) for pair in args.server_env),
     )
-    limit = raise_file_limit(2 * (options.hold + options.clients) + 1024)
-    if limit < options.hold + options.clients + 256:
-        parser.error(f"open-file limit {limit} is too low for --hold {options.hold}")
+    limit = raise_file_limit(4 * HOLD_PER_PROCESS)
+    if limit < min(options.hold, HOLD_PER_PROCESS) + options.clients + 256:
+        parser.error(f"open-file limit {limit} is too low")
 
     with tempfile.TemporaryDirectory(prefix="attendance-bench-") as root:
         Path(root).chmod(0o755)

@@ -157,9 +157,13 @@ class Attendance:
                 session.user_id, session.breakout_id, session.session_id, closed.exit_ts, reason
             )
         )
-        count = await self._presence.remove(
-            session.breakout_id, session.user_id, session.session_id
-        )
+        try:
+            count = await self._presence.remove(
+                session.breakout_id, session.user_id, session.session_id
+            )
+        except Exception:  # the exit is durable; a stale viewer card is the lesser harm
+            logger.exception("session %s closed but still shown as present", session.session_id)
+            count = 0
         self._seat_of_session.pop(session.session_id, None)
         if self._metrics is not None:
             self._metrics.exits.labels(reason=reason.value).inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ import pytest
 import redis.asyncio as redis
 
 from models.presence import Added, MemoryPresence, PresenceStore, Viewer
-from models.redis_presence import RedisPresence
+from models.redis_presence import RedisPresence, connect_redis
 from tests.support import new_breakout_id
 
 T0 = datetime(2026, 11, 21, 9, 0, 0, 123000, tzinfo=UTC)
@@ -83,3 +84,24 @@ async def test_a_users_sessions_are_listed_oldest_first(store: PresenceStore) ->
     await store.remove(breakout, "u1", "s-old")
     assert (await store.add(breakout, newest)).user_sessions == ("s-new",)
     assert (await store.add(new_breakout_id(), oldest)).user_sessions == ("s-old",)
+
+
+async def test_redis_presence_pipelines_a_storm_and_survives_a_flushed_redis(
+    redis_url: str,
+) -> None:
+    """Thousands of concurrent changes share pipelines (a pool of 2 connections is plenty), and
+    scripts Redis forgot (restart, SCRIPT FLUSH) are loaded again."""
+    client = connect_redis(redis_url, pool_size=2)
+    store = RedisPresence(client)
+    breakout = new_breakout_id()
+    try:
+        await client.script_flush()
+        added = await asyncio.gather(*(store.add(breakout, viewer(n)) for n in range(3000)))
+        assert max(result.count for result in added) == 3000
+        assert await store.counts([breakout]) == [3000]
+        removed = await asyncio.gather(
+            *(store.remove(breakout, f"u{n}", f"s{n}") for n in range(3000))
+        )
+        assert min(removed) == 0 and await store.counts([breakout]) == [0]
+    finally:
+        await client.aclose()

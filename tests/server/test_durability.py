@@ -92,6 +92,7 @@ async def test_every_acked_event_survives_postgresql_stopping_mid_traffic(
 
     assert acks.refusals == []
     assert during["status"] == "degraded" and during["database"] == "unreachable"
+    assert during["journalBacklog"] > 0
     in_outage = [sid for at, sid in acks.joins if stopped_at < at < restarted_at]
     assert len(in_outage) >= 4, "the clients kept being acked while PostgreSQL was down"
 

@@ -49,6 +49,7 @@ async def test_metrics_follow_joins_exits_and_the_writer(
     assert delta("attendance_writer_batch_rows_sum") == 4  # three opens and one exit
     assert delta("attendance_writer_commit_seconds_count") >= 1
     assert after[("attendance_writer_queue_depth", ())] == 0
+    assert after[("attendance_journal_backlog", ())] == 0
     # Same address and User-Agent three times: later lookups come from the caches.
     assert after[("attendance_enrichment_cache_hit_ratio", (("cache", "geoip"),))] > 0
     assert after[("attendance_enrichment_cache_hit_ratio", (("cache", "user_agent"),))] > 0
