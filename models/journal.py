@@ -108,7 +108,6 @@ class Journal:
         self._loaded: list[JournalEntry] = []
         self._read_index = 0
         self.backlog = 0
-        self.appended = 0
 
     def open(self) -> None:
         """Take the directory (an exclusive lock) and count what an earlier run left."""
@@ -149,7 +148,6 @@ class Journal:
         os.fsync(self._active.fileno())
         self._active_entries += len(entries)
         self.backlog += len(entries)
-        self.appended += len(entries)
         if self._active_entries >= self._segment_max_entries:
             self._close_active()
 

@@ -97,7 +97,6 @@ class SessionWriter:
         self.committed_batches = 0
         self.committed_writes = 0
         self.journaled_writes = 0
-        self.replayed_writes = 0
 
     @property
     def depth(self) -> int:
@@ -289,7 +288,6 @@ class SessionWriter:
             await self._replay_each(entries)
         else:
             await asyncio.to_thread(journal.consumed, len(entries))
-        self.replayed_writes += len(entries)
         if not journal.backlog:
             logger.info("journal replayed; writing to the database again")
 

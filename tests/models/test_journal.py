@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,14 +32,6 @@ def left(number: int) -> SessionExit:
     return SessionExit(
         f"u{number}", "b1", f"s{number}", START + timedelta(minutes=number), ExitReason.LEAVE
     )
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    journal = Journal(tmp_path / "journal", segment_max_entries=3)
-    journal.open()
-    yield journal
-    journal.close()
 
 
 def drain(journal: Journal) -> list[JournalEntry]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -255,14 +255,6 @@ class FlakyConnection:
         if self.flaky.down:
             raise ConnectionResetError("the database went away (test)")
         return await self.inner.fetch(*args)
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    journal = Journal(tmp_path / "journal", segment_max_entries=4)
-    journal.open()
-    yield journal
-    journal.close()
 
 
 async def caught_up(writer: SessionWriter) -> None:
