@@ -85,6 +85,31 @@ def _parse_networks(raw: str) -> tuple[IpNetwork, ...]:
     return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _parse_weekdays(raw: str) -> tuple[int, ...]:
+    """`mon,tue,wed` or ISO numbers `1,2,3` (1 = Monday) into sorted ISO numbers."""
+    days = set()
+    for part in (part.strip().lower() for part in raw.split(",") if part.strip()):
+        if part[:3] in _WEEKDAYS:
+            days.add(_WEEKDAYS.index(part[:3]) + 1)
+        elif part.isdigit() and 1 <= int(part) <= 7:
+            days.add(int(part))
+        else:
+            raise ValueError(f"{part!r} is not a weekday (mon..sun or 1..7)")
+    if not days:
+        raise ValueError("name at least one weekday")
+    return tuple(sorted(days))
+
+
+def _parse_percent(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 100:
+        raise ValueError(f"expected a percentage 0-100, got {raw!r}")
+    return value
+
+
 def _parse_optional_str(raw: str) -> str | None:
     return raw.strip() or None
 
@@ -144,6 +169,14 @@ class Settings:
     ping_timeout_s: float
     event_loop: EventLoop
     gc_gen0_threshold: int
+    present_day_min_hours: float
+    present_period_min_percent: float
+    school_days: tuple[int, ...]
+    fever_threshold_c: float
+    checkin_max_future_s: float
+    breakout_present_min_minutes: float
+    breakout_present_min_percent: float
+    rollup_interval_s: float
     log_level: str
 
     @property
@@ -465,6 +498,62 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "50000",
         _parse_non_negative_int,
         "allocations between young-generation GC passes (Python's default: 700; 0 keeps it)",
+    ),
+    SettingSpec(
+        "PRESENT_DAY_MIN_HOURS",
+        "present_day_min_hours",
+        "4",
+        _parse_positive_float,
+        "school reports: hours in school that make a user present on a day",
+    ),
+    SettingSpec(
+        "PRESENT_PERIOD_MIN_PERCENT",
+        "present_period_min_percent",
+        "80",
+        _parse_percent,
+        "school reports: share of a week's or month's school days present to count as present",
+    ),
+    SettingSpec(
+        "SCHOOL_DAYS",
+        "school_days",
+        "mon,tue,wed,thu,fri",
+        _parse_weekdays,
+        "school days of a new school unless it sets its own (names or ISO numbers 1-7)",
+    ),
+    SettingSpec(
+        "FEVER_THRESHOLD_C",
+        "fever_threshold_c",
+        "38.0",
+        float,
+        "a check-in or check-out at this body temperature or above raises a fever alert",
+    ),
+    SettingSpec(
+        "CHECKIN_MAX_FUTURE_S",
+        "checkin_max_future_s",
+        "300",
+        _parse_non_negative_int,
+        "how far ahead of the server's clock a check event's timestamp may be",
+    ),
+    SettingSpec(
+        "BREAKOUT_PRESENT_MIN_MINUTES",
+        "breakout_present_min_minutes",
+        "10",
+        _parse_non_negative_int,
+        "breakout reports: minutes that make a user present at an unscheduled breakout",
+    ),
+    SettingSpec(
+        "BREAKOUT_PRESENT_MIN_PERCENT",
+        "breakout_present_min_percent",
+        "75",
+        _parse_percent,
+        "breakout reports: share of a scheduled breakout that makes a user present",
+    ),
+    SettingSpec(
+        "ROLLUP_INTERVAL_S",
+        "rollup_interval_s",
+        "60",
+        _parse_positive_float,
+        "how often the daily-presence rollups are brought up to date",
     ),
     SettingSpec("LOG_LEVEL", "log_level", "INFO", str.upper, "DEBUG, INFO, WARNING or ERROR"),
 )

@@ -13,6 +13,7 @@ from aiohttp import web
 from handlers.clients import client_info, request_profile
 from handlers.context import ATTENDANCE, BROADCASTER, COMMANDS, ENRICHER, SETTINGS, TOKENS
 from handlers.payloads import breakout_request, join_request
+from handlers.school_wire import staff_room
 from handlers.wire import (
     Json,
     acked,
@@ -22,6 +23,7 @@ from handlers.wire import (
     viewer_json,
     watchers_room,
 )
+from models.access import HOSTS
 from models.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
 from models.limits import AddressLimiter, EventLimiter, Verdict
 from models.records import AttendanceSession, ExitReason, now_ms
@@ -81,6 +83,8 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             time.monotonic(),
         )
         self._app[ATTENDANCE].connect(sid, identity, client_info(profile, settings.ip_storage))
+        if identity.role in HOSTS:
+            await self.enter_room(sid, staff_room(identity.org_id))
 
     @acked
     async def on_join_chat_room(self, sid: str, payload: object = None, *_extra: object) -> Json:

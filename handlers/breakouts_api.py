@@ -6,18 +6,15 @@ from aiohttp import web
 
 from handlers.bearer import bearer_identity
 from handlers.context import ATTENDANCE, BREAKOUTS, COMMANDS
+from handlers.formats import json_body
 from handlers.payloads import breakout_id, breakout_spec
 from handlers.wire import breakout_json, iso_ms
-from models.errors import InvalidPayload
 
 
 async def put_breakout(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
-    try:
-        payload = await request.json()
-    except ValueError:
-        raise InvalidPayload("the body must be JSON") from None
+    payload = await json_body(request)
     stored = await request.app[BREAKOUTS].put(identity, wanted, breakout_spec(payload))
     await request.app[COMMANDS].breakout_changed(stored)
     return web.json_response(breakout_json(stored))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+import socketio
 from aiohttp import web
 
 from config import Settings
@@ -11,7 +12,10 @@ from handlers.broadcast import PresenceBroadcaster
 from handlers.cluster import ClusterCommands
 from models.attendance import Attendance
 from models.breakouts import BreakoutDirectory
+from models.checkins import CheckIns
 from models.metrics import Metrics
+from models.reports import Reports
+from models.schools import Schools
 from models.tokens import TokenAuthority
 from models.writer import SessionWriter
 
@@ -26,3 +30,8 @@ ATTENDANCE = web.AppKey("attendance", Attendance)
 BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
 COMMANDS = web.AppKey("commands", ClusterCommands)
 WRITER = web.AppKey("writer", SessionWriter)
+REPORTS = web.AppKey("reports", Reports)
+SCHOOLS = web.AppKey("schools", Schools)
+CHECKINS = web.AppKey("checkins", CheckIns)
+# Emits reach sockets on every node (python-socketio's client manager fans them out).
+SIO = web.AppKey("sio", socketio.AsyncServer)

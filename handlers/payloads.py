@@ -73,7 +73,7 @@ def _optional_time(fields: dict[str, object], key: str) -> datetime | None:
 
 
 def breakout_spec(payload: object) -> BreakoutSpec:
-    """`{name?, startsAt?, endsAt?, deviceLimit?}`; each may be null."""
+    """`{name?, startsAt?, endsAt?, deviceLimit?, presentMinMinutes?, presentMinPercent?}`."""
     fields = _object(payload)
     name = fields.get("name")
     if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS):
@@ -86,4 +86,22 @@ def breakout_spec(payload: object) -> BreakoutSpec:
     starts_at, ends_at = _optional_time(fields, "startsAt"), _optional_time(fields, "endsAt")
     if starts_at and ends_at and ends_at < starts_at:
         raise InvalidPayload("endsAt is before startsAt")
-    return BreakoutSpec(name=name, starts_at=starts_at, ends_at=ends_at, device_limit=limit)
+    minutes, percent = fields.get("presentMinMinutes"), fields.get("presentMinPercent")
+    if minutes is not None and (
+        isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= 100_000
+    ):
+        raise InvalidPayload("presentMinMinutes must be a whole number of minutes, or null")
+    if percent is not None and (
+        isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 <= percent <= 100
+    ):
+        raise InvalidPayload("presentMinPercent must be a number 0-100, or null")
+    if minutes is not None and percent is not None:
+        raise InvalidPayload("set presentMinMinutes or presentMinPercent, not both")
+    return BreakoutSpec(
+        name=name,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        device_limit=limit,
+        present_min_minutes=minutes,
+        present_min_percent=None if percent is None else float(percent),
+    )

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from models.errors import DomainError
+from models.errors import DomainError, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,10 @@ STATUS_BY_CODE = {
     "forbidden": 403,
     "not_found": 404,
     "not_joined": 409,
+    "conflict": 409,
+    "already_checked_in": 409,
+    "not_checked_in": 409,
+    "validation_failed": 422,
     "rate_limited": 429,
     "unavailable": 503,
 }
@@ -26,14 +30,18 @@ STATUS_BY_CODE = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def problem(status: int, code: str, detail: str) -> web.Response:
-    body = {
+def problem(
+    status: int, code: str, detail: str, errors: dict[str, str] | None = None
+) -> web.Response:
+    body: dict[str, object] = {
         "type": f"about:blank#{code}",
         "title": code.replace("_", " "),
         "status": status,
         "code": code,
         "detail": detail,
     }
+    if errors is not None:
+        body["errors"] = errors
     response = web.json_response(body, status=status, content_type=PROBLEM_TYPE)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
@@ -44,6 +52,8 @@ def problem(status: int, code: str, detail: str) -> web.Response:
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ValidationFailed as exc:
+        return problem(422, exc.code, exc.message, exc.errors)
     except DomainError as exc:
         return problem(STATUS_BY_CODE.get(exc.code, 400), exc.code, exc.message)
     except web.HTTPException as exc:

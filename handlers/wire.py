@@ -45,6 +45,8 @@ def breakout_json(breakout: Breakout) -> Json:
         "endsAt": iso_ms(breakout.ends_at),
         "endedAt": iso_ms(breakout.ended_at),
         "deviceLimit": breakout.device_limit,
+        "presentMinMinutes": breakout.present_min_minutes,
+        "presentMinPercent": breakout.present_min_percent,
     }
 
 

@@ -51,3 +51,17 @@ def require_can_host(identity: Identity, breakout: Breakout) -> None:
 
 def require_can_read_sessions(identity: Identity, breakout: Breakout) -> None:
     _require(identity, breakout, SESSION_READERS, "read sessions")
+
+
+# Schools: the org's admins change them; its analysts, hosts and admins read them and their
+# attendance. Attendees may record their own check-ins and check-outs (a mobile app).
+SCHOOL_READERS = frozenset({Role.ANALYST, Role.HOST, Role.ADMIN})
+SCHOOL_WRITERS = frozenset({Role.ADMIN})
+READ_SCHOOLS = "read schools and their attendance"
+CHANGE_SCHOOLS = "change schools, their users or their attendance"
+
+
+def require_can_check_in(identity: Identity, user_id: str) -> None:
+    if identity.role is Role.ATTENDEE and identity.user_id == user_id:
+        return
+    require_role(identity, SCHOOL_WRITERS, "record another user's check-ins")

@@ -14,7 +14,9 @@ from models.errors import Forbidden, NotFound, Unavailable
 from models.records import Breakout, BreakoutSpec, Identity
 
 SELECT_BREAKOUT = """
-SELECT id, org_id, name, ended_at, device_limit, starts_at, ends_at FROM breakouts WHERE id = $1
+SELECT id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
+       present_min_percent
+FROM breakouts WHERE id = $1
 """
 # DO NOTHING: when two nodes create the same breakout at once, the first one's row stands.
 INSERT_BREAKOUT = """
@@ -26,19 +28,23 @@ ON CONFLICT (id) DO NOTHING
 # Idempotent: ending an ended breakout keeps its first end time.
 END_BREAKOUT = """
 UPDATE breakouts SET ended_at = coalesce(ended_at, $2) WHERE id = $1
-RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at
+RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
+       present_min_percent
 """
 
 # Creates the breakout for the caller's org, or updates it only when it is of that org: a row of
 # another org is left alone and nothing is returned.
 PUT_BREAKOUT = """
-INSERT INTO breakouts (id, org_id, name, starts_at, ends_at, device_limit)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO breakouts (id, org_id, name, starts_at, ends_at, device_limit, present_min_minutes,
+                       present_min_percent)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (id) DO UPDATE
 SET name = EXCLUDED.name, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
-    device_limit = EXCLUDED.device_limit
+    device_limit = EXCLUDED.device_limit, present_min_minutes = EXCLUDED.present_min_minutes,
+    present_min_percent = EXCLUDED.present_min_percent
 WHERE breakouts.org_id = EXCLUDED.org_id
-RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at
+RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
+       present_min_percent
 """
 
 
@@ -51,6 +57,8 @@ def _breakout(row: asyncpg.Record) -> Breakout:
         device_limit=row["device_limit"],
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
+        present_min_minutes=row["present_min_minutes"],
+        present_min_percent=row["present_min_percent"],
     )
 
 
@@ -120,6 +128,8 @@ class BreakoutDirectory:
                 spec.starts_at,
                 spec.ends_at,
                 spec.device_limit,
+                spec.present_min_minutes,
+                spec.present_min_percent,
             )
         if row is None:
             raise Forbidden("this breakout belongs to another organisation")

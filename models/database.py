@@ -26,3 +26,10 @@ DATABASE_GONE: tuple[type[Exception], ...] = (
     # A pooled connection the server dropped mid-protocol ("cannot switch to state ...").
     asyncpg.InternalClientError,
 )
+
+
+def returned(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The row a statement with RETURNING always gives back (the type checker cannot know)."""
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row

@@ -41,3 +41,27 @@ class RateLimited(DomainError):
 
 class Unavailable(DomainError):
     code = "unavailable"
+
+
+class ValidationFailed(DomainError):
+    """Fields of a request body that cannot be taken, each with why (HTTP 422)."""
+
+    code = "validation_failed"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {why}" for field, why in errors.items()))
+        self.errors = errors
+
+
+class Conflict(DomainError):
+    """The request contradicts what is stored (HTTP 409)."""
+
+    code = "conflict"
+
+
+class AlreadyCheckedIn(Conflict):
+    code = "already_checked_in"
+
+
+class NotCheckedIn(Conflict):
+    code = "not_checked_in"

@@ -16,7 +16,16 @@ from aiohttp import web
 
 from config import Settings
 from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_reader
-from handlers import breakouts_api, health, metrics_api, presence_api, sessions_api
+from handlers import (
+    attendances_api,
+    breakouts_api,
+    health,
+    metrics_api,
+    presence_api,
+    reports_api,
+    schools_api,
+    sessions_api,
+)
 from handlers.audience import AudienceNamespace
 from handlers.broadcast import PresenceBroadcaster
 from handlers.cluster import ClusterCommands
@@ -24,12 +33,16 @@ from handlers.context import (
     ATTENDANCE,
     BREAKOUTS,
     BROADCASTER,
+    CHECKINS,
     COMMANDS,
     ENRICHER,
     METRICS,
     NODE_ID,
     POOL,
+    REPORTS,
+    SCHOOLS,
     SETTINGS,
+    SIO,
     TOKENS,
     WRITER,
 )
@@ -40,20 +53,23 @@ from models.attendance import Attendance
 from models.background import stop_task
 from models.breakouts import BreakoutDirectory
 from models.bus import Bus, MemoryBus, RedisBus
+from models.checkins import CheckIns
 from models.journal import Journal
 from models.metrics import Metrics
 from models.nodes import NodeRegistry, keep_heartbeating
 from models.presence import MemoryPresence, PresenceStore
 from models.records import ExitReason, now_ms
 from models.redis_presence import RedisPresence, connect_redis
+from models.reports import BreakoutRules, Reports
 from models.retention import purge_daily
+from models.rollups import keep_rolling_up
+from models.schools import Schools
 from models.tokens import TokenAuthority
 from models.writer import SessionWriter
 from server.database import database_url, open_pool
 
 logger = logging.getLogger(__name__)
 
-SIO = web.AppKey("sio", socketio.AsyncServer)
 PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
 REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")
 BUS: web.AppKey[Bus] = web.AppKey("bus")
@@ -97,11 +113,16 @@ def create_app(settings: Settings) -> web.Application:
     presence_api.add_routes(app)
     breakouts_api.add_routes(app)
     metrics_api.add_routes(app)
+    schools_api.add_routes(app)
+    attendances_api.add_routes(app)
+    reports_api.add_routes(app)
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_enrichment)
     app.cleanup_ctx.append(_presence)
     app.cleanup_ctx.append(_attendance)
+    app.cleanup_ctx.append(_schools)
+    app.cleanup_ctx.append(_rollups)
     app.cleanup_ctx.append(_bus)
     app.cleanup_ctx.append(_broadcasts)
     app.cleanup_ctx.append(_cluster)
@@ -193,6 +214,39 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     yield
     await writer.close()
     journal.close()
+
+
+async def _schools(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = app[POOL]
+    app[SCHOOLS] = Schools(pool, default_school_days=settings.school_days)
+    app[CHECKINS] = CheckIns(
+        pool,
+        fever_threshold_c=settings.fever_threshold_c,
+        max_future_s=settings.checkin_max_future_s,
+    )
+    app[REPORTS] = Reports(
+        pool,
+        app[BREAKOUTS],
+        day_min_seconds=settings.present_day_min_hours * 3600,
+        period_min_ratio=settings.present_period_min_percent / 100,
+        breakout_rules=BreakoutRules(
+            min_minutes=settings.breakout_present_min_minutes,
+            min_percent=settings.breakout_present_min_percent,
+        ),
+    )
+    yield
+
+
+async def _rollups(app: web.Application) -> AsyncIterator[None]:
+    """Keep the daily-presence rollups current (every node may run it; days are claimed)."""
+    stopping = asyncio.Event()
+    task = asyncio.create_task(
+        keep_rolling_up(app[POOL], every_s=app[SETTINGS].rollup_interval_s, stopping=stopping),
+        name="rollups",
+    )
+    yield
+    await stop_task(task, stopping)
 
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:

@@ -407,9 +407,9 @@ async def test_clients_cannot_trigger_lifecycle_events(server: RunningServer, fr
 async def test_a_switch_whose_new_open_fails_leaves_the_old_room_too(
     server: RunningServer, connect: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from handlers.context import SIO
     from models.errors import Unavailable
     from models.writer import SessionWriter
-    from server.app import SIO
 
     viewer = await connect(server, server.token())
     first = new_breakout_id()

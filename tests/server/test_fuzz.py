@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 
 from config import load_settings
 from handlers.audience import AudienceNamespace
+from handlers.context import SIO
 from models.records import Role
 from models.tokens import TokenAuthority
 from server import create_app
-from server.app import SIO
 from tests.support import TEST_SECRET, RawSocket, free_port, new_breakout_id
 
 ERROR_CODES = {

@@ -173,6 +173,8 @@ async def test_hosts_create_and_update_breakouts_and_their_device_limit_applies(
         "endsAt": "2026-11-21T10:00:00.000Z",
         "endedAt": None,
         "deviceLimit": 2,
+        "presentMinMinutes": None,
+        "presentMinPercent": None,
     }
     token = server.token("u1")
     tabs = [await connect(server, token) for _ in range(2)]

@@ -270,14 +270,14 @@ async def test_internal_errors_reach_clients_without_details(
     http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from handlers import sessions_api
     from models.attendance import Attendance
+    from models.reports import Reports
 
     async def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail at /srv/app.py line 42")
 
     monkeypatch.setattr(Attendance, "_join", explode)
-    monkeypatch.setattr(sessions_api, "breakout_sessions", explode)
+    monkeypatch.setattr(Reports, "breakout_sessions", explode)
     viewer = await connect(server, server.token())
 
     ack = await viewer.call("join-chat-room", {"breakoutId": new_breakout_id()})
