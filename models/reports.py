@@ -188,7 +188,6 @@ class Reports:
                 first=first,
                 last=last,
                 today=today,
-                time_zone=school.time_zone,
                 now=now,
                 count_open=True,
             )
@@ -227,7 +226,6 @@ class Reports:
                 first=first_entry.astimezone(UTC).date(),
                 last=max(today, first_entry.astimezone(UTC).date()),
                 today=today,
-                time_zone="UTC",
                 now=now,
                 count_open=False,
             )
@@ -286,7 +284,6 @@ class Reports:
                 first=first,
                 last=last,
                 today=now.astimezone(UTC).date(),
-                time_zone="UTC",
                 now=now,
                 count_open=False,
             )

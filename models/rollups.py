@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 # Reports: rolled-up days that are not stale, plus stale days and today computed live by the
 # database's presence_by_day() (migration 0003). $1 now, $2 count open stays, $3 place kind,
-# $4 place ids, $5..$6 first and last day, $7 today, $8 time zone of the days.
+# $4 place ids, $5..$6 first and last day, $7 today (local to the places).
 SELECT_DAILY_PRESENCE = """
 WITH stale AS (
     SELECT place_id, day FROM presence_daily_stale
@@ -97,7 +97,6 @@ async def fetch_daily_presence(
     first: date,
     last: date,
     today: date,
-    time_zone: str,
     now: datetime,
     count_open: bool,
 ) -> list[DailyPresence]:
@@ -114,7 +113,6 @@ async def fetch_daily_presence(
         first,
         last,
         today,
-        time_zone,
     )
     return [DailyPresence(*row) for row in rows]
 

@@ -160,7 +160,7 @@ async def connect_viewer(
 ) -> Viewer:
     client = socketio.AsyncClient(reconnection=False)
     viewer = Viewer(client)
-    for event in ("viewer-count", "presence-diff", "playback", "breakout-ended"):
+    for event in ("viewer-count", "presence-diff", "playback", "breakout-ended", "fever-alert"):
         client.on(event, viewer.queue(event).put_nowait)
     headers = {"User-Agent": user_agent}
     if forwarded_for:

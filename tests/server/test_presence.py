@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -12,12 +11,6 @@ import pytest
 
 from models.records import Role
 from tests.support import RunningServer, Viewer, new_breakout_id
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def diffs_until(host: Viewer, done: Any, timeout_s: float = 5.0) -> list[dict[str, Any]]:

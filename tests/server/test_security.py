@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,12 +12,6 @@ import socketio
 
 from models.records import Role
 from tests.support import LONDON_IP, RawSocket, RunningServer, free_port, new_breakout_id
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def refusal_of(server: RunningServer, **connect: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -12,12 +11,6 @@ import pytest
 
 from models.records import Role
 from tests.support import IPHONE, LONDON_IP, RunningServer, new_breakout_id, private_postgres
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def attended_breakout(server: RunningServer, connect: Any) -> tuple[str, str]:

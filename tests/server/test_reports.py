@@ -1,0 +1,160 @@
+"""Breakout attendance reports and the analysts' SQL, against the real server and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from models.records import Role
+from models.rollups import roll_up_all
+from tests.support import RunningServer, new_breakout_id
+
+INSERT_SESSION = """
+INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,
+                                 exit_reason, user_name, org_id)
+VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE 'leave' END, $6, $7)
+"""
+
+
+async def _get(
+    http: aiohttp.ClientSession, server: RunningServer, path: str, org: str, **params: str
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {server.token('analyst', role=Role.ANALYST, org=org)}"}
+    async with http.get(server.url + path, params=params, headers=headers) as response:
+        if response.content_type == "text/csv":
+            return response.status, await response.text()
+        return response.status, await response.json(content_type=None)
+
+
+@pytest.fixture
+async def held_breakout(http: aiohttp.ClientSession, server: RunningServer) -> tuple[str, str]:
+    """A one-hour breakout yesterday (present from 50%) and its sessions:
+    u1 on two devices 0-20 and 10-40 min (40 min once the overlap counts once), u2 10 min, and u3
+    still in it with no attended session."""
+    org, breakout = f"org-{secrets.token_hex(4)}", new_breakout_id()
+    start = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(
+        days=1
+    )
+    host = {"Authorization": f"Bearer {server.token('h', role=Role.HOST, org=org)}"}
+    spec = {
+        "name": "Algebra",
+        "startsAt": start.isoformat(),
+        "endsAt": (start + timedelta(hours=1)).isoformat(),
+        "presentMinPercent": 50,
+    }
+    async with http.put(f"{server.url}/api/breakouts/{breakout}", json=spec, headers=host) as r:
+        assert r.status == 200, await r.text()
+    minute = timedelta(minutes=1)
+    rows = [
+        ("u1", "s1", start, start + 20 * minute, "Ada"),
+        ("u1", "s2", start + 10 * minute, start + 40 * minute, "Ada"),
+        ("u2", "s3", start + 5 * minute, start + 15 * minute, "Bob"),
+        ("u3", "s4", start + 50 * minute, None, "Cy"),
+    ]
+    async with server.pool.acquire() as connection:
+        for user, session, entry, exit_ts, name in rows:
+            await connection.execute(
+                INSERT_SESSION, user, breakout, session, entry, exit_ts, name, org
+            )
+    return org, breakout
+
+
+async def test_breakout_report_per_user_as_json_and_csv(
+    http: aiohttp.ClientSession, server: RunningServer, held_breakout: tuple[str, str]
+) -> None:
+    org, breakout = held_breakout
+    status, body = await _get(http, server, f"/api/breakouts/{breakout}/attendance", org)
+    assert status == 200, body
+    report = body["data"]
+    assert report["scheduledSeconds"] == 3600
+    assert report["policy"] == {"minMinutes": None, "minPercent": 50}
+    assert (report["present"], report["absent"]) == (1, 2)
+    users = {user["userId"]: user for user in report["users"]}
+    assert users["u1"]["attendedSeconds"] == 40 * 60 and users["u1"]["sessions"] == 2
+    assert users["u1"]["percent"] == pytest.approx(66.67) and users["u1"]["present"] is True
+    assert users["u1"]["firstJoin"].endswith("T10:00:00.000Z")
+    assert users["u1"]["lastLeave"].endswith("T10:40:00.000Z")
+    assert users["u2"]["attendedSeconds"] == 600 and users["u2"]["present"] is False
+    assert users["u3"]["attendedSeconds"] == 0 and users["u3"]["openSessions"] == 1
+    assert users["u3"]["firstJoin"] is None and users["u1"]["userName"] == "Ada"
+
+    status, text = await _get(
+        http, server, f"/api/breakouts/{breakout}/attendance", org, format="csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert status == 200 and [row["userId"] for row in rows] == ["u1", "u2", "u3"]
+    assert rows[0]["attendedSeconds"] == "2400.0" and rows[0]["present"] == "True"
+
+    # The same figures once the day is rolled up.
+    await roll_up_all(server.pool)
+    assert (await _get(http, server, f"/api/breakouts/{breakout}/attendance", org))[1] == body
+    status, other = await _get(http, server, f"/api/breakouts/{breakout}/attendance", "org-x")
+    assert status == 403
+
+
+async def test_org_breakouts_aggregate(
+    http: aiohttp.ClientSession, server: RunningServer, held_breakout: tuple[str, str]
+) -> None:
+    org, breakout = held_breakout
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    path = "/api/attendances/aggregate/breakouts"
+    params = {"from": str(yesterday - timedelta(days=2)), "to": str(yesterday)}
+    status, body = await _get(http, server, path, org, **params, detail="breakouts")
+    assert status == 200, body
+    (period,) = body["data"]["periods"]
+    assert period["start"] == period["end"] == str(yesterday)
+    assert (period["breakouts"], period["attendees"]) == (1, 2)
+    assert (period["present"], period["absent"]) == (1, 1)
+    assert period["perBreakout"] == [{"breakoutId": breakout, "present": 1, "absent": 1}]
+    status, weeks = await _get(http, server, path, org, **params, period="week")
+    assert status == 200 and sum(p["present"] for p in weeks["data"]["periods"]) == 1
+    bad = {"from": str(yesterday), "to": str(yesterday - timedelta(days=1))}
+    assert (await _get(http, server, path, org, **bad))[0] == 400
+
+
+async def test_analysts_read_the_views_and_nothing_else(
+    server: RunningServer, postgres_url: str, held_breakout: tuple[str, str]
+) -> None:
+    org, breakout = held_breakout
+    await roll_up_all(server.pool)
+    login = f"bi_{secrets.token_hex(4)}"
+    async with server.pool.acquire() as connection:
+        await connection.execute(
+            f"CREATE ROLE {login} LOGIN PASSWORD 'bi-secret' IN ROLE attendance_analyst"
+        )
+    dsn = asyncpg.connect  # the analyst connects as themselves
+    params = {"user": login, "password": "bi-secret"}
+    analyst = await dsn(postgres_url, **params)
+    try:
+        attended = await analyst.fetch(
+            "SELECT user_id, duration_seconds FROM attended WHERE breakout_id = $1 ORDER BY 1, 2",
+            breakout,
+        )
+        assert [(r["user_id"], r["duration_seconds"]) for r in attended] == [
+            ("u1", 1200.0),
+            ("u1", 1800.0),
+            ("u2", 600.0),
+        ]
+        daily = await analyst.fetch(
+            "SELECT user_id, seconds, org_id FROM daily_presence WHERE place_id = $1 ORDER BY 1",
+            breakout,
+        )
+        assert [(r["user_id"], r["seconds"], r["org_id"]) for r in daily] == [
+            ("u1", 2400.0, org),
+            ("u2", 600.0, org),
+        ]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await analyst.fetch("SELECT * FROM attendance_sessions LIMIT 1")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await analyst.execute("DELETE FROM presence_daily")
+    finally:
+        await analyst.close()
+        async with server.pool.acquire() as connection:
+            await connection.execute(f"DROP ROLE {login}")
