@@ -129,9 +129,7 @@ async def test_analysts_read_the_views_and_nothing_else(
         await connection.execute(
             f"CREATE ROLE {login} LOGIN PASSWORD 'bi-secret' IN ROLE attendance_analyst"
         )
-    dsn = asyncpg.connect  # the analyst connects as themselves
-    params = {"user": login, "password": "bi-secret"}
-    analyst = await dsn(postgres_url, **params)
+    analyst = await asyncpg.connect(postgres_url, user=login, password="bi-secret")
     try:
         attended = await analyst.fetch(
             "SELECT user_id, duration_seconds FROM attended WHERE breakout_id = $1 ORDER BY 1, 2",
