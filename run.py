@@ -1,4 +1,4 @@
-"""Command line: serve the attendance server, apply migrations, or mint a token."""
+"""Command line: serve the attendance server, apply migrations, mint a token, purge, or seed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import sys
+import time
 from pathlib import Path
 
 import uvloop
@@ -24,6 +25,8 @@ from handlers.context import SETTINGS
 from models.migrate import apply_migrations
 from models.records import Role, now_ms
 from models.retention import purge_sessions
+from models.rollups import roll_up_all
+from models.seed import SeedPlan, seed
 from models.tokens import TokenAuthority, TokenConfigError
 from server import create_app
 from server.database import database_url, open_pool
@@ -42,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=describe_settings(),
         formatter_class=formatter,
     )
-    commands = parser.add_subparsers(dest="command", metavar="{serve,migrate,token,purge}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,migrate,token,purge,seed}")
 
     serve = commands.add_parser(
         "serve",
@@ -105,6 +108,26 @@ def _parser() -> argparse.ArgumentParser:
         choices=[mode.value for mode in RetentionMode],
         help="what to do (default: RETENTION_MODE)",
     )
+    seed = commands.add_parser(
+        "seed",
+        help="fill the database with realistic demo data and exit",
+        description="Schools with pupils checking in and out on school days (lateness, absences, "
+        "early leavers, lunch breaks, the odd fever) and breakouts with sessions (lateness, "
+        "reconnects, second devices), loaded with COPY, then rolled up for the reports.",
+        epilog=describe_settings(),
+        formatter_class=formatter,
+    )
+    defaults = SeedPlan()
+    for flag, dest, value, meaning in (
+        ("--schools", "schools", defaults.schools, "schools"),
+        ("--users", "users_per_school", defaults.users_per_school, "pupils per school"),
+        ("--days", "days", defaults.days, "days of history, ending yesterday"),
+        ("--breakouts", "breakouts", defaults.breakouts, "breakouts"),
+        ("--attendees", "attendees_per_breakout", defaults.attendees_per_breakout, "per breakout"),
+        ("--seed", "seed", defaults.seed, "random seed"),
+    ):
+        seed.add_argument(flag, dest=dest, type=int, default=value, help=f"{meaning} ({value})")
+    seed.add_argument("--org", default=defaults.org_id, help="organisation id (demo)")
     return parser
 
 
@@ -151,6 +174,33 @@ async def _purge(settings: Settings, older_than_days: int, mode: RetentionMode) 
     logger.info("purge: %s %d sessions older than %d days", mode.value, count, older_than_days)
 
 
+async def _seed(settings: Settings, plan: SeedPlan) -> None:
+    started = time.perf_counter()
+    async with database_url(settings) as url:
+        pool = await open_pool(url, 2)
+        try:
+            async with pool.acquire() as connection:
+                counts = await seed(connection, plan)
+            loaded = time.perf_counter()
+            days = await roll_up_all(pool)
+        finally:
+            await pool.close()
+    logger.info(
+        "seeded org %s: %d schools, %d users, %d check events, %d fever alerts, %d breakouts, "
+        "%d sessions in %.1f s; %d daily rollups in %.1f s",
+        plan.org_id,
+        counts.schools,
+        counts.users,
+        counts.check_events,
+        counts.fever_alerts,
+        counts.breakouts,
+        counts.sessions,
+        loaded - started,
+        days,
+        time.perf_counter() - loaded,
+    )
+
+
 async def _migrate(settings: Settings) -> None:
     import asyncpg
 
@@ -195,6 +245,14 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if command == "migrate":
         asyncio.run(_migrate(settings))
+        return 0
+    if command == "seed":
+        sizes = ("schools", "users_per_school", "days", "breakouts", "attendees_per_breakout")
+        if any(getattr(args, name) < 0 for name in sizes) or args.days < 1:
+            logger.error("sizes must be 0 or more, and --days at least 1")
+            return 2
+        plan = SeedPlan(org_id=args.org, seed=args.seed, **{n: getattr(args, n) for n in sizes})
+        asyncio.run(_seed(settings, plan))
         return 0
     if command == "purge":
         if args.older_than < 0:
