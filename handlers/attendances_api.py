@@ -86,6 +86,7 @@ async def school_aggregate(request: web.Request) -> web.Response:
         last=wanted.last,
         period=wanted.period,
         now=now_ms(),
+        detail=wanted.detail,
     )
     return data_response(school_report_json(report, detail=wanted.detail))
 

@@ -8,7 +8,7 @@ from handlers.bearer import bearer_identity
 from handlers.context import REPORTS
 from handlers.formats import csv_response, data_response, wants_csv
 from handlers.payloads import breakout_id
-from handlers.school_payloads import report_query
+from handlers.school_payloads import MAX_PAGE, page_query, report_query
 from handlers.wire import Json, iso_ms
 from models.records import now_ms
 from models.reports import BreakoutPeriod, BreakoutReport
@@ -53,10 +53,14 @@ async def breakout_attendance(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
     as_csv = wants_csv(request)
-    report = await request.app[REPORTS].breakout_attendance(identity, wanted, now_ms())
+    page = page_query(request.query, default=MAX_PAGE)
+    report = await request.app[REPORTS].breakout_attendance(
+        identity, wanted, now_ms(), page.cursor or "", None if as_csv else page.limit
+    )
     users = _users_json(report)
-    if as_csv:
+    if as_csv:  # an export: every user
         return csv_response(users, USER_FIELDS, f"attendance-{wanted}.csv")
+    full_page = len(report.users) == page.limit
     breakout, policy = report.breakout, report.policy
     return data_response(
         {
@@ -66,10 +70,12 @@ async def breakout_attendance(request: web.Request) -> web.Response:
             "endsAt": iso_ms(breakout.ends_at),
             "scheduledSeconds": breakout.scheduled_seconds,
             "policy": {"minMinutes": policy.min_minutes, "minPercent": policy.min_percent},
+            "attendees": report.total_users,
             "present": report.present,
-            "absent": len(report.users) - report.present,
+            "absent": report.total_users - report.present,
             "users": users,
-        }
+        },
+        next_cursor=report.users[-1].user_id if full_page else None,
     )
 
 

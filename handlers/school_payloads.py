@@ -160,9 +160,9 @@ class Page:
     limit: int
 
 
-def page_query(query: Any) -> Page:
+def page_query(query: Any, default: int = DEFAULT_PAGE) -> Page:
     """`?limit=` (1-1000, default 100) and `?cursor=` from the previous page's `next_cursor`."""
-    raw = query.get("limit", str(DEFAULT_PAGE))
+    raw = query.get("limit", str(default))
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidPayload(f"limit must be a whole number 1-{MAX_PAGE}")
     cursor = query.get("cursor")

@@ -96,6 +96,6 @@ def school_report_json(report: SchoolReport, *, detail: bool) -> Json:
             "period_min_percent": rules.period_min_ratio * 100,
             "school_days": sorted(rules.school_days),
         },
-        "users": len(report.periods[0].users) if report.periods else 0,
+        "users": report.users,
         "periods": periods,
     }

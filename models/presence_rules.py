@@ -42,7 +42,11 @@ def days_between(first: date, last: date) -> list[date]:
 
 @dataclass(frozen=True, slots=True)
 class PresenceRules:
-    """The thresholds of a school report (settings; README "Attendance rules")."""
+    """The thresholds of a school report (settings; README "Attendance rules").
+
+    The day rule (`day_min_seconds` in the place, or in it right now today) is applied where the
+    days are summed, in the database; the period rule is `aggregate_presence`.
+    """
 
     day_min_seconds: float
     period_min_ratio: float
@@ -52,9 +56,17 @@ class PresenceRules:
     def is_school_day(self, day: date) -> bool:
         return day.isoweekday() in self.school_days
 
-    def present_on_day(self, seconds: float, in_now: bool) -> bool:
-        """Enough time in the place that day, or (today only) in it at this moment."""
-        return in_now or seconds + _EPSILON >= self.day_min_seconds
+
+@dataclass(frozen=True, slots=True)
+class UserDays:
+    """One user's days in one period: time in the place, and days that met the day rule."""
+
+    seconds: float = 0.0
+    present_days: int = 0
+    present_school_days: int = 0
+
+
+NO_DAYS = UserDays()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,49 +94,48 @@ class PeriodFigures:
 def aggregate_presence(
     *,
     users: Collection[str],
-    seconds: Mapping[tuple[str, date], float],
-    in_now: Collection[str],
+    days: Mapping[tuple[str, date], UserDays],
     first: date,
     last: date,
     today: date,
     period: Period,
     rules: PresenceRules,
+    detail: bool = True,
 ) -> list[PeriodFigures]:
     """Present/absent counts per period from `first` to `last` for every user of the place.
 
-    `seconds[(user, day)]` is the user's time in the place that local day; `in_now` holds who is
-    in the place at this moment (present today whatever their time). Days after `today` are not
-    counted yet. A user is present on a period of several days when present on at least
-    `period_min_ratio` of its school days counted so far; a period with none counts nobody.
+    `days[(user, period start)]` sums the user's days in that period. Days after `today` are not
+    counted yet. A user is present in a period when present on at least `period_min_ratio` of its
+    school days counted so far; a period with none counts nobody absent, and on a single day off
+    whoever met the day rule is present. `detail` keeps the per-user rows.
     """
-    counted = [day for day in days_between(first, last) if day <= today]
     figures = []
-    for start, days in _group_by_period(days_between(first, last), period):
-        school_days = [day for day in days if day in counted and rules.is_school_day(day)]
-        rows = []
-        for user in sorted(users):
-            present_days = sum(
-                rules.present_on_day(seconds.get((user, day), 0.0), user in in_now and day == today)
-                for day in school_days
-            )
-            total = sum(seconds.get((user, day), 0.0) for day in days)
-            if period is Period.DAY and days[0] <= today and not school_days:
-                # Someone who came on a day off was there, but nobody is absent on it.
-                present = rules.present_on_day(total, user in in_now and days[0] == today)
+    for start, period_days in _group_by_period(days_between(first, last), period):
+        counted = [day for day in period_days if day <= today and rules.is_school_day(day)]
+        day_off = period is Period.DAY and not counted and period_days[0] <= today
+        needed = rules.period_min_ratio * len(counted) - _EPSILON
+        present, rows = 0, []
+        for user in users:
+            summed = days.get((user, period_start(start, period)), NO_DAYS)
+            if day_off:
+                is_present = summed.present_days > 0
             else:
-                present = bool(school_days) and (
-                    present_days + _EPSILON >= rules.period_min_ratio * len(school_days)
+                is_present = bool(counted) and summed.present_school_days >= needed
+            present += is_present
+            if detail:
+                rows.append(
+                    UserPeriod(
+                        user, summed.seconds, summed.present_school_days, len(counted), is_present
+                    )
                 )
-            rows.append(UserPeriod(user, total, present_days, len(school_days), present))
-        present_count = sum(row.present for row in rows)
         figures.append(
             PeriodFigures(
                 period=period,
                 start=start,
-                end=days[-1],
-                school_days=len(school_days),
-                present=present_count,
-                absent=len(rows) - present_count if school_days else 0,
+                end=period_days[-1],
+                school_days=len(counted),
+                present=present,
+                absent=len(users) - present if counted else 0,
                 users=tuple(rows),
             )
         )
@@ -145,11 +156,14 @@ class BreakoutPolicy:
     min_minutes: float | None
     min_percent: float | None
 
-    def present(self, seconds: float, scheduled_seconds: float | None) -> bool:
+    def required_seconds(self, scheduled_seconds: float | None) -> float:
+        """Attended seconds that make a user present (and always more than none)."""
         if self.min_percent is not None and scheduled_seconds:
-            return seconds * 100 + _EPSILON >= self.min_percent * scheduled_seconds
-        minutes = self.min_minutes if self.min_minutes is not None else 0.0
-        return seconds > 0 and seconds + _EPSILON >= minutes * 60
+            return self.min_percent * scheduled_seconds / 100 - _EPSILON
+        return (self.min_minutes or 0.0) * 60 - _EPSILON
+
+    def present(self, seconds: float, scheduled_seconds: float | None) -> bool:
+        return seconds > 0 and seconds >= self.required_seconds(scheduled_seconds)
 
 
 def breakout_policy(

@@ -23,13 +23,12 @@ from models.presence_rules import (
     Period,
     PeriodFigures,
     PresenceRules,
+    UserDays,
     aggregate_presence,
     breakout_policy,
     period_end,
-    period_start,
 )
 from models.records import AttendanceSession, Breakout, Identity, School
-from models.rollups import DailyPresence, fetch_daily_presence
 from models.schools import fetch_school
 from models.sessions import fetch_breakout_sessions
 
@@ -42,14 +41,63 @@ SELECT_CHECKED_IN = """
 SELECT user_id FROM school_visits
 WHERE school_id = $1 AND exit_ts IS NULL AND entry_ts >= $2 AND entry_ts <= $3
 """
-SELECT_FIRST_ENTRY = "SELECT min(entry_ts) FROM attendance_sessions WHERE breakout_id = $1"
-SELECT_BREAKOUT_USERS = """
-SELECT DISTINCT ON (user_id) user_id, user_name FROM attendance_sessions
-WHERE breakout_id = $1 ORDER BY user_id, entry_ts DESC
+# Each user's days per period (date_trunc: ISO weeks, calendar months), summed where they are;
+# a day is present when it reaches $6 seconds, or (today, $4) when the user is in now ($8).
+# presence_days() (migration 0003) reads rollups for closed days and computes the rest live.
+SELECT_SCHOOL_PERIODS = """
+WITH day_rule AS (
+    SELECT d.user_id, d.day, d.seconds,
+           d.seconds >= $6 OR (d.day = $4 AND d.user_id = ANY($8::text[])) AS present
+    FROM presence_days('school', ARRAY[$1::text], $2, $3, $4, $5, true) AS d
+)
+SELECT user_id, date_trunc($7, day::timestamp)::date AS period, sum(seconds) AS seconds,
+       count(*) FILTER (WHERE present) AS present_days,
+       count(*) FILTER (WHERE present AND extract(isodow FROM day)::int = ANY($9::int[]))
+           AS present_school_days
+FROM day_rule
+GROUP BY 1, 2
 """
-SELECT_OPEN_COUNTS = """
-SELECT user_id, count(*) AS open FROM attendance_sessions
-WHERE breakout_id = $1 AND exit_ts IS NULL GROUP BY user_id
+SELECT_FIRST_ENTRY = "SELECT min(entry_ts) FROM attendance_sessions WHERE breakout_id = $1"
+# Per user: attended time (closed sessions, overlaps once), sessions, first join, last leave,
+# and sessions still open; one page of users from after $5, with totals over all of them.
+# $6: the seconds the breakout's rule requires (BreakoutPolicy.required_seconds).
+SELECT_BREAKOUT_ATTENDANCE = """
+WITH attended AS (
+    SELECT d.user_id, max(d.user_name) AS user_name, sum(d.seconds) AS seconds,
+           sum(d.entries)::integer AS sessions, min(d.first_in) AS first_join,
+           max(d.last_out) AS last_leave
+    FROM presence_days('breakout', ARRAY[$1::text], $2, $3, $3, $4, false) AS d
+    GROUP BY d.user_id
+),
+still_in AS (
+    SELECT user_id, max(user_name) AS user_name, count(*)::integer AS open_sessions
+    FROM attendance_sessions WHERE breakout_id = $1 AND exit_ts IS NULL
+    GROUP BY user_id
+),
+everyone AS (
+    SELECT coalesce(a.user_id, o.user_id) AS user_id,
+           coalesce(a.user_name, o.user_name) AS user_name,
+           coalesce(a.seconds, 0) AS seconds, coalesce(a.sessions, 0) AS sessions,
+           a.first_join, a.last_leave, coalesce(o.open_sessions, 0) AS open_sessions
+    FROM attended AS a
+    FULL JOIN still_in AS o ON o.user_id = a.user_id
+),
+totals AS (
+    SELECT count(*) AS users, count(*) FILTER (WHERE seconds > 0 AND seconds >= $6) AS present
+    FROM everyone
+)
+SELECT t.users, t.present AS present_users, p.*
+FROM totals AS t
+LEFT JOIN LATERAL (
+    SELECT * FROM everyone WHERE user_id > $5 ORDER BY user_id LIMIT $7
+) AS p ON true
+"""
+# Per period, breakout and user: attended time in that period.
+SELECT_ORG_BREAKOUT_PERIODS = """
+SELECT date_trunc($6, d.day::timestamp)::date AS period, d.place_id, d.user_id,
+       sum(d.seconds) AS seconds
+FROM presence_days('breakout', $1::text[], $2, $3, $4, $5, false) AS d
+GROUP BY 1, 2, 3
 """
 SELECT_ORG_BREAKOUTS = """
 SELECT id, name, starts_at, ends_at, present_min_minutes, present_min_percent
@@ -81,6 +129,7 @@ class SchoolReport:
     last: date
     period: Period
     rules: PresenceRules
+    users: int
     periods: list[PeriodFigures]
 
 
@@ -101,13 +150,13 @@ class UserAttendance:
 
 @dataclass(frozen=True, slots=True)
 class BreakoutReport:
+    """A page of the breakout's users (by id) and the totals over all of them."""
+
     breakout: Breakout
     policy: BreakoutPolicy
+    total_users: int
+    present: int
     users: list[UserAttendance]
-
-    @property
-    def present(self) -> int:
-        return sum(user.present for user in self.users)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +215,7 @@ class Reports:
         last: date,
         period: Period,
         now: datetime,
+        detail: bool,
     ) -> SchoolReport:
         """Present and absent users of the school per day, week or month, in its time zone."""
         require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
@@ -181,85 +231,83 @@ class Reports:
                 row["user_id"]
                 for row in await connection.fetch(SELECT_CHECKED_IN, school_id, midnight, now)
             }
-            daily = await fetch_daily_presence(
-                connection,
-                place_kind="school",
-                place_ids=[school_id],
-                first=first,
-                last=last,
-                today=today,
-                now=now,
-                count_open=True,
+            rules = PresenceRules(
+                day_min_seconds=self._day_min_seconds,
+                period_min_ratio=self._period_min_ratio,
+                school_days=frozenset(school.school_days),
             )
-        rules = PresenceRules(
-            day_min_seconds=self._day_min_seconds,
-            period_min_ratio=self._period_min_ratio,
-            school_days=frozenset(school.school_days),
-        )
+            rows = await connection.fetch(
+                SELECT_SCHOOL_PERIODS,
+                school_id,
+                first,
+                last,
+                today,
+                now,
+                rules.day_min_seconds,
+                period.value,
+                list(in_now),
+                sorted(rules.school_days),
+            )
+        days = {
+            (row["user_id"], row["period"]): UserDays(
+                row["seconds"], row["present_days"], row["present_school_days"]
+            )
+            for row in rows
+        }
         figures = aggregate_presence(
             users=users,
-            seconds={(row.user_id, row.day): row.seconds for row in daily},
-            in_now=in_now,
+            days=days,
             first=first,
             last=last,
             today=today,
             period=period,
             rules=rules,
+            detail=detail,
         )
-        return SchoolReport(school, first, last, period, rules, figures)
+        return SchoolReport(school, first, last, period, rules, len(users), figures)
 
     async def breakout_attendance(
-        self, identity: Identity, breakout_id: str, now: datetime
+        self, identity: Identity, breakout_id: str, now: datetime, after: str, limit: int | None
     ) -> BreakoutReport:
-        """Per user: first join, last leave, attended time, sessions, share, present or not."""
+        """Per user: first join, last leave, attended time, sessions, share, present or not.
+
+        Users come by id, `limit` at a time (None: all) after the id `after`.
+        """
         breakout = await self._breakouts.get(breakout_id)
         require_can_read_sessions(identity, breakout)
+        policy = self._breakout_rules.policy(breakout)
+        scheduled = breakout.scheduled_seconds
+        today = now.astimezone(UTC).date()
         async with self._pool.acquire() as connection:
             first_entry = await connection.fetchval(SELECT_FIRST_ENTRY, breakout.id)
             if first_entry is None:
-                return BreakoutReport(breakout, self._breakout_rules.policy(breakout), [])
-            today = now.astimezone(UTC).date()
-            daily = await fetch_daily_presence(
-                connection,
-                place_kind="breakout",
-                place_ids=[breakout.id],
-                first=first_entry.astimezone(UTC).date(),
-                last=max(today, first_entry.astimezone(UTC).date()),
-                today=today,
-                now=now,
-                count_open=False,
+                return BreakoutReport(breakout, policy, 0, 0, [])
+            rows = await connection.fetch(
+                SELECT_BREAKOUT_ATTENDANCE,
+                breakout.id,
+                min(first_entry.astimezone(UTC).date(), today),
+                today,
+                now,
+                after,
+                policy.required_seconds(scheduled),
+                limit,
             )
-            names: dict[str, str | None] = {
-                row["user_id"]: row["user_name"]
-                for row in await connection.fetch(SELECT_BREAKOUT_USERS, breakout.id)
-            }
-            open_counts: dict[str, int] = {
-                row["user_id"]: row["open"]
-                for row in await connection.fetch(SELECT_OPEN_COUNTS, breakout.id)
-            }
-        policy = self._breakout_rules.policy(breakout)
-        scheduled = breakout.scheduled_seconds
-        by_user: dict[str, list[DailyPresence]] = defaultdict(list)
-        for row in daily:
-            by_user[row.user_id].append(row)
-        users = []
-        for user_id in sorted(names):
-            days = by_user.get(user_id, [])
-            seconds = sum(row.seconds for row in days)
-            users.append(
-                UserAttendance(
-                    user_id=user_id,
-                    user_name=names[user_id],
-                    first_join=min((row.first_in for row in days), default=None),
-                    last_leave=max((row.last_out for row in days), default=None),
-                    seconds=seconds,
-                    sessions=sum(row.entries for row in days),
-                    open_sessions=open_counts.get(user_id, 0),
-                    percent=round(100 * seconds / scheduled, 2) if scheduled else None,
-                    present=policy.present(seconds, scheduled),
-                )
+        users = [
+            UserAttendance(
+                user_id=row["user_id"],
+                user_name=row["user_name"],
+                first_join=row["first_join"],
+                last_leave=row["last_leave"],
+                seconds=row["seconds"],
+                sessions=row["sessions"],
+                open_sessions=row["open_sessions"],
+                percent=round(100 * row["seconds"] / scheduled, 2) if scheduled else None,
+                present=policy.present(row["seconds"], scheduled),
             )
-        return BreakoutReport(breakout, policy, users)
+            for row in rows
+            if row["user_id"] is not None
+        ]
+        return BreakoutReport(breakout, policy, rows[0]["users"], rows[0]["present_users"], users)
 
     async def org_breakouts(
         self, identity: Identity, *, first: date, last: date, period: Period, now: datetime
@@ -277,19 +325,18 @@ class Reports:
                 row["id"]: Breakout(org_id=identity.org_id, ended_at=None, **dict(row))
                 for row in rows
             }
-            daily = await fetch_daily_presence(
-                connection,
-                place_kind="breakout",
-                place_ids=list(breakouts),
-                first=first,
-                last=last,
-                today=now.astimezone(UTC).date(),
-                now=now,
-                count_open=False,
+            rows = await connection.fetch(
+                SELECT_ORG_BREAKOUT_PERIODS,
+                list(breakouts),
+                first,
+                last,
+                now.astimezone(UTC).date(),
+                now,
+                period.value,
             )
-        seconds: dict[date, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
-        for row in daily:
-            seconds[period_start(row.day, period)][(row.place_id, row.user_id)] += row.seconds
+        seconds: dict[date, dict[tuple[str, str], float]] = defaultdict(dict)
+        for row in rows:
+            seconds[row["period"]][(row["place_id"], row["user_id"])] = row["seconds"]
         periods = []
         for start in sorted(seconds):
             per_breakout: dict[str, list[int]] = defaultdict(lambda: [0, 0])

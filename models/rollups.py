@@ -1,11 +1,9 @@
-"""Daily presence per user and place: rolled up for closed days, computed live for the rest."""
+"""The rollup job: daily presence per user and place, redone for days whose rows changed."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime
 
 import asyncpg
 
@@ -13,36 +11,6 @@ from models.background import pause
 from models.database import DATABASE_GONE, Connection
 
 logger = logging.getLogger(__name__)
-
-# Reports: rolled-up days that are not stale, plus stale days and today computed live by the
-# database's presence_by_day() (migration 0003). $1 now, $2 count open stays, $3 place kind,
-# $4 place ids, $5..$6 first and last day, $7 today (local to the places).
-SELECT_DAILY_PRESENCE = """
-WITH stale AS (
-    SELECT place_id, day FROM presence_daily_stale
-    WHERE place_kind = $3 AND place_id = ANY($4::text[]) AND day BETWEEN $5 AND $6 AND day < $7
-),
-live AS (
-    SELECT place_id, day FROM stale
-    UNION
-    SELECT p, $7::date FROM unnest($4::text[]) AS p WHERE $7::date BETWEEN $5 AND $6
-),
-keys AS (
-    SELECT coalesce(array_agg(place_id ORDER BY place_id, day), '{}') AS ids,
-           coalesce(array_agg(day ORDER BY place_id, day), '{}') AS days
-    FROM live
-)
-SELECT p.place_id, p.day, p.user_id, p.seconds, p.entries, p.first_in, p.last_out
-FROM keys AS k,
-     presence_by_day(array_fill($3::text, ARRAY[cardinality(k.ids)]), k.ids, k.days, $1, $2)
-     AS p
-UNION ALL
-SELECT r.place_id, r.day, r.user_id, r.seconds, r.entries, r.first_in, r.last_out
-FROM presence_daily AS r
-WHERE r.place_kind = $3 AND r.place_id = ANY($4::text[]) AND r.day BETWEEN $5 AND $6
-  AND r.day < $7
-  AND NOT EXISTS (SELECT FROM stale AS s WHERE s.place_id = r.place_id AND s.day = r.day)
-"""
 
 # The rollup job claims stale days that are over in their place's time zone; several nodes
 # may run it at once (SKIP LOCKED).
@@ -67,54 +35,13 @@ WHERE r.place_kind = k.place_kind AND r.place_id = k.place_id AND r.day = k.day
 """
 
 INSERT_ROLLUPS = """
-INSERT INTO presence_daily (place_kind, place_id, day, user_id, seconds, entries, first_in,
-                            last_out)
+INSERT INTO presence_daily (place_kind, place_id, day, user_id, user_name, seconds, entries,
+                            first_in, last_out)
 SELECT * FROM presence_by_day($1, $2, $3, now(), false)
 """
 
 ROLLUP_BATCH_DAYS = 200
 _RETRYABLE: tuple[type[Exception], ...] = (*DATABASE_GONE, asyncpg.PostgresError)
-
-
-@dataclass(frozen=True, slots=True)
-class DailyPresence:
-    """One user's time in one place on one local day (overlapping stays counted once)."""
-
-    place_id: str
-    day: date
-    user_id: str
-    seconds: float
-    entries: int
-    first_in: datetime
-    last_out: datetime
-
-
-async def fetch_daily_presence(
-    connection: Connection,
-    *,
-    place_kind: str,
-    place_ids: list[str],
-    first: date,
-    last: date,
-    today: date,
-    now: datetime,
-    count_open: bool,
-) -> list[DailyPresence]:
-    """Each user's daily presence in the places from `first` to `last` (local days).
-
-    `count_open` counts a stay still open up to `now` on today; otherwise only closed ones.
-    """
-    rows = await connection.fetch(
-        SELECT_DAILY_PRESENCE,
-        now,
-        count_open,
-        place_kind,
-        place_ids,
-        first,
-        last,
-        today,
-    )
-    return [DailyPresence(*row) for row in rows]
 
 
 async def roll_up_stale_days(connection: Connection) -> int:

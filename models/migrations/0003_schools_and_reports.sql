@@ -78,12 +78,14 @@ ALTER TABLE breakouts
 -- school's days are local to its time zone.
 CREATE VIEW presence_intervals AS
 SELECT 'breakout'::text AS place_kind, s.breakout_id AS place_id, s.org_id, s.user_id,
-       s.entry_ts, s.exit_ts, 'UTC'::text AS time_zone
+       s.user_name, s.entry_ts, s.exit_ts, 'UTC'::text AS time_zone
 FROM attendance_sessions AS s
 UNION ALL
-SELECT 'school'::text, v.school_id, sc.org_id, v.user_id, v.entry_ts, v.exit_ts, sc.time_zone
+SELECT 'school'::text, v.school_id, sc.org_id, v.user_id, u.name, v.entry_ts, v.exit_ts,
+       sc.time_zone
 FROM school_visits AS v
-JOIN schools AS sc ON sc.id = v.school_id;
+JOIN schools AS sc ON sc.id = v.school_id
+JOIN school_users AS u ON u.id = v.user_id;
 
 -- Per user, place and local day: the union of the user's closed intervals (overlaps count once).
 CREATE TABLE presence_daily (
@@ -91,6 +93,7 @@ CREATE TABLE presence_daily (
     place_id   text NOT NULL,
     day        date NOT NULL,
     user_id    text NOT NULL,
+    user_name  text,
     seconds    double precision NOT NULL,
     -- Intervals that began on this day.
     entries    integer NOT NULL,
@@ -158,7 +161,7 @@ CREATE TRIGGER school_visits_deleted AFTER DELETE ON school_visits
 -- before the day it covers; longer ones are cut there.
 CREATE FUNCTION presence_by_day(p_kinds text[], p_ids text[], p_days date[], p_now timestamptz,
                                 p_count_open boolean)
-RETURNS TABLE (place_kind text, place_id text, day date, user_id text,
+RETURNS TABLE (place_kind text, place_id text, day date, user_id text, user_name text,
                seconds double precision, entries integer, first_in timestamptz,
                last_out timestamptz)
 LANGUAGE sql STABLE AS $$
@@ -170,7 +173,7 @@ WITH keys AS (
     LEFT JOIN schools AS sc ON k.place_kind = 'school' AND sc.id = k.place_id
 ),
 clipped AS (
-    SELECT k.place_kind, k.place_id, k.day, i.user_id,
+    SELECT k.place_kind, k.place_id, k.day, i.user_id, i.user_name,
            greatest(i.entry_ts, k.day_start) AS s,
            least(coalesce(i.exit_ts, p_now), k.day_end) AS e,
            i.entry_ts >= k.day_start AS entered
@@ -179,7 +182,8 @@ clipped AS (
       ON i.place_kind = k.place_kind AND i.place_id = k.place_id
      AND i.entry_ts < k.day_end AND i.entry_ts >= k.day_start - interval '7 days'
      AND coalesce(i.exit_ts, p_now) > k.day_start
-    WHERE i.exit_ts IS NOT NULL OR (p_count_open AND k.day_start <= p_now AND p_now < k.day_end)
+    WHERE i.exit_ts IS NOT NULL
+       OR (p_count_open AND i.entry_ts <= p_now AND k.day_start <= p_now AND p_now < k.day_end)
 ),
 marked AS (
     SELECT c.*,
@@ -195,13 +199,13 @@ numbered AS (
     FROM marked AS m
 ),
 islands AS (
-    SELECT place_kind, place_id, day, user_id, min(s) AS s, max(e) AS e,
-           count(*) FILTER (WHERE entered) AS entries
+    SELECT place_kind, place_id, day, user_id, max(user_name) AS user_name, min(s) AS s,
+           max(e) AS e, count(*) FILTER (WHERE entered) AS entries
     FROM numbered
     GROUP BY place_kind, place_id, day, user_id, island
 ),
 computed AS (
-    SELECT place_kind, place_id, day, user_id,
+    SELECT place_kind, place_id, day, user_id, max(user_name) AS user_name,
            sum(extract(epoch FROM e - s))::double precision AS seconds,
            sum(entries)::integer AS entries, min(s) AS first_in, max(e) AS last_out
     FROM islands
@@ -210,10 +214,46 @@ computed AS (
 SELECT * FROM computed
 $$;
 
+-- What reports read: per user and local day in the places from p_first to p_last, the rollup of
+-- each closed day that is not stale, and the rest (stale days, today) computed live. p_today is
+-- today where the places are; later days have nothing yet.
+CREATE FUNCTION presence_days(p_kind text, p_ids text[], p_first date, p_last date,
+                              p_today date, p_now timestamptz, p_count_open boolean)
+RETURNS TABLE (place_id text, day date, user_id text, user_name text, seconds double precision,
+               entries integer, first_in timestamptz, last_out timestamptz)
+LANGUAGE sql STABLE AS $$
+WITH stale AS (
+    SELECT st.place_id, st.day FROM presence_daily_stale AS st
+    WHERE st.place_kind = p_kind AND st.place_id = ANY(p_ids)
+      AND st.day BETWEEN p_first AND p_last AND st.day < p_today
+),
+live AS (
+    SELECT stale.place_id, stale.day FROM stale
+    UNION
+    SELECT p, p_today FROM unnest(p_ids) AS p WHERE p_today BETWEEN p_first AND p_last
+),
+keys AS (
+    SELECT coalesce(array_agg(live.place_id ORDER BY live.place_id, live.day), '{}') AS ids,
+           coalesce(array_agg(live.day ORDER BY live.place_id, live.day), '{}') AS days
+    FROM live
+)
+SELECT c.place_id, c.day, c.user_id, c.user_name, c.seconds, c.entries, c.first_in, c.last_out
+FROM keys AS k,
+     presence_by_day(array_fill(p_kind, ARRAY[cardinality(k.ids)]), k.ids, k.days, p_now,
+                     p_count_open) AS c
+UNION ALL
+SELECT r.place_id, r.day, r.user_id, r.user_name, r.seconds, r.entries, r.first_in, r.last_out
+FROM presence_daily AS r
+WHERE r.place_kind = p_kind AND r.place_id = ANY(p_ids) AND r.day BETWEEN p_first AND p_last
+  AND r.day < p_today
+  AND NOT EXISTS (SELECT FROM stale AS s WHERE s.place_id = r.place_id AND s.day = r.day)
+$$;
+
 -- For analysts and BI tools (README "SQL for analysts"): per user, place and day, the rolled-up
 -- closed days. Read with the `attendance_analyst` role, which may read the views only.
 CREATE VIEW daily_presence AS
-SELECT p.place_kind, p.place_id, coalesce(b.org_id, sc.org_id) AS org_id, p.user_id, p.day,
+SELECT p.place_kind, p.place_id, coalesce(b.org_id, sc.org_id) AS org_id, p.user_id,
+       p.user_name, p.day,
        p.seconds, round((p.seconds / 3600)::numeric, 2) AS hours, p.entries, p.first_in,
        p.last_out
 FROM presence_daily AS p

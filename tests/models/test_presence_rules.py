@@ -1,4 +1,4 @@
-"""The attendance rules on daily presence: thresholds, ratios, today, days off, breakouts."""
+"""The attendance rules over summed days: ratios, days off, days to come, periods, breakouts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from datetime import date
 
 from models.presence_rules import (
     Period,
+    PeriodFigures,
     PresenceRules,
+    UserDays,
     aggregate_presence,
     breakout_policy,
     period_end,
@@ -19,122 +21,90 @@ RULES = PresenceRules(
 )
 MONDAY = date(2026, 11, 16)
 FRIDAY = date(2026, 11, 20)
+SATURDAY = date(2026, 11, 21)
 SUNDAY = date(2026, 11, 22)
 
 
-def _week(seconds: dict[tuple[str, date], float], **kwargs: object) -> list:
-    options = {
-        "users": ["ada", "bob"],
-        "seconds": seconds,
-        "in_now": set(),
-        "first": MONDAY,
-        "last": SUNDAY,
-        "today": SUNDAY,
-        "period": Period.WEEK,
-        "rules": RULES,
-    } | kwargs
-    return aggregate_presence(**options)  # type: ignore[arg-type]
-
-
-def test_exactly_the_day_threshold_is_present_and_a_second_less_is_not() -> None:
-    days = aggregate_presence(
-        users=["ada", "bob"],
-        seconds={("ada", MONDAY): 4 * HOUR, ("bob", MONDAY): 4 * HOUR - 1},
-        in_now=set(),
-        first=MONDAY,
-        last=MONDAY,
-        today=FRIDAY,
-        period=Period.DAY,
-        rules=RULES,
+def _aggregate(
+    days: dict[tuple[str, date], UserDays],
+    *,
+    first: date = MONDAY,
+    last: date = SUNDAY,
+    today: date = SUNDAY,
+    period: Period = Period.WEEK,
+    users: tuple[str, ...] = ("ada", "bob"),
+) -> list[PeriodFigures]:
+    return aggregate_presence(
+        users=users, days=days, first=first, last=last, today=today, period=period, rules=RULES
     )
-    assert [(d.present, d.absent) for d in days] == [(1, 1)]
-    assert {u.user_id: u.present for u in days[0].users} == {"ada": True, "bob": False}
 
 
 def test_four_of_five_school_days_is_eighty_percent_and_present() -> None:
-    weekdays = [date(2026, 11, 16 + offset) for offset in range(5)]
-    seconds = {("ada", day): 5 * HOUR for day in weekdays[:4]}
-    seconds |= {("bob", day): 5 * HOUR for day in weekdays[:3]}
-    (week,) = _week(seconds)
+    (week,) = _aggregate(
+        {
+            ("ada", MONDAY): UserDays(20 * HOUR, 4, 4),
+            ("bob", MONDAY): UserDays(30 * HOUR, 4, 3),  # one of his four was a Saturday
+        }
+    )
     assert week.school_days == 5
     users = {u.user_id: u for u in week.users}
     assert users["ada"].present and users["ada"].present_days == 4
-    assert not users["bob"].present and users["bob"].present_days == 3
+    assert not users["bob"].present and users["bob"].seconds == 30 * HOUR
     assert (week.present, week.absent) == (1, 1)
 
 
-def test_checked_in_now_counts_as_present_today_only() -> None:
-    days = aggregate_presence(
-        users=["ada"],
-        seconds={("ada", FRIDAY): 60.0},
-        in_now={"ada"},
-        first=date(2026, 11, 19),
-        last=FRIDAY,
-        today=FRIDAY,
-        period=Period.DAY,
-        rules=RULES,
-    )
-    assert [(d.start, d.present, d.absent) for d in days] == [
-        (date(2026, 11, 19), 0, 1),
-        (FRIDAY, 1, 0),
-    ]
-
-
 def test_an_empty_school_is_all_absent() -> None:
-    days = aggregate_presence(
-        users=["ada", "bob", "cy"],
-        seconds={},
-        in_now=set(),
-        first=MONDAY,
-        last=FRIDAY,
-        today=SUNDAY,
-        period=Period.DAY,
-        rules=RULES,
-    )
+    days = _aggregate({}, last=FRIDAY, period=Period.DAY, users=("ada", "bob", "cy"))
     assert [(d.present, d.absent) for d in days] == [(0, 3)] * 5
 
 
-def test_nobody_is_absent_on_a_day_off_but_someone_who_came_is_present() -> None:
-    saturday = date(2026, 11, 21)
-    (day,) = aggregate_presence(
-        users=["ada", "bob"],
-        seconds={("ada", saturday): 5 * HOUR},
-        in_now=set(),
-        first=saturday,
-        last=saturday,
-        today=SUNDAY,
+def test_nobody_is_absent_on_a_day_off_but_who_came_is_present() -> None:
+    (day,) = _aggregate(
+        {("ada", SATURDAY): UserDays(5 * HOUR, 1, 0)},
+        first=SATURDAY,
+        last=SATURDAY,
         period=Period.DAY,
-        rules=RULES,
     )
     assert (day.school_days, day.present, day.absent) == (0, 1, 0)
 
 
 def test_days_after_today_are_not_counted_yet() -> None:
-    seconds = {("ada", MONDAY): 5 * HOUR, ("ada", date(2026, 11, 17)): 5 * HOUR}
-    (week,) = _week(seconds, today=date(2026, 11, 17))
+    (week,) = _aggregate({("ada", MONDAY): UserDays(10 * HOUR, 2, 2)}, today=date(2026, 11, 17))
     assert week.school_days == 2 and (week.present, week.absent) == (1, 1)
-    (future,) = _week({}, first=date(2026, 11, 23), last=date(2026, 11, 29))
+    (future,) = _aggregate({}, first=date(2026, 11, 23), last=date(2026, 11, 29))
     assert (future.school_days, future.present, future.absent) == (0, 0, 0)
 
 
-def test_periods_are_cut_to_the_asked_range() -> None:
-    months = aggregate_presence(
-        users=["ada"],
-        seconds={},
-        in_now=set(),
+def test_periods_are_cut_to_the_asked_range_and_keyed_by_their_true_start() -> None:
+    months = _aggregate(
+        {("ada", date(2026, 10, 1)): UserDays(40 * HOUR, 9, 9)},
         first=date(2026, 10, 20),
         last=date(2026, 11, 5),
-        today=SUNDAY,
         period=Period.MONTH,
-        rules=RULES,
+        users=("ada",),
     )
-    assert [(m.start, m.end) for m in months] == [
-        (date(2026, 10, 20), date(2026, 10, 31)),
-        (date(2026, 11, 1), date(2026, 11, 5)),
+    assert [(m.start, m.end, m.school_days) for m in months] == [
+        (date(2026, 10, 20), date(2026, 10, 31), 9),
+        (date(2026, 11, 1), date(2026, 11, 5), 4),
     ]
+    assert [m.present for m in months] == [1, 0]
     assert period_start(SUNDAY, Period.WEEK) == MONDAY
     assert period_end(date(2024, 2, 1), Period.MONTH) == date(2024, 2, 29)
     assert period_end(date(2026, 12, 1), Period.MONTH) == date(2026, 12, 31)
+
+
+def test_without_detail_only_counts_are_kept() -> None:
+    (week,) = aggregate_presence(
+        users=["ada"],
+        days={("ada", MONDAY): UserDays(20 * HOUR, 5, 5)},
+        first=MONDAY,
+        last=SUNDAY,
+        today=SUNDAY,
+        period=Period.WEEK,
+        rules=RULES,
+        detail=False,
+    )
+    assert (week.present, week.absent, week.users) == (1, 0, ())
 
 
 def test_breakout_policies() -> None:
