@@ -22,6 +22,7 @@ pytest: $(VENV)/.dev $(CONTRACT)/node_modules/.installed
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.redis_memory
+	$(BIN)/python -m bench.reports
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
