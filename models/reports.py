@@ -43,12 +43,12 @@ WHERE school_id = $1 AND exit_ts IS NULL AND entry_ts >= $2 AND entry_ts <= $3
 """
 # Each user's days per period (date_trunc: ISO weeks, calendar months), summed where they are;
 # a day is present when it reaches $6 seconds, or (today, $4) when the user is in now ($8).
-# presence_days() (migration 0003) reads rollups for closed days and computes the rest live.
+# presence_days() (migration 0003) reads rollups and computes stale days live.
 SELECT_SCHOOL_PERIODS = """
 WITH day_rule AS (
     SELECT d.user_id, d.day, d.seconds,
            d.seconds >= $6 OR (d.day = $4 AND d.user_id = ANY($8::text[])) AS present
-    FROM presence_days('school', ARRAY[$1::text], $2, $3, $4, $5, true) AS d
+    FROM presence_days('school', ARRAY[$1::text], $2, $3, $5, true) AS d
 )
 SELECT user_id, date_trunc($7, day::timestamp)::date AS period, sum(seconds) AS seconds,
        count(*) FILTER (WHERE present) AS present_days,
@@ -66,7 +66,7 @@ WITH attended AS (
     SELECT d.user_id, max(d.user_name) AS user_name, sum(d.seconds) AS seconds,
            sum(d.entries)::integer AS sessions, min(d.first_in) AS first_join,
            max(d.last_out) AS last_leave
-    FROM presence_days('breakout', ARRAY[$1::text], $2, $3, $3, $4, false) AS d
+    FROM presence_days('breakout', ARRAY[$1::text], $2, $3, $4, false) AS d
     GROUP BY d.user_id
 ),
 still_in AS (
@@ -94,9 +94,9 @@ LEFT JOIN LATERAL (
 """
 # Per period, breakout and user: attended time in that period.
 SELECT_ORG_BREAKOUT_PERIODS = """
-SELECT date_trunc($6, d.day::timestamp)::date AS period, d.place_id, d.user_id,
+SELECT date_trunc($5, d.day::timestamp)::date AS period, d.place_id, d.user_id,
        sum(d.seconds) AS seconds
-FROM presence_days('breakout', $1::text[], $2, $3, $4, $5, false) AS d
+FROM presence_days('breakout', $1::text[], $2, $3, $4, false) AS d
 GROUP BY 1, 2, 3
 """
 SELECT_ORG_BREAKOUTS = """
@@ -330,7 +330,6 @@ class Reports:
                 list(breakouts),
                 first,
                 last,
-                now.astimezone(UTC).date(),
                 now,
                 period.value,
             )

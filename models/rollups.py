@@ -12,8 +12,10 @@ from models.database import DATABASE_GONE, Connection
 
 logger = logging.getLogger(__name__)
 
-# The rollup job claims stale days that are over in their place's time zone; several nodes
-# may run it at once (SKIP LOCKED).
+# The rollup job claims stale days that are over in their place's time zone, or whose place
+# nobody is in any more (a breakout after its class, a school in the evening): a day counted
+# while someone is in stays live, because open stays count only there. Several nodes may run
+# the job at once (SKIP LOCKED).
 CLAIM_STALE_DAYS = """
 DELETE FROM presence_daily_stale AS st
 WHERE (st.place_kind, st.place_id, st.day) IN (
@@ -21,6 +23,12 @@ WHERE (st.place_kind, st.place_id, st.day) IN (
     FROM presence_daily_stale AS m
     LEFT JOIN schools AS sc ON m.place_kind = 'school' AND sc.id = m.place_id
     WHERE m.day < (now() AT TIME ZONE coalesce(sc.time_zone, 'UTC'))::date
+       OR (m.place_kind = 'breakout' AND NOT EXISTS (
+              SELECT FROM attendance_sessions AS o
+              WHERE o.breakout_id = m.place_id AND o.exit_ts IS NULL))
+       OR (m.place_kind = 'school' AND NOT EXISTS (
+              SELECT FROM school_visits AS o
+              WHERE o.school_id = m.place_id AND o.exit_ts IS NULL))
     ORDER BY m.day
     LIMIT $1
     FOR UPDATE OF m SKIP LOCKED

@@ -53,6 +53,8 @@ CREATE TABLE school_visits (
 );
 CREATE UNIQUE INDEX school_visits_one_open ON school_visits (user_id) WHERE exit_ts IS NULL;
 CREATE INDEX school_visits_by_time ON school_visits (school_id, entry_ts);
+-- "Is anyone still checked in here?": a day is rolled up early only when nobody is.
+CREATE INDEX school_visits_open ON school_visits (school_id) WHERE exit_ts IS NULL;
 
 CREATE TABLE fever_alerts (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -157,8 +159,8 @@ CREATE TRIGGER school_visits_deleted AFTER DELETE ON school_visits
 
 -- Per (place, local day) of the keys: each user's time there, the union of their stays (an
 -- overlap counts once), clipped to the day. Closed stays only, unless p_count_open: then a stay
--- still open counts up to p_now on the day that holds p_now. A stay is looked for up to 7 days
--- before the day it covers; longer ones are cut there.
+-- that began today and is still open counts up to p_now (one open since an earlier day is a
+-- missed check-out). A stay is looked for up to 7 days before the day it covers.
 CREATE FUNCTION presence_by_day(p_kinds text[], p_ids text[], p_days date[], p_now timestamptz,
                                 p_count_open boolean)
 RETURNS TABLE (place_kind text, place_id text, day date, user_id text, user_name text,
@@ -183,7 +185,8 @@ clipped AS (
      AND i.entry_ts < k.day_end AND i.entry_ts >= k.day_start - interval '7 days'
      AND coalesce(i.exit_ts, p_now) > k.day_start
     WHERE i.exit_ts IS NOT NULL
-       OR (p_count_open AND i.entry_ts <= p_now AND k.day_start <= p_now AND p_now < k.day_end)
+       OR (p_count_open AND i.entry_ts >= k.day_start AND i.entry_ts <= p_now
+           AND p_now < k.day_end)
 ),
 marked AS (
     SELECT c.*,
@@ -215,27 +218,23 @@ SELECT * FROM computed
 $$;
 
 -- What reports read: per user and local day in the places from p_first to p_last, the rollup of
--- each closed day that is not stale, and the rest (stale days, today) computed live. p_today is
--- today where the places are; later days have nothing yet.
+-- each day that is not stale, and stale days computed live. (A day with data is stale from its
+-- first write until the rollup job redoes it, which it does once the day is over or nobody is
+-- in the place any more; so today, while people are in, is always computed live.)
 CREATE FUNCTION presence_days(p_kind text, p_ids text[], p_first date, p_last date,
-                              p_today date, p_now timestamptz, p_count_open boolean)
+                              p_now timestamptz, p_count_open boolean)
 RETURNS TABLE (place_id text, day date, user_id text, user_name text, seconds double precision,
                entries integer, first_in timestamptz, last_out timestamptz)
 LANGUAGE sql STABLE AS $$
 WITH stale AS (
     SELECT st.place_id, st.day FROM presence_daily_stale AS st
     WHERE st.place_kind = p_kind AND st.place_id = ANY(p_ids)
-      AND st.day BETWEEN p_first AND p_last AND st.day < p_today
-),
-live AS (
-    SELECT stale.place_id, stale.day FROM stale
-    UNION
-    SELECT p, p_today FROM unnest(p_ids) AS p WHERE p_today BETWEEN p_first AND p_last
+      AND st.day BETWEEN p_first AND p_last
 ),
 keys AS (
-    SELECT coalesce(array_agg(live.place_id ORDER BY live.place_id, live.day), '{}') AS ids,
-           coalesce(array_agg(live.day ORDER BY live.place_id, live.day), '{}') AS days
-    FROM live
+    SELECT coalesce(array_agg(stale.place_id ORDER BY stale.place_id, stale.day), '{}') AS ids,
+           coalesce(array_agg(stale.day ORDER BY stale.place_id, stale.day), '{}') AS days
+    FROM stale
 )
 SELECT c.place_id, c.day, c.user_id, c.user_name, c.seconds, c.entries, c.first_in, c.last_out
 FROM keys AS k,
@@ -245,7 +244,6 @@ UNION ALL
 SELECT r.place_id, r.day, r.user_id, r.user_name, r.seconds, r.entries, r.first_in, r.last_out
 FROM presence_daily AS r
 WHERE r.place_kind = p_kind AND r.place_id = ANY(p_ids) AND r.day BETWEEN p_first AND p_last
-  AND r.day < p_today
   AND NOT EXISTS (SELECT FROM stale AS s WHERE s.place_id = r.place_id AND s.day = r.day)
 $$;
 

@@ -323,3 +323,35 @@ async def test_rollups_give_the_same_report_and_follow_late_changes(
     assert after["data"]["periods"][0]["present"] == 1
     await roll_up_all(server.pool)
     assert (await _aggregate(api, school, query))[1] == after
+
+
+async def test_today_is_rolled_up_only_once_nobody_is_in(api: Api, server: RunningServer) -> None:
+    from models.rollups import roll_up_all
+
+    school = await api.school(school_days=[1, 2, 3, 4, 5, 6, 7])
+    ada = await api.user(school)
+    today = datetime.now(UTC).date()
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    await api.check("checkin", ada, school, started)
+    query = f"from={today}&to={today}&detail=users"
+
+    async def stale_days() -> int:
+        async with server.pool.acquire() as connection:
+            return int(
+                await connection.fetchval(
+                    "SELECT count(*) FROM presence_daily_stale WHERE place_id = $1", school
+                )
+            )
+
+    await roll_up_all(server.pool)
+    assert await stale_days() == 1  # Ada is in: today stays live, her open visit counting
+    _, body = await _aggregate(api, school, query)
+    (user,) = body["data"]["periods"][0]["users"]
+    assert user["present"] is True and 290 < user["seconds"] < 400
+
+    await api.check("checkout", ada, school, started + timedelta(minutes=2))
+    await roll_up_all(server.pool)
+    assert await stale_days() == 0
+    _, body = await _aggregate(api, school, query)
+    (user,) = body["data"]["periods"][0]["users"]
+    assert user["present"] is False and user["seconds"] == 120
