@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import secrets
@@ -156,3 +157,23 @@ async def test_analysts_read_the_views_and_nothing_else(
         await analyst.close()
         async with server.pool.acquire() as connection:
             await connection.execute(f"DROP ROLE {login}")
+
+
+async def test_the_servers_rollup_job_redoes_stale_days_by_itself(
+    make_server: Any, held_breakout: tuple[str, str]
+) -> None:
+    _, breakout = held_breakout
+    server = await make_server(rollup_interval_s=0.2)
+    async with server.pool.acquire() as connection:
+        for _ in range(100):
+            stale = await connection.fetchval(
+                "SELECT count(*) FROM presence_daily_stale WHERE place_id = $1", breakout
+            )
+            if stale == 0:
+                break
+            await asyncio.sleep(0.1)
+        rolled = await connection.fetch(
+            "SELECT user_id, seconds FROM presence_daily WHERE place_id = $1 ORDER BY 1", breakout
+        )
+    assert stale == 0
+    assert [(row["user_id"], row["seconds"]) for row in rolled] == [("u1", 2400.0), ("u2", 600.0)]
