@@ -30,9 +30,9 @@ SELECT_OPEN_VISIT = """
 SELECT checkin_id, school_id, entry_ts FROM school_visits WHERE user_id = $1 AND exit_ts IS NULL
 """
 INSERT_EVENT = """
-INSERT INTO check_events AS e (school_id, user_id, kind, at, temperature, image) VALUES ($1,
-$2, $3, $4, $5, $6) RETURNING e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature,
-e.image, e.recorded_at
+INSERT INTO check_events AS e (school_id, user_id, kind, at, temperature, image)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
 """
 OPEN_VISIT = """
 INSERT INTO school_visits (checkin_id, school_id, user_id, entry_ts) VALUES ($1, $2, $3, $4)
@@ -43,27 +43,39 @@ SELECT_VISIT_OF_CHECKIN = "SELECT checkout_id FROM school_visits WHERE checkin_i
 DELETE_VISIT = "DELETE FROM school_visits WHERE checkin_id = $1"
 DELETE_EVENT = "DELETE FROM check_events WHERE id = $1"
 INSERT_ALERT = """
-WITH a AS (INSERT INTO fever_alerts (event_id, school_id, user_id, temperature, at) VALUES
-($1, $2, $3, $4, $5) RETURNING *) SELECT a.id, a.event_id, a.school_id, s.org_id, a.user_id,
-a.temperature, a.at, a.raised_at FROM a JOIN schools AS s ON s.id = a.school_id
+WITH a AS (
+    INSERT INTO fever_alerts (event_id, school_id, user_id, temperature, at)
+    VALUES ($1, $2, $3, $4, $5)
+    RETURNING *
+)
+SELECT a.id, a.event_id, a.school_id, s.org_id, a.user_id, a.temperature, a.at, a.raised_at
+FROM a JOIN schools AS s ON s.id = a.school_id
 """
+# Newest first, older than the alert id $3.
 SELECT_ALERTS = """
 SELECT a.id, a.event_id, a.school_id, s.org_id, a.user_id, a.temperature, a.at, a.raised_at
-FROM fever_alerts AS a JOIN schools AS s ON s.id = a.school_id WHERE a.school_id = $1 AND
-s.org_id = $2 AND a.id < $3 ORDER BY a.id DESC LIMIT $4
+FROM fever_alerts AS a JOIN schools AS s ON s.id = a.school_id
+WHERE a.school_id = $1 AND s.org_id = $2 AND a.id < $3
+ORDER BY a.id DESC
+LIMIT $4
 """
 SELECT_EVENT = """
 SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
-FROM check_events AS e JOIN schools AS s ON s.id = e.school_id WHERE e.id = $1 AND s.org_id
-= $2
+FROM check_events AS e JOIN schools AS s ON s.id = e.school_id
+WHERE e.id = $1 AND s.org_id = $2
 """
-# Every filter is optional (NULL); the page continues after the id `$6`.
+# Every filter is optional (NULL); the page continues after the id $6.
 SELECT_EVENTS = """
 SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
-FROM check_events AS e JOIN schools AS s ON s.id = e.school_id WHERE s.org_id = $1 AND
-($2::text IS NULL OR e.school_id = $2) AND ($3::text IS NULL OR e.user_id = $3) AND
-($4::timestamptz IS NULL OR e.at >= $4) AND ($5::timestamptz IS NULL OR e.at < $5) AND e.id
-> $6 ORDER BY e.id LIMIT $7
+FROM check_events AS e JOIN schools AS s ON s.id = e.school_id
+WHERE s.org_id = $1
+  AND ($2::text IS NULL OR e.school_id = $2)
+  AND ($3::text IS NULL OR e.user_id = $3)
+  AND ($4::timestamptz IS NULL OR e.at >= $4)
+  AND ($5::timestamptz IS NULL OR e.at < $5)
+  AND e.id > $6
+ORDER BY e.id
+LIMIT $7
 """
 
 NO_CURSOR = 2**63 - 1

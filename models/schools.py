@@ -19,21 +19,26 @@ from models.errors import Conflict, NotFound, ValidationFailed
 from models.records import Identity, School, SchoolSpec, SchoolUser, SchoolUserSpec
 
 SELECT_SCHOOL = """
-SELECT id, org_id, name, time_zone, school_days, created_at, updated_at FROM schools WHERE
-id = $1 AND org_id = $2
+SELECT id, org_id, name, time_zone, school_days, created_at, updated_at
+FROM schools WHERE id = $1 AND org_id = $2
 """
 SELECT_SCHOOLS = """
-SELECT id, org_id, name, time_zone, school_days, created_at, updated_at FROM schools WHERE
-org_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, org_id, name, time_zone, school_days, created_at, updated_at
+FROM schools WHERE org_id = $1 AND id > $2
+ORDER BY id
+LIMIT $3
 """
 INSERT_SCHOOL = """
 INSERT INTO schools (id, org_id, name, time_zone, school_days) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (id) DO NOTHING RETURNING id, org_id, name, time_zone, school_days, created_at,
-updated_at
+ON CONFLICT (id) DO NOTHING
+RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
 """
+# NULL keeps a field as it is.
 UPDATE_SCHOOL = """
-UPDATE schools SET name = coalesce($3, name), time_zone = coalesce($4, time_zone),
-school_days = coalesce($5, school_days), updated_at = now() WHERE id = $1 AND org_id = $2
+UPDATE schools
+SET name = coalesce($3, name), time_zone = coalesce($4, time_zone),
+    school_days = coalesce($5, school_days), updated_at = now()
+WHERE id = $1 AND org_id = $2
 RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
 """
 # A school's days are local to its time zone: a new zone redoes every day it has.
@@ -54,23 +59,29 @@ SCHOOL_HAS_USERS = "SELECT EXISTS (SELECT FROM school_users WHERE school_id = $1
 DELETE_SCHOOL = "DELETE FROM schools WHERE id = $1 AND org_id = $2"
 
 SELECT_USER = """
-SELECT u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at FROM school_users AS u
-JOIN schools AS s ON s.id = u.school_id WHERE u.id = $1 AND s.org_id = $2
+SELECT u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
+FROM school_users AS u JOIN schools AS s ON s.id = u.school_id
+WHERE u.id = $1 AND s.org_id = $2
 """
-# $3: one school or NULL for all of the org's.
+# $3: one school, or NULL for all of the org's.
 SELECT_USERS = """
-SELECT u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at FROM school_users AS u
-JOIN schools AS s ON s.id = u.school_id WHERE s.org_id = $1 AND u.id > $2 AND ($3::text IS
-NULL OR u.school_id = $3) ORDER BY u.id LIMIT $4
+SELECT u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
+FROM school_users AS u JOIN schools AS s ON s.id = u.school_id
+WHERE s.org_id = $1 AND u.id > $2 AND ($3::text IS NULL OR u.school_id = $3)
+ORDER BY u.id
+LIMIT $4
 """
 INSERT_USER = """
-INSERT INTO school_users AS u (id, school_id, name, email) VALUES ($1, $2, $3, $4) ON
-CONFLICT (id) DO NOTHING RETURNING u.id, u.school_id, u.name, u.email, u.created_at,
-u.updated_at
+INSERT INTO school_users AS u (id, school_id, name, email) VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO NOTHING
+RETURNING u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
 """
+# NULL keeps a field as it is; the email changes only when $5 says it was sent.
 UPDATE_USER = """
-UPDATE school_users AS u SET school_id = coalesce($2, u.school_id), name = coalesce($3,
-u.name), email = CASE WHEN $5 THEN $4 ELSE u.email END, updated_at = now() WHERE u.id = $1
+UPDATE school_users AS u
+SET school_id = coalesce($2, u.school_id), name = coalesce($3, u.name),
+    email = CASE WHEN $5 THEN $4 ELSE u.email END, updated_at = now()
+WHERE u.id = $1
 RETURNING u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
 """
 # Erasure: a user's check events, visits and alerts go with them (the visit trigger marks
@@ -78,8 +89,6 @@ RETURNING u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
 DELETE_USER_VISITS = "DELETE FROM school_visits WHERE user_id = $1"
 DELETE_USER_EVENTS = "DELETE FROM check_events WHERE user_id = $1"  # alerts go with them
 DELETE_USER_ROW = "DELETE FROM school_users WHERE id = $1"
-
-MAX_PAGE = 1000
 
 
 def new_id(prefix: str) -> str:
