@@ -58,9 +58,10 @@ FROM day_rule
 GROUP BY 1, 2
 """
 SELECT_FIRST_ENTRY = "SELECT min(entry_ts) FROM attendance_sessions WHERE breakout_id = $1"
-# Per user: attended time (closed sessions, overlaps once), sessions, first join, last leave,
-# and sessions still open; one page of users from after $5, with totals over all of them.
-# $6: the seconds the breakout's rule requires (BreakoutPolicy.required_seconds).
+# Per user: attended live time (closed sessions, overlaps once), sessions, first join, last
+# leave, time watching the recording, and sessions still open; one page of users from after
+# $5, with totals over all of them. $6: the seconds the breakout's rule requires
+# (BreakoutPolicy.required_seconds).
 SELECT_BREAKOUT_ATTENDANCE = """
 WITH attended AS (
     SELECT d.user_id, max(d.user_name) AS user_name, sum(d.seconds) AS seconds,
@@ -69,18 +70,27 @@ WITH attended AS (
     FROM presence_days('breakout', ARRAY[$1::text], $2, $3, $4, false) AS d
     GROUP BY d.user_id
 ),
+watched AS (
+    SELECT d.user_id, max(d.user_name) AS user_name, sum(d.seconds) AS seconds,
+           sum(d.entries)::integer AS sessions
+    FROM presence_days('recording', ARRAY[$1::text], $2, $3, $4, false) AS d
+    GROUP BY d.user_id
+),
 still_in AS (
     SELECT user_id, max(user_name) AS user_name, count(*)::integer AS open_sessions
     FROM attendance_sessions WHERE breakout_id = $1 AND exit_ts IS NULL
     GROUP BY user_id
 ),
 everyone AS (
-    SELECT coalesce(a.user_id, o.user_id) AS user_id,
-           coalesce(a.user_name, o.user_name) AS user_name,
+    SELECT coalesce(a.user_id, w.user_id, o.user_id) AS user_id,
+           coalesce(a.user_name, w.user_name, o.user_name) AS user_name,
            coalesce(a.seconds, 0) AS seconds, coalesce(a.sessions, 0) AS sessions,
-           a.first_join, a.last_leave, coalesce(o.open_sessions, 0) AS open_sessions
+           a.first_join, a.last_leave, coalesce(w.seconds, 0) AS on_demand_seconds,
+           coalesce(w.sessions, 0) AS on_demand_sessions,
+           coalesce(o.open_sessions, 0) AS open_sessions
     FROM attended AS a
-    FULL JOIN still_in AS o ON o.user_id = a.user_id
+    FULL JOIN watched AS w ON w.user_id = a.user_id
+    FULL JOIN still_in AS o ON o.user_id = coalesce(a.user_id, w.user_id)
 ),
 totals AS (
     SELECT count(*) AS users, count(*) FILTER (WHERE seconds > 0 AND seconds >= $6) AS present
@@ -135,7 +145,10 @@ class SchoolReport:
 
 @dataclass(frozen=True, slots=True)
 class UserAttendance:
-    """One user's attendance of one breakout (overlapping sessions counted once)."""
+    """One user's attendance of one breakout (overlapping sessions counted once).
+
+    `seconds` and `sessions` are live; watching the recording is counted apart and never makes
+    a user present."""
 
     user_id: str
     user_name: str | None
@@ -143,6 +156,8 @@ class UserAttendance:
     last_leave: datetime | None
     seconds: float
     sessions: int
+    on_demand_seconds: float
+    on_demand_sessions: int
     open_sessions: int
     percent: float | None
     present: bool
@@ -300,6 +315,8 @@ class Reports:
                 last_leave=row["last_leave"],
                 seconds=row["seconds"],
                 sessions=row["sessions"],
+                on_demand_seconds=row["on_demand_seconds"],
+                on_demand_sessions=row["on_demand_sessions"],
                 open_sessions=row["open_sessions"],
                 percent=round(100 * row["seconds"] / scheduled, 2) if scheduled else None,
                 present=policy.present(row["seconds"], scheduled),

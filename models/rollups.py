@@ -23,7 +23,7 @@ WHERE (st.place_kind, st.place_id, st.day) IN (
     FROM presence_daily_stale AS m
     LEFT JOIN schools AS sc ON m.place_kind = 'school' AND sc.id = m.place_id
     WHERE m.day < (now() AT TIME ZONE coalesce(sc.time_zone, 'UTC'))::date
-       OR (m.place_kind = 'breakout' AND NOT EXISTS (
+       OR (m.place_kind IN ('breakout', 'recording') AND NOT EXISTS (
               SELECT FROM attendance_sessions AS o
               WHERE o.breakout_id = m.place_id AND o.exit_ts IS NULL))
        OR (m.place_kind = 'school' AND NOT EXISTS (

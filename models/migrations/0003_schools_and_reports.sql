@@ -76,10 +76,12 @@ ALTER TABLE breakouts
     ADD CONSTRAINT breakouts_one_presence_rule
         CHECK (num_nonnulls(present_min_minutes, present_min_percent) <= 1);
 
--- Every stay of a user in a place, whatever recorded it. Breakout days are UTC days; a
--- school's days are local to its time zone.
+-- Every stay of a user in a place, whatever recorded it. A breakout's live sessions are stays in
+-- the `breakout`; its on-demand sessions (watching the recording) are stays in its `recording`,
+-- reported apart. Breakout days are UTC days; a school's days are local to its time zone.
 CREATE VIEW presence_intervals AS
-SELECT 'breakout'::text AS place_kind, s.breakout_id AS place_id, s.org_id, s.user_id,
+SELECT CASE s.session_type WHEN 'live' THEN 'breakout' ELSE 'recording' END AS place_kind,
+       s.breakout_id AS place_id, s.org_id, s.user_id,
        s.user_name, s.entry_ts, s.exit_ts, 'UTC'::text AS time_zone
 FROM attendance_sessions AS s
 UNION ALL
@@ -91,7 +93,7 @@ JOIN school_users AS u ON u.id = v.user_id;
 
 -- Per user, place and local day: the union of the user's closed intervals (overlaps count once).
 CREATE TABLE presence_daily (
-    place_kind text NOT NULL CHECK (place_kind IN ('breakout', 'school')),
+    place_kind text NOT NULL CHECK (place_kind IN ('breakout', 'recording', 'school')),
     place_id   text NOT NULL,
     day        date NOT NULL,
     user_id    text NOT NULL,
@@ -117,7 +119,8 @@ CREATE TABLE presence_daily_stale (
 CREATE FUNCTION mark_breakout_days_stale() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO presence_daily_stale (place_kind, place_id, day)
-    SELECT DISTINCT 'breakout', c.breakout_id, d::date
+    SELECT DISTINCT CASE c.session_type WHEN 'live' THEN 'breakout' ELSE 'recording' END,
+                    c.breakout_id, d::date
     FROM changed AS c,
          generate_series(date_trunc('day', c.entry_ts AT TIME ZONE 'UTC'),
                          date_trunc('day', coalesce(c.exit_ts, c.entry_ts) AT TIME ZONE 'UTC'),
@@ -191,7 +194,8 @@ stays AS (
            (coalesce(i.exit_ts, p_now) AT TIME ZONE p.time_zone)::date AS last_day
     FROM places AS p
     JOIN attendance_sessions AS i
-      ON p.place_kind = 'breakout' AND i.breakout_id = p.place_id
+      ON p.place_kind IN ('breakout', 'recording') AND i.breakout_id = p.place_id
+     AND i.session_type = CASE p.place_kind WHEN 'breakout' THEN 'live' ELSE 'on_demand' END
      AND i.entry_ts < p.range_end AND i.entry_ts >= p.range_start - interval '7 days'
     WHERE i.exit_ts IS NOT NULL OR (p_count_open AND i.entry_ts <= p_now)
     UNION ALL
@@ -282,7 +286,7 @@ SELECT p.place_kind, p.place_id, coalesce(b.org_id, sc.org_id) AS org_id, p.user
        p.seconds, round((p.seconds / 3600)::numeric, 2) AS hours, p.entries, p.first_in,
        p.last_out
 FROM presence_daily AS p
-LEFT JOIN breakouts AS b ON p.place_kind = 'breakout' AND b.id = p.place_id
+LEFT JOIN breakouts AS b ON p.place_kind IN ('breakout', 'recording') AND b.id = p.place_id
 LEFT JOIN schools AS sc ON p.place_kind = 'school' AND sc.id = p.place_id
 LEFT JOIN school_users AS su ON p.place_kind = 'school' AND su.id = p.user_id;
 

@@ -19,8 +19,9 @@ from tests.support import RunningServer, new_breakout_id
 
 INSERT_SESSION = """
 INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,
-                                 exit_reason, user_name, org_id)
-VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE 'leave' END, $6, $7)
+                                 exit_reason, user_name, org_id, session_type)
+VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE 'leave' END, $6, $7,
+        $8)
 """
 
 
@@ -37,8 +38,9 @@ async def _get(
 @pytest.fixture
 async def held_breakout(http: aiohttp.ClientSession, server: RunningServer) -> tuple[str, str]:
     """A one-hour breakout yesterday (present from 50%) and its sessions:
-    u1 on two devices 0-20 and 10-40 min (40 min once the overlap counts once), u2 10 min, and u3
-    still in it with no attended session."""
+    u1 on two devices 0-20 and 10-40 min (40 min once the overlap counts once), u2 10 min live
+    and 20 min of the recording later, u3 still in it with no attended session, and u4 who only
+    watched the recording."""
     org, breakout = f"org-{secrets.token_hex(4)}", new_breakout_id()
     start = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(
         days=1
@@ -58,11 +60,21 @@ async def held_breakout(http: aiohttp.ClientSession, server: RunningServer) -> t
         ("u1", "s2", start + 10 * minute, start + 40 * minute, "Ada"),
         ("u2", "s3", start + 5 * minute, start + 15 * minute, "Bob"),
         ("u3", "s4", start + 50 * minute, None, "Cy"),
+        ("u2", "s5", start + 120 * minute, start + 140 * minute, "Bob", "on_demand"),
+        ("u4", "s6", start + 100 * minute, start + 130 * minute, "Dee", "on_demand"),
     ]
     async with server.pool.acquire() as connection:
-        for user, session, entry, exit_ts, name in rows:
+        for user, session, entry, exit_ts, name, *kind in rows:
             await connection.execute(
-                INSERT_SESSION, user, breakout, session, entry, exit_ts, name, org
+                INSERT_SESSION,
+                user,
+                breakout,
+                session,
+                entry,
+                exit_ts,
+                name,
+                org,
+                *kind or ["live"],
             )
     return org, breakout
 
@@ -76,13 +88,16 @@ async def test_breakout_report_per_user_as_json_and_csv(
     report = body["data"]
     assert report["scheduledSeconds"] == 3600
     assert report["policy"] == {"minMinutes": None, "minPercent": 50}
-    assert (report["present"], report["absent"]) == (1, 2)
+    assert (report["attendees"], report["present"], report["absent"]) == (4, 1, 3)
     users = {user["userId"]: user for user in report["users"]}
     assert users["u1"]["attendedSeconds"] == 40 * 60 and users["u1"]["sessions"] == 2
     assert users["u1"]["percent"] == pytest.approx(66.67) and users["u1"]["present"] is True
     assert users["u1"]["firstJoin"].endswith("T10:00:00.000Z")
     assert users["u1"]["lastLeave"].endswith("T10:40:00.000Z")
     assert users["u2"]["attendedSeconds"] == 600 and users["u2"]["present"] is False
+    assert users["u2"]["onDemandSeconds"] == 1200 and users["u1"]["onDemandSeconds"] == 0
+    assert users["u4"]["attendedSeconds"] == 0 and users["u4"]["onDemandSessions"] == 1
+    assert users["u4"]["present"] is False  # watching the recording is not attending
     assert users["u3"]["attendedSeconds"] == 0 and users["u3"]["openSessions"] == 1
     assert users["u3"]["firstJoin"] is None and users["u1"]["userName"] == "Ada"
 
@@ -90,7 +105,7 @@ async def test_breakout_report_per_user_as_json_and_csv(
         http, server, f"/api/breakouts/{breakout}/attendance", org, format="csv"
     )
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert status == 200 and [row["userId"] for row in rows] == ["u1", "u2", "u3"]
+    assert status == 200 and [row["userId"] for row in rows] == ["u1", "u2", "u3", "u4"]
     assert rows[0]["attendedSeconds"] == "2400.0" and rows[0]["present"] == "True"
 
     # The same figures once the day is rolled up.
@@ -140,9 +155,12 @@ async def test_analysts_read_the_views_and_nothing_else(
             ("u1", 1200.0),
             ("u1", 1800.0),
             ("u2", 600.0),
+            ("u2", 1200.0),
+            ("u4", 1800.0),
         ]
         daily = await analyst.fetch(
-            "SELECT user_id, seconds, org_id FROM daily_presence WHERE place_id = $1 ORDER BY 1",
+            "SELECT user_id, seconds, org_id FROM daily_presence"
+            " WHERE place_kind = 'breakout' AND place_id = $1 ORDER BY 1",
             breakout,
         )
         assert [(r["user_id"], r["seconds"], r["org_id"]) for r in daily] == [
@@ -173,7 +191,9 @@ async def test_the_servers_rollup_job_redoes_stale_days_by_itself(
                 break
             await asyncio.sleep(0.1)
         rolled = await connection.fetch(
-            "SELECT user_id, seconds FROM presence_daily WHERE place_id = $1 ORDER BY 1", breakout
+            "SELECT user_id, seconds FROM presence_daily"
+            " WHERE place_kind = 'breakout' AND place_id = $1 ORDER BY 1",
+            breakout,
         )
     assert stale == 0
     assert [(row["user_id"], row["seconds"]) for row in rolled] == [("u1", 2400.0), ("u2", 600.0)]
