@@ -126,7 +126,9 @@ def _parser() -> argparse.ArgumentParser:
         ("--attendees", "attendees_per_breakout", defaults.attendees_per_breakout, "per breakout"),
         ("--seed", "seed", defaults.seed, "random seed"),
     ):
-        seed.add_argument(flag, dest=dest, type=int, default=value, help=f"{meaning} ({value})")
+        seed.add_argument(
+            flag, dest=dest, type=int, default=value, metavar="N", help=f"{meaning} ({value})"
+        )
     seed.add_argument("--org", default=defaults.org_id, help="organisation id (demo)")
     return parser
 

@@ -158,3 +158,18 @@ def test_purge_command_deletes_old_closed_sessions(postgres_url: str) -> None:
     assert "purge: delete" in done.stderr
     assert asyncio.run(seed_and_count("SELECT 1")) == 0
     assert run_py("purge", "--older-than", "-1", env={"DATABASE_URL": postgres_url}).returncode == 2
+
+
+def test_seed_command_fills_and_rolls_up_an_org(postgres_url: str) -> None:
+    org = f"seed-cli-{os.getpid()}"
+    sizes = ("--schools", "1", "--users", "4", "--days", "8", "--breakouts", "2")
+    done = run_py(
+        "seed", "--org", org, *sizes, "--attendees", "5", env={"DATABASE_URL": postgres_url}
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"seeded org {org}: 1 schools, 4 users" in done.stderr
+    assert " 2 breakouts" in done.stderr and "daily rollups" in done.stderr
+    again = run_py("seed", "--org", org, *sizes, env={"DATABASE_URL": postgres_url})
+    assert again.returncode != 0  # the same org twice is refused, not doubled
+    refused = run_py("seed", "--days", "0", env={"DATABASE_URL": postgres_url})
+    assert refused.returncode == 2 and "--days" in refused.stderr
