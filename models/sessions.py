@@ -77,6 +77,14 @@ FROM attendance_sessions
 WHERE node_id = $1 AND exit_ts IS NULL
 """
 
+# A process that died with journaled writes is gone for good: once its journal is replayed, the
+# sessions it still had open close at the last moment its journal shows it alive.
+CLOSE_SESSIONS_OF_LOST_NODES = """
+UPDATE attendance_sessions
+SET exit_ts = greatest(entry_ts, $2), exit_reason = 'node_lost'
+WHERE node_id = ANY($1::text[]) AND exit_ts IS NULL
+"""
+
 SessionKey = tuple[str, str, str]
 
 
@@ -178,6 +186,14 @@ def _session(row: asyncpg.Record) -> AttendanceSession:
             user_agent=row["user_agent"],
         ),
     )
+
+
+async def close_sessions_of_lost_nodes(
+    connection: Connection, node_ids: Sequence[str], last_alive: datetime
+) -> int:
+    """Close the open sessions of nodes that are gone (`node_lost`); return how many."""
+    status = await connection.execute(CLOSE_SESSIONS_OF_LOST_NODES, list(node_ids), last_alive)
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def fetch_breakout_sessions(

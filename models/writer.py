@@ -8,6 +8,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -18,7 +19,12 @@ from models.errors import Unavailable
 from models.journal import Journal, JournalEntry
 from models.metrics import Metrics
 from models.records import AttendanceSession
-from models.sessions import SessionExit, SessionKey, write_sessions
+from models.sessions import (
+    SessionExit,
+    SessionKey,
+    close_sessions_of_lost_nodes,
+    write_sessions,
+)
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -94,6 +100,11 @@ class SessionWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._last_batch_rows = 0
+        # Journaled writes found at start were left by a process that is gone (the journal is
+        # ours alone); once they are replayed, its sessions still open are closed.
+        self._inherited = 0
+        self._lost_nodes: set[str] = set()
+        self._lost_last_alive: datetime | None = None
         self.committed_batches = 0
         self.committed_writes = 0
         self.journaled_writes = 0
@@ -119,6 +130,7 @@ class SessionWriter:
         return self.journal_backlog > 0
 
     def start(self) -> None:
+        self._inherited = self.journal_backlog
         self._task = asyncio.create_task(self._run(), name="session-writer")
 
     async def close(self, timeout_s: float = 30.0) -> None:
@@ -188,7 +200,10 @@ class SessionWriter:
 
     async def _round(self, batch: list[_Write]) -> None:
         if self._replay_due():
-            await self._replay_chunk()
+            if self.journal_backlog:
+                await self._replay_chunk()
+            if not self._inherited and self._lost_nodes and time.monotonic() >= self._retry_at:
+                await self._close_lost_sessions()
         if batch:
             await self._store(batch)
 
@@ -196,7 +211,7 @@ class SessionWriter:
         if self._queue or self._closing or self._replay_due():
             return
         timeout = None
-        if self.journal_backlog:
+        if self.journal_backlog or self._lost_nodes:
             timeout = max(0.0, self._retry_at - time.monotonic())
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
@@ -217,7 +232,8 @@ class SessionWriter:
         )
 
     def _replay_due(self) -> bool:
-        return self.journal_backlog > 0 and time.monotonic() >= self._retry_at
+        pending = self.journal_backlog > 0 or bool(self._lost_nodes)
+        return pending and time.monotonic() >= self._retry_at
 
     async def _store(self, batch: list[_Write]) -> None:
         if self.degraded:
@@ -288,6 +304,7 @@ class SessionWriter:
             await self._replay_each(entries)
         else:
             await asyncio.to_thread(journal.consumed, len(entries))
+            self._note_replayed(entries)
         if not journal.backlog:
             logger.info("journal replayed; writing to the database again")
 
@@ -304,6 +321,40 @@ class SessionWriter:
                 await asyncio.to_thread(self._journal.reject, entry, str(exc))
             else:
                 await asyncio.to_thread(self._journal.consumed, 1)
+            self._note_replayed([entry])
+
+    def _note_replayed(self, entries: list[JournalEntry]) -> None:
+        """Remember which gone processes' writes were replayed, and when they were last alive."""
+        inherited = entries[: self._inherited]
+        self._inherited -= len(inherited)
+        for entry in inherited:
+            if isinstance(entry, AttendanceSession):
+                moment = entry.entry_ts
+                if entry.node_id:
+                    self._lost_nodes.add(entry.node_id)
+            else:
+                moment = entry.at
+            if self._lost_last_alive is None or moment > self._lost_last_alive:
+                self._lost_last_alive = moment
+
+    async def _close_lost_sessions(self) -> None:
+        assert self._lost_last_alive is not None  # noqa: S101 - set with the nodes
+        try:
+            async with asyncio.timeout(self._commit_timeout_s):
+                connection = await self._held_connection()
+                count = await close_sessions_of_lost_nodes(
+                    connection, sorted(self._lost_nodes), self._lost_last_alive
+                )
+        except DATABASE_GONE:
+            await self._drop_connection()
+            self._retry_at = time.monotonic() + self._retry_s
+            return
+        logger.info(
+            "closed %d sessions left open by gone node(s) %s (node_lost)",
+            count,
+            ", ".join(sorted(self._lost_nodes)),
+        )
+        self._lost_nodes.clear()
 
     async def _write(self, batch: list[_Write]) -> set[SessionKey]:
         closed = await self._apply([write.entry for write in batch])
@@ -318,15 +369,18 @@ class SessionWriter:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._commit_timeout_s):
-                if self._connection is None:
-                    self._connection = await self._pool.acquire()
-                closed = await write_sessions(self._connection, opens, exits)
+                closed = await write_sessions(await self._held_connection(), opens, exits)
         except DATABASE_GONE:
             await self._drop_connection()
             raise
         if self._metrics is not None:
             self._metrics.commit_seconds.observe(time.perf_counter() - started)
         return closed
+
+    async def _held_connection(self) -> PoolConnectionProxy[asyncpg.Record]:
+        if self._connection is None:
+            self._connection = await self._pool.acquire()
+        return self._connection
 
     async def _drop_connection(self) -> None:
         """Give back the writer's connection (it is broken, or the writer is done)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -14,7 +15,7 @@ import pytest
 from models.errors import Unavailable
 from models.journal import Journal
 from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType, now_ms
-from models.sessions import SessionExit
+from models.sessions import SessionExit, write_sessions
 from models.writer import SessionWriter
 from tests.support import free_port, new_breakout_id
 
@@ -387,3 +388,37 @@ async def test_replaying_an_open_with_its_exit_closes_a_row_left_open(
 
     [row] = await stored(db, breakout)
     assert row["exit_reason"] == "disconnect"
+
+
+async def test_sessions_a_gone_process_left_open_close_after_its_journal_replays(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str, journal: Journal
+) -> None:
+    """A process died with journaled writes while PostgreSQL was away: its replacement replays
+    them, then closes what that process still had open at the last moment its journal shows."""
+    gone = "host:123:dead"
+    earlier = session(breakout, 1)
+    async with db.acquire() as connection:  # committed before the outage, never closed
+        await write_sessions(connection, [replace(earlier, node_id=gone)], [])
+    still_open = replace(session(breakout, 2), node_id=gone)
+    left = replace(session(breakout, 3), node_id=gone)
+    last_exit = exit_of(left)
+    journal.append([still_open, left, last_exit])
+
+    replacement = make_writer(journal=journal)
+    replacement.start()
+    await caught_up(replacement)
+    for _ in range(50):
+        rows = {row["session_id"]: row for row in await stored(db, breakout)}
+        if rows["s1"]["exit_reason"] is not None:
+            break
+        await asyncio.sleep(0.05)
+
+    assert (rows["s3"]["exit_reason"], rows["s3"]["exit_ts"]) == ("leave", last_exit.at)
+    for session_id in ("s1", "s2"):
+        assert rows[session_id]["exit_reason"] == "node_lost"
+        assert rows[session_id]["exit_ts"] == last_exit.at
+    # The replacement's own sessions are not touched.
+    mine = session(breakout, 4)
+    await replacement.open_session(replace(mine, node_id="host:456:alive"))
+    rows = {row["session_id"]: row for row in await stored(db, breakout)}
+    assert rows["s4"]["exit_ts"] is None
