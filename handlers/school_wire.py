@@ -77,6 +77,7 @@ def school_report_json(report: SchoolReport, *, detail: bool) -> Json:
             row["users"] = [
                 {
                     "user_id": user.user_id,
+                    "name": report.names[user.user_id],
                     "present": user.present,
                     "present_days": user.present_days,
                     "school_days": user.school_days,
@@ -96,6 +97,6 @@ def school_report_json(report: SchoolReport, *, detail: bool) -> Json:
             "period_min_percent": rules.period_min_ratio * 100,
             "school_days": sorted(rules.school_days),
         },
-        "users": report.users,
+        "users": len(report.names),
         "periods": periods,
     }

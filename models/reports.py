@@ -34,7 +34,7 @@ from models.sessions import fetch_breakout_sessions
 
 MAX_REPORT_DAYS = 366
 
-SELECT_SCHOOL_USERS = "SELECT id FROM school_users WHERE school_id = $1"
+SELECT_SCHOOL_USERS = "SELECT id, name FROM school_users WHERE school_id = $1"
 # In the school now: a visit still open that began today (one left open since an earlier day
 # is a missed check-out, not presence).
 SELECT_CHECKED_IN = """
@@ -139,7 +139,8 @@ class SchoolReport:
     last: date
     period: Period
     rules: PresenceRules
-    users: int
+    # Every user of the school by id, with their name.
+    names: dict[str, str]
     periods: list[PeriodFigures]
 
 
@@ -241,7 +242,10 @@ class Reports:
             local_now = now.astimezone(zone)
             today = local_now.date()
             midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
-            users = [row["id"] for row in await connection.fetch(SELECT_SCHOOL_USERS, school_id)]
+            names = {
+                row["id"]: row["name"]
+                for row in await connection.fetch(SELECT_SCHOOL_USERS, school_id)
+            }
             in_now = {
                 row["user_id"]
                 for row in await connection.fetch(SELECT_CHECKED_IN, school_id, midnight, now)
@@ -270,7 +274,7 @@ class Reports:
             for row in rows
         }
         figures = aggregate_presence(
-            users=users,
+            users=sorted(names),
             days=days,
             first=first,
             last=last,
@@ -279,7 +283,7 @@ class Reports:
             rules=rules,
             detail=detail,
         )
-        return SchoolReport(school, first, last, period, rules, len(users), figures)
+        return SchoolReport(school, first, last, period, rules, names, figures)
 
     async def breakout_attendance(
         self, identity: Identity, breakout_id: str, now: datetime, after: str, limit: int | None

@@ -244,6 +244,7 @@ async def test_aggregate_unions_overlaps_and_counts_the_threshold_exactly(api: A
     (period,) = body["data"]["periods"]
     users = {u["user_id"]: u for u in period["users"]}
     assert users[ada]["seconds"] == 4 * 3600 and users[ada]["present"] is True
+    assert users[ada]["name"] == "Ada" and body["data"]["users"] == 3
     assert users[bob]["present"] is False and users[cy]["present"] is False
     expected_absent = 0 if day.isoweekday() > 5 else 2
     assert (period["present"], period["absent"]) == (1, expected_absent)
