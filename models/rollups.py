@@ -49,7 +49,8 @@ SELECT * FROM presence_by_day($1, $2, $3, now(), false)
 """
 
 ROLLUP_BATCH_DAYS = 200
-_RETRYABLE: tuple[type[Exception], ...] = (*DATABASE_GONE, asyncpg.PostgresError)
+# The database away, or refusing a statement: logged briefly and tried again next round.
+_EXPECTED_FAILURES: tuple[type[Exception], ...] = (*DATABASE_GONE, asyncpg.PostgresError)
 
 
 async def roll_up_stale_days(connection: Connection) -> int:
@@ -90,6 +91,10 @@ async def keep_rolling_up(pool: asyncpg.Pool, *, every_s: float, stopping: async
             done = await roll_up_all(pool)
             if done:
                 logger.info("rollups: redid %d stale days", done)
-        except _RETRYABLE as exc:
+        except _EXPECTED_FAILURES as exc:
             logger.warning("rollups failed, will retry: %r", exc)
+        except Exception:
+            # Supervised: whatever went wrong, the next round tries again (reports stay right
+            # meanwhile, computing stale days live).
+            logger.exception("rollups failed unexpectedly, will retry")
         await pause(stopping, every_s)
