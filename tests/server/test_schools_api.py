@@ -356,3 +356,24 @@ async def test_today_is_rolled_up_only_once_nobody_is_in(api: Api, server: Runni
     _, body = await _aggregate(api, school, query)
     (user,) = body["data"]["periods"][0]["users"]
     assert user["present"] is False and user["seconds"] == 120
+
+
+async def test_a_new_time_zone_moves_the_schools_days(api: Api, server: RunningServer) -> None:
+    from models.rollups import roll_up_all
+
+    school = await api.school(school_days=[1, 2, 3, 4, 5, 6, 7])
+    ada = await api.user(school)
+    day = datetime.now(UTC).date() - timedelta(days=12)
+    await api.check("checkin", ada, school, _local(day, 23))
+    await api.check("checkout", ada, school, _local(day, 25))
+    query = f"from={day}&to={day + timedelta(days=1)}&detail=users"
+    await roll_up_all(server.pool)
+    _, before = await _aggregate(api, school, query)
+    assert [p["users"][0]["seconds"] for p in before["data"]["periods"]] == [3600, 3600]
+
+    status, _ = await api.call("PATCH", f"/api/schools/{school}", {"time_zone": "Asia/Tokyo"})
+    assert status == 200
+    _, after = await _aggregate(api, school, query)  # 08:00-10:00 in Tokyo, the next day
+    assert [p["users"][0]["seconds"] for p in after["data"]["periods"]] == [0, 7200]
+    await roll_up_all(server.pool)
+    assert (await _aggregate(api, school, query))[1] == after
