@@ -1,4 +1,4 @@
-"""Retention: old closed sessions are anonymised (personal fields dropped) or deleted."""
+"""Retention: old closed sessions (and their rollups) are anonymised or deleted."""
 
 from __future__ import annotations
 
@@ -46,6 +46,18 @@ WHERE s.user_id = old.user_id AND s.breakout_id = old.breakout_id
   AND s.session_id = old.session_id
 """
 
+# Breakout rollups copy the user's id and name per day: they go (or lose the name) with the
+# sessions they were made of. (School visits are the school's own record, kept by its admins.)
+DELETE_OLD_ROLLUPS = """
+DELETE FROM presence_daily
+WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+"""
+ANONYMISE_OLD_ROLLUPS = """
+UPDATE presence_daily SET user_name = NULL
+WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+  AND user_name IS NOT NULL
+"""
+
 TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 UNLOCK = "SELECT pg_advisory_unlock($1)"
 
@@ -59,7 +71,8 @@ async def purge_sessions(
     Open sessions are left alone whatever their age: their exit is still to be recorded.
     """
     cutoff = now - timedelta(days=older_than_days)
-    statement = DELETE_OLD_SESSIONS if mode is RetentionMode.DELETE else ANONYMISE_OLD_SESSIONS
+    deleting = mode is RetentionMode.DELETE
+    statement = DELETE_OLD_SESSIONS if deleting else ANONYMISE_OLD_SESSIONS
     total = 0
     while True:
         async with pool.acquire() as connection:
@@ -67,7 +80,10 @@ async def purge_sessions(
         done = int(status.rsplit(" ", 1)[-1])
         total += done
         if done < PURGE_BATCH_ROWS:
-            return total
+            break
+    async with pool.acquire() as connection:
+        await connection.execute(DELETE_OLD_ROLLUPS if deleting else ANONYMISE_OLD_ROLLUPS, cutoff)
+    return total
 
 
 async def purge_daily(

@@ -10,6 +10,7 @@ import pytest
 from config import RetentionMode
 from models import retention
 from models.retention import purge_sessions
+from models.rollups import roll_up_all
 from tests.support import new_breakout_id
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -96,9 +97,31 @@ async def test_anonymise_drops_personal_fields_of_old_closed_sessions(
     assert await rows(db, breakout) == after
 
 
-async def test_delete_removes_old_closed_sessions(db: asyncpg.Pool) -> None:
+async def rollups(db: asyncpg.Pool, breakout: str) -> dict[str, str | None]:
+    async with db.acquire() as connection:
+        found = await connection.fetch(
+            "SELECT user_id, user_name FROM presence_daily WHERE place_id = $1", breakout
+        )
+    return {row["user_id"]: row["user_name"] for row in found}
+
+
+async def test_delete_removes_old_closed_sessions_and_their_rollups(db: asyncpg.Pool) -> None:
     breakout = await seed(db)
+    await roll_up_all(db)
+    assert await rollups(db, breakout) == {"u1": "Ada", "u2": "Ada", "u3": "Ada", "u5": "Ada"}
 
     await purge_sessions(db, older_than_days=90, mode=RetentionMode.DELETE, now=NOW)
 
     assert set(await rows(db, breakout)) == {"old-open", "recent"}
+    assert await rollups(db, breakout) == {"u5": "Ada"}
+
+
+async def test_anonymise_drops_names_from_old_rollups(db: asyncpg.Pool) -> None:
+    breakout = await seed(db)
+    await roll_up_all(db)
+
+    await purge_sessions(db, older_than_days=90, mode=RetentionMode.ANONYMISE, now=NOW)
+
+    assert await rollups(db, breakout) == {"u1": None, "u2": None, "u3": None, "u5": "Ada"}
+    await roll_up_all(db)  # redoing the anonymised days keeps them anonymous
+    assert await rollups(db, breakout) == {"u1": None, "u2": None, "u3": None, "u5": "Ada"}
