@@ -62,6 +62,13 @@ def _parse_positive_float(raw: str) -> float:
     return value
 
 
+def _parse_non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError(f"expected a number >= 0, got {raw!r}")
+    return value
+
+
 def _parse_non_negative_int(raw: str) -> int:
     value = int(raw)
     if value < 0:
@@ -402,8 +409,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "WRITER_BATCH_MAX_WAIT_MS",
         "writer_batch_max_wait_ms",
         "2",
-        _parse_positive_float,
-        "longest a write waits for others to join its batch",
+        _parse_non_negative_float,
+        "longest a write waits for others to join its batch (0: never waits)",
     ),
     SettingSpec(
         "WRITER_QUEUE_MAX",
