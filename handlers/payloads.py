@@ -57,19 +57,22 @@ MAX_NAME_CHARS = 200
 MAX_DEVICE_LIMIT = 1000
 
 
-def _optional_time(fields: dict[str, object], key: str) -> datetime | None:
-    value = fields.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise InvalidPayload(f"{key} must be an ISO 8601 time with a zone, or null")
+def aware_time(value: object, field: str) -> datetime:
+    """An ISO 8601 time with a zone (`2026-11-21T09:30:00Z`), or InvalidPayload naming `field`."""
     try:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError(value)
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidPayload(f"{key} must be an ISO 8601 time with a zone, or null") from None
+        raise InvalidPayload(f"{field} must be an ISO 8601 time with a zone") from None
     if moment.tzinfo is None:
-        raise InvalidPayload(f"{key} needs a time zone (Z or +hh:mm)")
+        raise InvalidPayload(f"{field} needs a time zone (Z or +hh:mm)")
     return moment
+
+
+def _optional_time(fields: dict[str, object], key: str) -> datetime | None:
+    value = fields.get(key)
+    return None if value is None else aware_time(value, key)
 
 
 def breakout_spec(payload: object) -> BreakoutSpec:

@@ -148,6 +148,11 @@ async def test_check_in_and_out_rules(api: Api) -> None:
     for temperature in (28, 43, 27.9, "hot", True):
         status, body = await api.check("checkin", ada, school, temp=temperature)  # type: ignore[arg-type]
         assert status == 422 and "temperature" in body["errors"], temperature
+    naive = {"user_id": ada, "school_id": school, "type": "checkin", "temperature": 36.5}
+    status, body = await api.call("POST", "/api/attendances", naive | {"timestamp": "2026-01-01"})
+    assert status == 422 and body["errors"]["timestamp"].startswith("needs a time zone")
+    for query in ("from=yesterday", "from=2026-01-01T08:00:00", "from=2026-02-01&to=2026-01-01"):
+        assert (await api.call("GET", f"/api/attendances?{query}"))[0] == 400, query
     future = datetime.now(UTC) + timedelta(hours=1)
     status, body = await api.check("checkin", ada, school, at=future)
     assert status == 422 and "timestamp" in body["errors"]
