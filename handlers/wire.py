@@ -31,9 +31,7 @@ def iso_ms(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with milliseconds and a Z: 2026-11-21T09:30:00.123Z."""
     if moment is None:
         return None
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def breakout_json(breakout: Breakout) -> Json:

@@ -17,6 +17,8 @@ from models.presence import Added, Viewer
 
 # Short keys: with tens of thousands of live viewers every byte of key repeats.
 _KEY_PREFIX = "p:"
+_DEVICES_PREFIX = "d:"
+_PREFIXES = (_KEY_PREFIX, _DEVICES_PREFIX)
 
 
 def connect_redis(url: str, pool_size: int) -> redis.Redis:
@@ -31,47 +33,62 @@ def presence_key(breakout_id: str) -> str:
 
 def devices_key(breakout_id: str) -> str:
     """One hash per breakout: user id -> that user's live sessions, "sessionId:sinceMs ..."."""
-    return "d:" + breakout_id
+    return _DEVICES_PREFIX + breakout_id
 
 
-# Both hashes change in one atomic step. The device entry of a user is a short list (one
-# session for most users), so it lives in a hash field instead of a key of its own: a key per
-# session would cost more than the viewer card.
-_ADD = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local entry = ARGV[1] .. ':' .. ARGV[4]
-local listed = redis.call('HGET', KEYS[2], ARGV[3])
-if not listed then
-  listed = entry
-  redis.call('HSET', KEYS[2], ARGV[3], listed)
-elseif not string.find(' ' .. listed .. ' ', ' ' .. entry .. ' ', 1, true) then
-  listed = listed .. ' ' .. entry
-  redis.call('HSET', KEYS[2], ARGV[3], listed)
-end
-return {redis.call('HLEN', KEYS[1]), listed}
-"""
-
-_REMOVE = """
-redis.call('HDEL', KEYS[1], ARGV[1])
-local listed = redis.call('HGET', KEYS[2], ARGV[2])
-if listed then
-  local kept = {}
-  for entry in string.gmatch(listed, '%S+') do
-    if string.sub(entry, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. ':' then
-      table.insert(kept, entry)
+# Every change of a batch is applied by one script call, in order, each atomically: a join
+# storm costs Redis one command and the client one reply to read, not one per change. The
+# changes travel as one JSON argument, the key prefixes as two more:
+#   ["a", breakoutId, sessionId, card, userId, sinceMs] -> {viewer count, the user's devices}
+#   ["r", breakoutId, sessionId, userId]                -> viewer count
+# The script builds its keys from the breakout ids, so the store needs one Redis server (or a
+# primary), not Redis Cluster. The device entry of a user is a short list (one session for most
+# users), so it lives in a hash field instead of a key of its own: a key per session would cost
+# more than the viewer card.
+_APPLY = """
+local results = {}
+for i, op in ipairs(cjson.decode(ARGV[1])) do
+  local viewers = ARGV[2] .. op[2]
+  local devices = ARGV[3] .. op[2]
+  local session = op[3]
+  local user
+  local listed
+  if op[1] == 'a' then
+    user = op[5]
+    redis.call('HSET', viewers, session, op[4])
+    local entry = session .. ':' .. op[6]
+    listed = redis.call('HGET', devices, user)
+    if not listed then
+      listed = entry
+      redis.call('HSET', devices, user, listed)
+    elseif not string.find(' ' .. listed .. ' ', ' ' .. entry .. ' ', 1, true) then
+      listed = listed .. ' ' .. entry
+      redis.call('HSET', devices, user, listed)
     end
-  end
-  if #kept == 0 then
-    redis.call('HDEL', KEYS[2], ARGV[2])
+    results[i] = {redis.call('HLEN', viewers), listed}
   else
-    redis.call('HSET', KEYS[2], ARGV[2], table.concat(kept, ' '))
+    user = op[4]
+    redis.call('HDEL', viewers, session)
+    listed = redis.call('HGET', devices, user)
+    if listed then
+      local kept = {}
+      for entry in string.gmatch(listed, '%S+') do
+        if string.sub(entry, 1, string.len(session) + 1) ~= session .. ':' then
+          table.insert(kept, entry)
+        end
+      end
+      if #kept == 0 then
+        redis.call('HDEL', devices, user)
+      else
+        redis.call('HSET', devices, user, table.concat(kept, ' '))
+      end
+    end
+    results[i] = redis.call('HLEN', viewers)
   end
 end
-return redis.call('HLEN', KEYS[1])
+return results
 """
-
-
-_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_ADD, _REMOVE)}  # noqa: S324 - Redis names scripts by SHA-1
+_APPLY_SHA = hashlib.sha1(_APPLY.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
 
 def encode_viewer(viewer: Viewer) -> str:
@@ -107,18 +124,17 @@ def decode_viewer(session_id: str, card: str) -> Viewer:
 
 @dataclass(slots=True)
 class _Change:
-    script: str
-    keys: list[str]
-    args: list[str | int]
+    op: list[str]
     done: asyncio.Future[Any]
 
 
 class RedisPresence:
-    """The PresenceStore of a cluster of nodes; every change is one atomic script.
+    """The PresenceStore of a cluster of nodes; every change is atomic.
 
-    Changes are pipelined: those made while a pipeline is on its way go together in the next
-    one. A join storm, or ten thousand sockets dropping at once, costs a few round trips and
-    one pooled connection instead of one each (which emptied the pool and timed out)."""
+    Changes are batched: those made while a batch is on its way go together in the next one,
+    a single script call. A join storm, or ten thousand sockets dropping at once, costs a few
+    round trips and one pooled connection instead of one each (which emptied the pool and
+    timed out)."""
 
     def __init__(self, client: redis.Redis, batch_max: int = 1000) -> None:
         self._redis = client
@@ -127,54 +143,48 @@ class RedisPresence:
         self._sender: asyncio.Task[None] | None = None
 
     async def add(self, breakout_id: str, viewer: Viewer) -> Added:
-        since_ms = int(viewer.since.timestamp() * 1000)
-        keys = [presence_key(breakout_id), devices_key(breakout_id)]
-        args: list[str | int] = [viewer.session_id, encode_viewer(viewer), viewer.user_id, since_ms]
-        count, listed = await self._change(_ADD, keys, args)
+        since_ms = str(int(viewer.since.timestamp() * 1000))
+        op = ["a", breakout_id, viewer.session_id, encode_viewer(viewer), viewer.user_id, since_ms]
+        count, listed = await self._change(op)
         entries = [entry.rpartition(":") for entry in _text(listed).split()]
         oldest_first = sorted(entries, key=lambda entry: (int(entry[2]), entry[0]))
         return Added(int(count), tuple(session for session, _, _ in oldest_first))
 
     async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
-        keys = [presence_key(breakout_id), devices_key(breakout_id)]
-        return int(await self._change(_REMOVE, keys, [session_id, user_id]))
+        return int(await self._change(["r", breakout_id, session_id, user_id]))
 
-    async def _change(self, script: str, keys: list[str], args: list[str | int]) -> Any:
-        change = _Change(script, keys, args, asyncio.get_running_loop().create_future())
+    async def _change(self, op: list[str]) -> Any:
+        change = _Change(op, asyncio.get_running_loop().create_future())
         self._pending.append(change)
         if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_pending(), name="presence-pipeline")
-        return await asyncio.shield(change.done)
+            self._sender = asyncio.create_task(self._send_pending(), name="presence-changes")
+        # A caller that goes away cancels only its future, not the change.
+        return await change.done
 
     async def _send_pending(self) -> None:
         while self._pending:
             batch = self._pending[: self._batch_max]
             del self._pending[: self._batch_max]
             try:
-                results = await self._run(batch)
+                results = await self._apply([change.op for change in batch])
             except Exception as exc:  # the callers learn of it; the next batch tries again
-                results = [exc] * len(batch)
+                for change in batch:
+                    if not change.done.done():
+                        change.done.set_exception(exc)
+                continue
             for change, result in zip(batch, results, strict=True):
-                if change.done.done():
-                    continue
-                if isinstance(result, BaseException):
-                    change.done.set_exception(result)
-                else:
+                if not change.done.done():
                     change.done.set_result(result)
 
-    async def _run(self, batch: list[_Change], *, reload: bool = True) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipeline:
-            for change in batch:
-                pipeline.evalsha(_SHA[change.script], len(change.keys), *change.keys, *change.args)
-            results: list[Any] = await pipeline.execute(raise_on_error=False)
-        if reload and any(isinstance(result, NoScriptError) for result in results):
-            # A restarted or flushed Redis forgot the scripts: load them, send those again.
-            for script in _SHA:
-                await self._redis.script_load(script)
-            retry = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
-            again = await self._run([batch[i] for i in retry], reload=False)
-            for i, result in zip(retry, again, strict=True):
-                results[i] = result
+    async def _apply(self, ops: list[list[str]]) -> list[Any]:
+        args = (json.dumps(ops, separators=(",", ":"), ensure_ascii=False), *_PREFIXES)
+        try:
+            results: list[Any] = await self._redis.evalsha(_APPLY_SHA, 0, *args)
+        except NoScriptError:
+            # A restarted or flushed Redis forgot the script (nothing of the batch was applied):
+            # load it and send the batch again.
+            await self._redis.script_load(_APPLY)
+            results = await self._redis.evalsha(_APPLY_SHA, 0, *args)
         return results
 
     async def counts(self, breakout_ids: Sequence[str]) -> list[int]:

@@ -174,9 +174,9 @@ class SessionWriter:
             raise Unavailable("the server is busy; try again shortly")
         self._queue.append(write)
         self._ready.set()
-        # Shielded: a caller that goes away (its socket closed) must not cancel a write others
-        # share a transaction with.
-        return await asyncio.shield(write.done)
+        # A caller that goes away cancels only its future: the write stays queued and commits
+        # with the others of its batch (resolving skips a cancelled future).
+        return await write.done
 
     async def _run(self) -> None:
         while not (self._closing and not self._queue and not self._replay_due()):

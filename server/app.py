@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import engineio
 import redis.asyncio as redis
 import socketio
 from aiohttp import web
@@ -260,10 +261,20 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
 async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
     manager = app[SIO].manager
 
+    sio = app[SIO]
+
     async def emit_here(event: str, data: dict[str, Any], rooms: list[str]) -> None:
-        # The base manager's emit reaches this process's sockets only: every node gets the
-        # updates on the bus and sends them to its own.
-        await socketio.AsyncManager.emit(manager, event, data, namespace="/", room=rooms)
+        # This process's sockets only: every node gets the updates on the bus and sends them
+        # to its own. Most rooms have nobody here to send to (no host watching): nothing is
+        # encoded for them. The packet is encoded once, without the manager's binary scan
+        # (presence is plain JSON) and without its task per recipient.
+        recipients = [eio_sid for _, eio_sid in manager.get_participants("/", rooms)]
+        if not recipients:
+            return
+        packet = sio.packet_class(socketio.packet.EVENT, data=[event, data], binary=False)
+        message = engineio.packet.Packet(engineio.packet.MESSAGE, packet.encode())
+        for eio_sid in recipients:
+            await sio.eio.send_packet(eio_sid, message)
 
     broadcaster = PresenceBroadcaster(
         emit_here, app[BUS], app[PRESENCE], app[SETTINGS].presence_interval_ms / 1000

@@ -112,6 +112,27 @@ async def test_concurrent_writes_share_transactions(
     assert attended == 200
 
 
+async def test_a_caller_that_goes_away_leaves_its_write_and_its_batch_whole(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str
+) -> None:
+    writer = make_writer()
+    writer.start()
+    opened = [session(breakout, n) for n in range(3)]
+    calls = [asyncio.create_task(writer.open_session(s)) for s in opened]
+    await asyncio.sleep(0)  # all three are queued
+    calls[1].cancel()
+
+    await asyncio.gather(calls[0], calls[2])
+
+    with pytest.raises(asyncio.CancelledError):
+        await calls[1]
+    async with db.acquire() as connection:
+        stored = await connection.fetchval(
+            "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
+        )
+    assert stored == 3
+
+
 async def test_exit_is_written_once(
     make_writer: WriterFactory, db: asyncpg.Pool, breakout: str
 ) -> None:
