@@ -3,8 +3,9 @@
 Starts `run.py serve --workers N` (embedded PostgreSQL and Redis on this machine) and
 `bench/bare_server.py --workers N` (rooms and acks only), and drives each with clients that
 speak Engine.IO v4 / Socket.IO v5 over aiohttp websockets (realistic User-Agents and forwarded
-addresses), in three phases:
+addresses), in these phases:
 
+- warm-up: --warmup s of closed loop, not measured (pools, caches and breakouts get made);
 - closed loop: every client joins, awaits the ack, leaves, awaits the ack, for --duration s;
 - fixed rate: --rates events/s offered in total (latency counted from when each event was due,
   so a stalled server cannot hide its queue), --duration s each;
@@ -400,6 +401,7 @@ class Options:
     workers: int
     clients: int
     duration_s: float
+    warmup_s: float
     rates: list[float]
     hold: int
     breakouts: int
@@ -418,6 +420,8 @@ async def exercise(
     await target.start()
     try:
         async with clients(target.url, options.clients) as sockets:
+            if options.warmup_s > 0:  # caches, pools and breakouts warm; the acks still count
+                await closed_loop(sockets, rooms, options.warmup_s, ledger)([])
             load = closed_loop(sockets, rooms, options.duration_s, ledger)
             outage_task = asyncio.create_task(outage()) if outage else None
             phases["closed"] = await measured(target, load)
@@ -611,6 +615,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200, help="sockets driving the load")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds a phase")
     parser.add_argument(
+        "--warmup", type=float, default=2.0, help="unmeasured closed-loop seconds first"
+    )
+    parser.add_argument(
         "--rates", default="1500,5000", help="fixed-rate phases, events/s, comma separated"
     )
     parser.add_argument("--hold", type=int, default=2000, help="sockets held for RSS (0: skip)")
@@ -634,6 +641,7 @@ def main() -> None:
         workers=args.workers,
         clients=args.clients,
         duration_s=args.duration,
+        warmup_s=args.warmup,
         rates=[float(rate) for rate in args.rates.split(",") if rate],
         hold=args.hold,
         breakouts=args.breakouts,

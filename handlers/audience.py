@@ -55,6 +55,8 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             exempt=(*settings.connect_limit_exempt, *settings.trusted_proxies),
         )
         self._event_limits: dict[str, EventLimiter] = {}
+        # What a client may send, as handler names (join_chat_room for join-chat-room).
+        self._events = frozenset(name[3:] for name in dir(self) if name.startswith("on_"))
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         # Wire events are kebab-case (join-chat-room); handlers are on_join_chat_room.
@@ -166,7 +168,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.disconnect(sid)
         if verdict is not Verdict.ALLOW:
             return error_ack(RateLimited.code, "too many events; slow down")
-        if not hasattr(self, f"on_{handler_event}"):
+        if handler_event not in self._events:
             return error_ack(InvalidPayload.code, "unknown event")
         return None
 

@@ -24,6 +24,8 @@ PRESENCE = "presence"
 class _Pending:
     joins: list[Json] = field(default_factory=list)
     leaves: list[Json] = field(default_factory=list)
+    # The sessions in `joins`: a join storm into one breakout must not cost a scan per join.
+    joined: set[str] = field(default_factory=set)
 
 
 class PresenceBroadcaster:
@@ -53,17 +55,24 @@ class PresenceBroadcaster:
         if outcome.switched_from is not None:
             self.left(outcome.switched_from)
         session = outcome.session
-        pending = self._pending.setdefault(session.breakout_id, _Pending())
-        if not any(join["sessionId"] == session.session_id for join in pending.joins):
+        pending = self._pending_of(session.breakout_id)
+        if session.session_id not in pending.joined:
+            pending.joined.add(session.session_id)
             pending.joins.append(viewer_json(outcome.viewer))
 
     def left(self, outcome: ExitOutcome) -> None:
         session = outcome.session
-        pending = self._pending.setdefault(session.breakout_id, _Pending())
+        pending = self._pending_of(session.breakout_id)
         reason = None if session.exit_reason is None else session.exit_reason.value
         pending.leaves.append(
             {"userId": session.user_id, "sessionId": session.session_id, "reason": reason}
         )
+
+    def _pending_of(self, breakout_id: str) -> _Pending:
+        pending = self._pending.get(breakout_id)
+        if pending is None:
+            pending = self._pending[breakout_id] = _Pending()
+        return pending
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="presence-broadcaster")
@@ -82,8 +91,9 @@ class PresenceBroadcaster:
         except Exception:  # the store is away: keep the changes for the next round
             logger.exception("presence counts for %d breakouts failed", len(pending))
             for breakout_id, changes in pending.items():
-                later = self._pending.setdefault(breakout_id, _Pending())
+                later = self._pending_of(breakout_id)
                 later.joins[:0], later.leaves[:0] = changes.joins, changes.leaves
+                later.joined |= changes.joined
             return
         updates = [
             {

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -137,14 +137,13 @@ class Attendance:
     def connect(self, connection_id: str, identity: Identity, client: ClientInfo) -> None:
         self._seats[connection_id] = _Seat(connection_id, identity, client)
 
-    @contextlib.asynccontextmanager
-    async def seat(self, connection_id: str) -> AsyncIterator[Seat]:
-        """Hold one connection's lock; everything done through the yielded Seat is serialised."""
+    def seat(self, connection_id: str) -> Seat:
+        """One connection's seat: `async with` it to hold the connection's lock, so that
+        everything done through it is serialised."""
         seat = self._seats.get(connection_id)
         if seat is None:
             raise NotJoined("this connection is not registered")
-        async with seat.lock:
-            yield Seat(self, connection_id, seat)
+        return Seat(self, connection_id, seat)
 
     async def record_exit(
         self, session: AttendanceSession, at: datetime, reason: ExitReason
@@ -305,12 +304,19 @@ class Attendance:
 
 
 class Seat:
-    """One connection's place at the desk, valid while `Attendance.seat()` holds its lock."""
+    """One connection's place at the desk, used inside `async with` (which holds its lock)."""
 
     def __init__(self, desk: Attendance, connection_id: str, seat: _Seat) -> None:
         self._desk = desk
         self._connection_id = connection_id
         self._seat = seat
+
+    async def __aenter__(self) -> Seat:
+        await self._seat.lock.acquire()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._seat.lock.release()
 
     @property
     def identity(self) -> Identity:
