@@ -12,7 +12,8 @@ from models.database import Connection
 from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType
 
 # A batch of opens and exits is one statement, so one round trip and its own transaction.
-# unnest turns column arrays into rows, in the order _open_row builds them. An open whose exit
+# unnest turns column arrays into rows, in the order _open_row builds them (the address goes as
+# text: PostgreSQL parses it faster than asyncpg encodes an inet). An open whose exit
 # is in the same batch is inserted closed (the UPDATE cannot see rows its own statement
 # inserts). A replayed open (a retry after a lost reply, the journal after a crash) changes
 # nothing, except that it closes the row when it carries an exit the row still lacks: exit_ts is
@@ -25,13 +26,13 @@ WITH opened AS (
         os_version, device_type, user_agent, node_id, exit_ts, exit_reason
     )
     SELECT o.user_id, o.breakout_id, o.session_id, o.session_type, o.entry_ts, o.user_name,
-           o.org_id, o.client_ip, o.city, o.region, o.country_code, o.latitude, o.longitude,
+           o.org_id, o.client_ip::inet, o.city, o.region, o.country_code, o.latitude, o.longitude,
            o.browser, o.browser_version, o.os, o.os_version, o.device_type, o.user_agent,
            o.node_id, CASE WHEN o.exit_ts IS NOT NULL THEN greatest(o.exit_ts, o.entry_ts) END,
            o.exit_reason
     FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
-        $7::text[], $8::inet[], $9::text[], $10::text[], $11::text[], $12::float8[],
+        $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::float8[],
         $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
         $19::text[], $20::text[], $21::timestamptz[], $22::text[]
     ) AS o (
