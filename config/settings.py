@@ -69,6 +69,13 @@ def _parse_non_negative_float(raw: str) -> float:
     return value
 
 
+def _parse_wait_min_rows(raw: str) -> int:
+    value = int(raw)
+    if value < 2:
+        raise ValueError(f"expected a whole number >= 2 (a lone write never waits), got {raw!r}")
+    return value
+
+
 def _parse_non_negative_int(raw: str) -> int:
     value = int(raw)
     if value < 0:
@@ -162,6 +169,7 @@ class Settings:
     db_pool_size: int
     writer_batch_max_rows: int
     writer_batch_max_wait_ms: float
+    writer_batch_wait_min_rows: int
     writer_queue_max: int
     writer_commit_timeout_s: float
     journal_dir: Path | None
@@ -411,6 +419,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "2",
         _parse_non_negative_float,
         "longest a write waits for others to join its batch (0: never waits)",
+    ),
+    SettingSpec(
+        "WRITER_BATCH_WAIT_MIN_ROWS",
+        "writer_batch_wait_min_rows",
+        "4",
+        _parse_wait_min_rows,
+        "the writer waits for company only after a batch at least this big (2 or more)",
     ),
     SettingSpec(
         "WRITER_QUEUE_MAX",

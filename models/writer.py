@@ -61,7 +61,8 @@ class SessionWriter:
     """Queues writes, commits them in batches, and releases each caller only after its commit.
 
     A batch is taken when the loop is free: at most `batch_max_rows` writes, after waiting up to
-    `batch_max_wait_s` for more when writes are arriving together. One transaction is in flight
+    `batch_max_wait_s` for more when writes are arriving faster than commits take them (the last
+    batch had `batch_wait_min_rows` or more). One transaction is in flight
     at a time, so writes commit in the order they were queued and an exit never reaches the
     database before its open. The queue is bounded: past `queue_max` writes callers get
     `Unavailable` at once instead of memory growing without limit.
@@ -79,6 +80,7 @@ class SessionWriter:
         batch_max_rows: int,
         batch_max_wait_s: float,
         queue_max: int,
+        batch_wait_min_rows: int = 4,
         journal: Journal | None = None,
         retry_s: float = 1.0,
         commit_timeout_s: float = 10.0,
@@ -88,6 +90,7 @@ class SessionWriter:
         self._pool = pool
         self._batch_max_rows = batch_max_rows
         self._batch_max_wait_s = batch_max_wait_s
+        self._batch_wait_min_rows = batch_wait_min_rows
         self._queue_max = queue_max
         self._journal = journal
         self._retry_s = retry_s
@@ -218,16 +221,17 @@ class SessionWriter:
                 await self._ready.wait()
 
     def _worth_waiting(self) -> bool:
-        """Wait for company only when writes are coming in together.
+        """Wait for company only when writes come in faster than commits take them.
 
-        A lone write after a lone write (a quiet server) commits at once: waiting would only add
-        latency. When the last batch had company, the wait makes the next one bigger and the
-        commits fewer, which is what keeps a join storm's cost per event down.
+        While the last batch was small (a quiet or moderately busy server), commits keep up and
+        the next batch commits at once: waiting would only add latency. When the last batch was
+        big (the idea of PostgreSQL's commit_siblings), the wait makes the next one bigger and
+        the commits fewer, which is what keeps a join storm's cost per event down.
         """
         return (
             not self._closing
             and self._batch_max_wait_s > 0
-            and self._last_batch_rows > 1
+            and self._last_batch_rows >= self._batch_wait_min_rows
             and len(self._queue) < self._batch_max_rows
         )
 

@@ -188,6 +188,7 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
         pool,
         batch_max_rows=settings.writer_batch_max_rows,
         batch_max_wait_s=settings.writer_batch_max_wait_ms / 1000,
+        batch_wait_min_rows=settings.writer_batch_wait_min_rows,
         queue_max=settings.writer_queue_max,
         journal=journal,
         retry_s=settings.db_retry_s,

@@ -48,6 +48,7 @@ def test_environment_overrides_each_setting() -> None:
         ("TRUSTED_PROXIES", "not-a-cidr"),
         ("IP_STORAGE", "half"),
         ("DB_POOL_SIZE", "0"),
+        ("WRITER_BATCH_WAIT_MIN_ROWS", "1"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
