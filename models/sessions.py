@@ -11,13 +11,14 @@ import asyncpg
 from models.database import Connection
 from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType
 
-# A batch of opens and exits is one statement, so one round trip and its own transaction.
-# unnest turns column arrays into rows, in the order _open_row builds them (the address goes as
-# text: PostgreSQL parses it faster than asyncpg encodes an inet). An open whose exit
-# is in the same batch is inserted closed (the UPDATE cannot see rows its own statement
-# inserts). A replayed open (a retry after a lost reply, the journal after a crash) changes
-# nothing, except that it closes the row when it carries an exit the row still lacks: exit_ts is
-# written once, never before entry_ts. Returns the keys of the sessions this batch closed.
+# A batch of opens and exits is one statement, so one round trip and its own transaction. Each
+# kind travels as one array of rows (types session_open_row and session_exit_row, migration
+# 0004), the address as text (PostgreSQL parses it faster than asyncpg encodes an inet). An open
+# whose exit is in the same batch is inserted closed (the UPDATE cannot see rows its own
+# statement inserts). A replayed open (a retry after a lost reply, the journal after a crash)
+# changes nothing, except that it closes the row when it carries an exit the row still lacks:
+# exit_ts is written once, never before entry_ts. Returns the keys of the sessions this batch
+# closed.
 WRITE_SESSIONS = """
 WITH opened AS (
     INSERT INTO attendance_sessions AS s (
@@ -26,20 +27,12 @@ WITH opened AS (
         os_version, device_type, user_agent, node_id, exit_ts, exit_reason
     )
     SELECT o.user_id, o.breakout_id, o.session_id, o.session_type, o.entry_ts, o.user_name,
-           o.org_id, o.client_ip::inet, o.city, o.region, o.country_code, o.latitude, o.longitude,
-           o.browser, o.browser_version, o.os, o.os_version, o.device_type, o.user_agent,
-           o.node_id, CASE WHEN o.exit_ts IS NOT NULL THEN greatest(o.exit_ts, o.entry_ts) END,
+           o.org_id, o.client_ip::inet, o.city, o.region, o.country_code, o.latitude,
+           o.longitude, o.browser, o.browser_version, o.os, o.os_version, o.device_type,
+           o.user_agent, o.node_id,
+           CASE WHEN o.exit_ts IS NOT NULL THEN greatest(o.exit_ts, o.entry_ts) END,
            o.exit_reason
-    FROM unnest(
-        $1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
-        $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::float8[],
-        $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-        $19::text[], $20::text[], $21::timestamptz[], $22::text[]
-    ) AS o (
-        user_id, breakout_id, session_id, session_type, entry_ts, user_name, org_id, client_ip,
-        city, region, country_code, latitude, longitude, browser, browser_version, os,
-        os_version, device_type, user_agent, node_id, exit_ts, exit_reason
-    )
+    FROM unnest($1::session_open_row[]) AS o
     ON CONFLICT (user_id, breakout_id, session_id) DO UPDATE
     SET exit_ts = greatest(EXCLUDED.exit_ts, s.entry_ts), exit_reason = EXCLUDED.exit_reason
     WHERE s.exit_ts IS NULL AND EXCLUDED.exit_ts IS NOT NULL
@@ -48,8 +41,7 @@ WITH opened AS (
 closed AS (
     UPDATE attendance_sessions AS s
     SET exit_ts = greatest(u.exit_ts, s.entry_ts), exit_reason = u.exit_reason
-    FROM unnest($23::text[], $24::text[], $25::text[], $26::timestamptz[], $27::text[])
-         AS u (user_id, breakout_id, session_id, exit_ts, exit_reason)
+    FROM unnest($2::session_exit_row[]) AS u
     WHERE s.user_id = u.user_id
       AND s.breakout_id = u.breakout_id
       AND s.session_id = u.session_id
@@ -109,6 +101,7 @@ def session_key(session: AttendanceSession) -> SessionKey:
 
 
 def _open_row(session: AttendanceSession, exit_: SessionExit | None) -> tuple[object, ...]:
+    """A session_open_row."""
     client = session.client
     return (
         session.user_id,
@@ -136,27 +129,17 @@ def _open_row(session: AttendanceSession, exit_: SessionExit | None) -> tuple[ob
     )
 
 
-OPEN_COLUMNS = 22
-
-
 async def write_sessions(
     connection: Connection, opens: Sequence[AttendanceSession], exits: Sequence[SessionExit]
 ) -> set[SessionKey]:
     """Record opens and exits (at most one exit a session) in one statement; return the keys of
     the sessions it closed."""
     exit_of = {exit_.key: exit_ for exit_ in exits}
-    rows = [_open_row(session, exit_of.pop(session_key(session), None)) for session in opens]
-    open_columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * OPEN_COLUMNS
-    later = list(exit_of.values())
-    closed = await connection.fetch(
-        WRITE_SESSIONS,
-        *open_columns,
-        [e.user_id for e in later],
-        [e.breakout_id for e in later],
-        [e.session_id for e in later],
-        [e.at for e in later],
-        [e.reason.value for e in later],
-    )
+    opened = [_open_row(session, exit_of.pop(session_key(session), None)) for session in opens]
+    closing = [
+        (e.user_id, e.breakout_id, e.session_id, e.at, e.reason.value) for e in exit_of.values()
+    ]
+    closed = await connection.fetch(WRITE_SESSIONS, opened, closing)
     return {(row["user_id"], row["breakout_id"], row["session_id"]) for row in closed}
 
 
