@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ from mmdb_writer import MMDBWriter
 from handlers.context import ATTENDANCE, POOL, TOKENS
 from models.attendance import Attendance
 from models.embedded_postgres import EmbeddedPostgres
-from models.records import Role
+from models.records import AttendanceSession, ClientInfo, Role, SessionType, now_ms
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 
@@ -75,6 +76,22 @@ def build_city_db(path: Path, database_type: str = "GeoLite2-City") -> Path:
     writer.insert_network(netaddr.IPSet(["2a01:e0a::/32"]), _city_record(PARIS, "IDF"))
     writer.to_db_file(str(path))
     return path
+
+
+def sample_session(breakout_id: str, number: int, **changes: Any) -> AttendanceSession:
+    """Session s<number> of user u<number>, live, opened now from London; `changes` replace
+    fields."""
+    session = AttendanceSession(
+        user_id=f"u{number}",
+        breakout_id=breakout_id,
+        session_id=f"s{number}",
+        session_type=SessionType.LIVE,
+        entry_ts=now_ms(),
+        user_name=f"User {number}",
+        org_id="org-a",
+        client=ClientInfo(city="London", ip="81.2.69.0"),
+    )
+    return dataclasses.replace(session, **changes) if changes else session
 
 
 def new_breakout_id() -> str:

@@ -9,20 +9,7 @@ from handlers.wire import Json, room_name, watchers_room
 from models.attendance import JoinOutcome
 from models.bus import MemoryBus
 from models.presence import MemoryPresence, Viewer
-from models.records import AttendanceSession, ClientInfo, SessionType, now_ms
-
-
-def session(number: int) -> AttendanceSession:
-    return AttendanceSession(
-        user_id=f"u{number}",
-        breakout_id="b1",
-        session_id=f"s{number}",
-        session_type=SessionType.LIVE,
-        entry_ts=now_ms(),
-        user_name=f"User {number}",
-        org_id="org-a",
-        client=ClientInfo(),
-    )
+from tests.support import sample_session
 
 
 async def test_a_storm_into_one_breakout_is_one_diff_with_each_join_once() -> None:
@@ -38,7 +25,7 @@ async def test_a_storm_into_one_breakout_is_one_diff_with_each_join_once() -> No
         await broadcaster.deliver(message["updates"])
 
     bus.subscribe(deliver)
-    sessions = [session(n) for n in range(2000)]
+    sessions = [sample_session("b1", n) for n in range(2000)]
     for each in sessions:
         await presence.add("b1", Viewer.of(each))
         broadcaster.joined(JoinOutcome(session=each, count=0))

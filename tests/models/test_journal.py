@@ -8,21 +8,19 @@ from pathlib import Path
 import pytest
 
 from models.journal import Journal, JournalEntry, JournalError, decode, encode
-from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType
+from models.records import AttendanceSession, ClientInfo, ExitReason
 from models.sessions import SessionExit
+from tests.support import sample_session
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 
 def opened(number: int) -> AttendanceSession:
-    return AttendanceSession(
-        user_id=f"u{number}",
-        breakout_id="b1",
-        session_id=f"s{number}",
-        session_type=SessionType.LIVE,
+    return sample_session(
+        "b1",
+        number,
         entry_ts=START + timedelta(seconds=number),
         user_name=f"Ünïcode {number}",
-        org_id="org-a",
         node_id="node-1",
         client=ClientInfo(ip="81.2.69.0", city="London", latitude=51.5, user_agent="UA/1"),
     )

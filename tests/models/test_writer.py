@@ -14,10 +14,11 @@ import pytest
 
 from models.errors import Unavailable
 from models.journal import Journal
-from models.records import AttendanceSession, ClientInfo, ExitReason, SessionType, now_ms
+from models.records import AttendanceSession, ExitReason, now_ms
 from models.sessions import SessionExit, write_sessions
 from models.writer import SessionWriter
 from tests.support import free_port, new_breakout_id
+from tests.support import sample_session as session
 
 WriterFactory = Callable[..., SessionWriter]
 
@@ -55,19 +56,6 @@ async def make_writer(db: asyncpg.Pool) -> AsyncIterator[WriterFactory]:
     yield make
     for writer in writers:
         await writer.close(timeout_s=5)
-
-
-def session(breakout_id: str, number: int) -> AttendanceSession:
-    return AttendanceSession(
-        user_id=f"u{number}",
-        breakout_id=breakout_id,
-        session_id=f"s{number}",
-        session_type=SessionType.LIVE,
-        entry_ts=now_ms(),
-        user_name=f"User {number}",
-        org_id="org-a",
-        client=ClientInfo(city="London", ip="81.2.69.0"),
-    )
 
 
 def exit_of(opened: AttendanceSession, reason: ExitReason = ExitReason.LEAVE) -> SessionExit:
