@@ -260,9 +260,8 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
-    manager = app[SIO].manager
-
     sio = app[SIO]
+    manager = sio.manager
 
     async def emit_here(event: str, data: dict[str, Any], rooms: list[str]) -> None:
         # This process's sockets only: every node gets the updates on the bus and sends them
