@@ -48,11 +48,22 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(f"expected on/off, got {raw!r}")
 
 
-def _parse_positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError(f"expected a whole number >= 1, got {raw!r}")
-    return value
+def _whole_number_from(minimum: int) -> Callable[[str], int]:
+    """A parser of whole numbers no smaller than `minimum`."""
+
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if value < minimum:
+            raise ValueError(f"expected a whole number >= {minimum}, got {raw!r}")
+        return value
+
+    return parse
+
+
+_parse_positive_int = _whole_number_from(1)
+_parse_non_negative_int = _whole_number_from(0)
+# A lone write never waits for company.
+_parse_wait_min_rows = _whole_number_from(2)
 
 
 def _parse_positive_float(raw: str) -> float:
@@ -66,20 +77,6 @@ def _parse_non_negative_float(raw: str) -> float:
     value = float(raw)
     if not value >= 0:
         raise ValueError(f"expected a number >= 0, got {raw!r}")
-    return value
-
-
-def _parse_wait_min_rows(raw: str) -> int:
-    value = int(raw)
-    if value < 2:
-        raise ValueError(f"expected a whole number >= 2 (a lone write never waits), got {raw!r}")
-    return value
-
-
-def _parse_non_negative_int(raw: str) -> int:
-    value = int(raw)
-    if value < 0:
-        raise ValueError(f"expected a whole number >= 0, got {raw!r}")
     return value
 
 
