@@ -21,13 +21,13 @@ from config import (
     describe_settings,
     load_settings,
 )
-from handlers.context import SETTINGS
-from models.migrate import apply_migrations
-from models.records import Role, now_ms
-from models.retention import purge_sessions
-from models.rollups import roll_up_all
-from models.seed import SeedPlan, seed
-from models.tokens import TokenAuthority, TokenConfigError
+from handlers.keys import SETTINGS
+from models.auth.tokens import TokenAuthority, TokenConfigError
+from models.domain.records import Role, now_ms
+from models.jobs.retention import purge_sessions
+from models.jobs.seed import SeedPlan, seed
+from models.reports.rollups import roll_up_all
+from models.store.migrate import apply_migrations
 from server import create_app
 from server.database import database_url, open_pool
 from server.workers import Supervisor

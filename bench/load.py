@@ -43,9 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import markdown_table, report  # noqa: E402
-from models.embedded_postgres import EmbeddedPostgres  # noqa: E402
-from models.records import Role  # noqa: E402
-from models.tokens import TokenAuthority  # noqa: E402
+from models.auth.tokens import TokenAuthority  # noqa: E402
+from models.domain.records import Role  # noqa: E402
+from server.embedded.postgres import EmbeddedPostgres  # noqa: E402
 
 SECRET = "bench-secret-0123456789-0123456789-0123456789"
 USER_AGENTS = (

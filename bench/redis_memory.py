@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import markdown_table, report  # noqa: E402
-from models.embedded_redis import EmbeddedRedis  # noqa: E402
-from models.presence import Viewer  # noqa: E402
-from models.redis_presence import RedisPresence, connect_redis, encode_viewer  # noqa: E402
+from models.live.presence import Viewer  # noqa: E402
+from models.live.redis_presence import RedisPresence, connect_redis, encode_viewer  # noqa: E402
+from server.embedded.redis import EmbeddedRedis  # noqa: E402
 
 # Redis 6.2 names (7.x: hash-max-listpack-*); a card is ~90 bytes, over the default 64.
 COMPACT_CONFIG = {"hash-max-ziplist-value": "160", "hash-max-ziplist-entries": "256"}

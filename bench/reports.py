@@ -1,7 +1,7 @@
 """Report speed at the seeds' size: a school month over ~300,000 check events, a breakout of
 ~100,000 sessions.
 
-Starts a private PostgreSQL, seeds it with `models.seed` (the generator behind `run.py seed`),
+Starts a private PostgreSQL, seeds it with `models.jobs.seed` (the generator behind `run.py seed`),
 starts `run.py serve` against it and times the HTTP reports, first while every seeded day is
 still stale (computed live from the raw rows), then after the rollup job has run (the normal
 state: closed days from rollups, today live). Medians of `--repeat` requests after one warm-up.
@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.load import SECRET, Target, free_port  # noqa: E402
 from bench.report import markdown_table, report  # noqa: E402
-from models.embedded_postgres import EmbeddedPostgres  # noqa: E402
-from models.migrate import apply_migrations  # noqa: E402
-from models.records import Role  # noqa: E402
-from models.rollups import roll_up_all  # noqa: E402
-from models.seed import SeedPlan, seed  # noqa: E402
-from models.tokens import TokenAuthority  # noqa: E402
+from models.auth.tokens import TokenAuthority  # noqa: E402
+from models.domain.records import Role  # noqa: E402
+from models.jobs.seed import SeedPlan, seed  # noqa: E402
+from models.reports.rollups import roll_up_all  # noqa: E402
+from models.store.migrate import apply_migrations  # noqa: E402
+from server.embedded.postgres import EmbeddedPostgres  # noqa: E402
 
 # School days over 31 days x pupils x ~1.9 events a day of presence: about 300,000 events.
 SCHOOL = SeedPlan(org_id="bench-school", schools=1, users_per_school=7_200, days=31, breakouts=0)

@@ -17,20 +17,19 @@ from aiohttp import web
 
 from config import Settings
 from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_reader
-from handlers import (
-    attendances_api,
-    breakouts_api,
+from handlers.api import (
+    attendances,
+    breakouts,
     health,
-    metrics_api,
-    presence_api,
-    reports_api,
-    schools_api,
-    sessions_api,
+    metrics,
+    presence,
+    reports,
+    schools,
+    sessions,
 )
-from handlers.audience import AudienceNamespace
-from handlers.broadcast import PresenceBroadcaster
-from handlers.cluster import ClusterCommands
-from handlers.context import (
+from handlers.http.cors import cors_middleware, socketio_origins
+from handlers.http.problems import problem_middleware
+from handlers.keys import (
     ATTENDANCE,
     BREAKOUTS,
     BROADCASTER,
@@ -47,26 +46,27 @@ from handlers.context import (
     TOKENS,
     WRITER,
 )
-from handlers.cors import cors_middleware, socketio_origins
-from handlers.problems import problem_middleware
-from handlers.protocol import GuardedServer
-from models.attendance import Attendance
-from models.background import stop_task
-from models.breakouts import BreakoutDirectory
-from models.bus import Bus, MemoryBus, RedisBus
-from models.checkins import CheckIns
-from models.journal import Journal
-from models.metrics import Metrics
-from models.nodes import NodeRegistry, keep_heartbeating
-from models.presence import MemoryPresence, PresenceStore
-from models.records import ExitReason, now_ms
-from models.redis_presence import RedisPresence, connect_redis
-from models.reports import BreakoutRules, Reports
-from models.retention import purge_daily
-from models.rollups import keep_rolling_up
-from models.schools import Schools
-from models.tokens import TokenAuthority
-from models.writer import SessionWriter
+from handlers.socket.audience import AudienceNamespace
+from handlers.socket.broadcast import PresenceBroadcaster
+from handlers.socket.cluster import ClusterCommands
+from handlers.socket.protocol import GuardedServer
+from models.auth.tokens import TokenAuthority
+from models.cluster.bus import Bus, MemoryBus, RedisBus
+from models.cluster.nodes import NodeRegistry, keep_heartbeating
+from models.domain.records import ExitReason, now_ms
+from models.jobs.retention import purge_daily
+from models.live.desk import Attendance
+from models.live.presence import MemoryPresence, PresenceStore
+from models.live.redis_presence import RedisPresence, connect_redis
+from models.reports.report import BreakoutRules, Reports
+from models.reports.rollups import keep_rolling_up
+from models.runtime.loops import stop_task
+from models.runtime.metrics import Metrics
+from models.schools.checkins import CheckIns
+from models.schools.directory import Schools
+from models.store.breakouts import BreakoutDirectory
+from models.writes.journal import Journal
+from models.writes.writer import SessionWriter
 from server.database import database_url, open_pool
 
 logger = logging.getLogger(__name__)
@@ -110,13 +110,13 @@ def create_app(settings: Settings) -> web.Application:
     app[SIO] = sio
 
     health.add_routes(app)
-    sessions_api.add_routes(app)
-    presence_api.add_routes(app)
-    breakouts_api.add_routes(app)
-    metrics_api.add_routes(app)
-    schools_api.add_routes(app)
-    attendances_api.add_routes(app)
-    reports_api.add_routes(app)
+    sessions.add_routes(app)
+    presence.add_routes(app)
+    breakouts.add_routes(app)
+    metrics.add_routes(app)
+    schools.add_routes(app)
+    attendances.add_routes(app)
+    reports.add_routes(app)
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_enrichment)

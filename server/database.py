@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from config import Settings
-from models.embedded_postgres import EmbeddedPostgres
-from models.migrate import apply_migrations
+from models.store.migrate import apply_migrations
+from server.embedded.postgres import EmbeddedPostgres
 
 logger = logging.getLogger(__name__)
 

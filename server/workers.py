@@ -15,8 +15,8 @@ from pathlib import Path
 from types import FrameType
 
 from config import Settings
-from models.embedded_postgres import EmbeddedPostgres
-from models.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from server.embedded.postgres import EmbeddedPostgres
+from server.embedded.redis import EmbeddedRedis, EmbeddedRedisError
 
 logger = logging.getLogger(__name__)
 

@@ -12,18 +12,12 @@ import pytest
 from aiohttp import web
 
 from config import load_settings
-from models.embedded_redis import EmbeddedRedis
-from models.migrate import apply_migrations
+from models.store.migrate import apply_migrations
 from server import create_app
-from tests.support import (
-    TEST_SECRET,
-    RunningServer,
-    Viewer,
-    build_city_db,
-    connect_viewer,
-    free_port,
-    private_postgres,
-)
+from server.embedded.redis import EmbeddedRedis
+from tests.support.clients import Viewer, connect_viewer
+from tests.support.geo import build_city_db
+from tests.support.servers import TEST_SECRET, RunningServer, free_port, private_postgres
 
 ServerFactory = Callable[..., Awaitable[RunningServer]]
 

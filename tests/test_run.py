@@ -11,9 +11,11 @@ from pathlib import Path
 import asyncpg
 import socketio
 
-from models.records import Role
-from models.tokens import TokenAuthority
-from tests.support import TEST_SECRET, RawSocket, new_breakout_id, serving, stop
+from models.auth.tokens import TokenAuthority
+from models.domain.records import Role
+from tests.support.clients import RawSocket
+from tests.support.records import new_breakout_id
+from tests.support.servers import TEST_SECRET, serving, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from models.records import Role
-from tests.support import LONDON_IP, RunningServer, new_breakout_id
+from models.domain.records import Role
+from tests.support.geo import LONDON_IP
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer
 
 HERE = Path(__file__).parent
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"

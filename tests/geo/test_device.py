@@ -7,7 +7,7 @@ import pytest
 
 from geo import DeviceParser, DeviceType, default_resolver
 from geo.device import MAX_USER_AGENT_CHARS
-from tests.support import CHROME_MAC, IPHONE
+from tests.support.clients import CHROME_MAC, IPHONE
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from geo import Locator, default_city_db, open_city_reader, parse_ip
-from tests.support import LONDON, LONDON_IP, PARIS, PARIS_IPV6, build_city_db
+from tests.support.geo import LONDON, LONDON_IP, PARIS, PARIS_IPV6, build_city_db
 
 
 @pytest.fixture

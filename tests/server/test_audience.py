@@ -10,16 +10,12 @@ import asyncpg
 import pytest
 import socketio
 
-from handlers.context import BREAKOUTS
-from models.records import Role
-from tests.support import (
-    IPHONE,
-    LONDON,
-    LONDON_IP,
-    RawSocket,
-    RunningServer,
-    new_breakout_id,
-)
+from handlers.keys import BREAKOUTS
+from models.domain.records import Role
+from tests.support.clients import IPHONE, RawSocket
+from tests.support.geo import LONDON, LONDON_IP
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer
 
 
 def parse_ts(text: str) -> datetime:
@@ -407,9 +403,9 @@ async def test_clients_cannot_trigger_lifecycle_events(server: RunningServer, fr
 async def test_a_switch_whose_new_open_fails_leaves_the_old_room_too(
     server: RunningServer, connect: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from handlers.context import SIO
-    from models.errors import Unavailable
-    from models.writer import SessionWriter
+    from handlers.keys import SIO
+    from models.domain.errors import Unavailable
+    from models.writes.writer import SessionWriter
 
     viewer = await connect(server, server.token())
     first = new_breakout_id()

@@ -14,9 +14,10 @@ import asyncpg
 import pytest
 import socketio
 
-from models.records import Role
-from models.tokens import TokenAuthority
-from tests.support import TEST_SECRET, new_breakout_id, serving, stop
+from models.auth.tokens import TokenAuthority
+from models.domain.records import Role
+from tests.support.records import new_breakout_id
+from tests.support.servers import TEST_SECRET, serving, stop
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ from typing import Any
 
 import aiohttp
 
-from tests.support import RunningServer, Viewer, new_breakout_id, private_postgres
+from tests.support.clients import Viewer
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer, private_postgres
 
 CYCLES_MAX = 400  # per client: the loops end on time, this only bounds them
 

@@ -22,12 +22,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config import load_settings
-from handlers.audience import AudienceNamespace
-from handlers.context import SIO
-from models.records import Role
-from models.tokens import TokenAuthority
+from handlers.keys import SIO
+from handlers.socket.audience import AudienceNamespace
+from models.auth.tokens import TokenAuthority
+from models.domain.records import Role
 from server import create_app
-from tests.support import TEST_SECRET, RawSocket, free_port, new_breakout_id
+from tests.support.clients import RawSocket
+from tests.support.records import new_breakout_id
+from tests.support.servers import TEST_SECRET, free_port
 
 ERROR_CODES = {
     "invalid_payload",
@@ -249,7 +251,7 @@ def test_http_routes_answer_problems_not_crashes(
 
 def test_after_the_fuzzing_nothing_stored_changed_and_nothing_leaked(target: Target) -> None:
     async def check() -> None:
-        from handlers.context import ATTENDANCE, POOL
+        from handlers.keys import ATTENDANCE, POOL
 
         async with target.app[POOL].acquire() as connection:
             row = await connection.fetchrow(

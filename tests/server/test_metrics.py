@@ -7,7 +7,10 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import IPHONE, LONDON_IP, RunningServer, new_breakout_id
+from tests.support.clients import IPHONE
+from tests.support.geo import LONDON_IP
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer
 
 
 async def scrape(server: RunningServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -62,7 +65,7 @@ def test_the_grafana_dashboard_uses_only_metrics_we_export() -> None:
     import re
     from pathlib import Path
 
-    from models.metrics import Metrics
+    from models.runtime.metrics import Metrics
 
     dashboard = json.loads(
         (Path(__file__).resolve().parents[2] / "docs" / "grafana" / "attendance.json").read_text()

@@ -9,8 +9,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from models.records import Role
-from tests.support import RunningServer, Viewer, new_breakout_id
+from models.domain.records import Role
+from tests.support.clients import Viewer
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer
 
 
 async def diffs_until(host: Viewer, done: Any, timeout_s: float = 5.0) -> list[dict[str, Any]]:

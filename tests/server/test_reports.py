@@ -13,9 +13,10 @@ import aiohttp
 import asyncpg
 import pytest
 
-from models.records import Role
-from models.rollups import roll_up_all
-from tests.support import RunningServer, new_breakout_id
+from models.domain.records import Role
+from models.reports.rollups import roll_up_all
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer
 
 INSERT_SESSION = """
 INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from models.records import Role
-from tests.support import RunningServer
+from models.domain.records import Role
+from tests.support.servers import RunningServer
 
 
 class Api:
@@ -297,7 +297,7 @@ async def test_days_follow_the_schools_time_zone_around_midnight(api: Api) -> No
 async def test_rollups_give_the_same_report_and_follow_late_changes(
     api: Api, server: RunningServer
 ) -> None:
-    from models.rollups import roll_up_all
+    from models.reports.rollups import roll_up_all
 
     school = await api.school(school_days=[1, 2, 3, 4, 5, 6, 7])
     ada, bob = await api.user(school), await api.user(school)
@@ -332,7 +332,7 @@ async def test_rollups_give_the_same_report_and_follow_late_changes(
 
 
 async def test_today_is_rolled_up_only_once_nobody_is_in(api: Api, server: RunningServer) -> None:
-    from models.rollups import roll_up_all
+    from models.reports.rollups import roll_up_all
 
     school = await api.school(school_days=[1, 2, 3, 4, 5, 6, 7])
     ada = await api.user(school)
@@ -364,7 +364,7 @@ async def test_today_is_rolled_up_only_once_nobody_is_in(api: Api, server: Runni
 
 
 async def test_a_new_time_zone_moves_the_schools_days(api: Api, server: RunningServer) -> None:
-    from models.rollups import roll_up_all
+    from models.reports.rollups import roll_up_all
 
     school = await api.school(school_days=[1, 2, 3, 4, 5, 6, 7])
     ada = await api.user(school)

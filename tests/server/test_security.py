@@ -10,8 +10,11 @@ import aiohttp
 import pytest
 import socketio
 
-from models.records import Role
-from tests.support import LONDON_IP, RawSocket, RunningServer, free_port, new_breakout_id
+from models.domain.records import Role
+from tests.support.clients import RawSocket
+from tests.support.geo import LONDON_IP
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer, free_port
 
 
 async def refusal_of(server: RunningServer, **connect: Any) -> dict[str, Any]:
@@ -252,7 +255,7 @@ async def test_tokens_and_secrets_never_reach_the_log(
     logged = caplog.text
     assert token not in logged and bad not in logged
     assert token.split(".")[2] not in logged  # not even the signature part
-    from tests.support import TEST_SECRET
+    from tests.support.servers import TEST_SECRET
 
     assert TEST_SECRET not in logged
 
@@ -263,8 +266,8 @@ async def test_internal_errors_reach_clients_without_details(
     http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from models.attendance import Attendance
-    from models.reports import Reports
+    from models.live.desk import Attendance
+    from models.reports.report import Reports
 
     async def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail at /srv/app.py line 42")
@@ -292,7 +295,7 @@ async def test_request_bodies_are_capped(
 
     from config import load_settings
     from server import create_app
-    from tests.support import TEST_SECRET
+    from tests.support.servers import TEST_SECRET
 
     port = free_port()
     app = create_app(

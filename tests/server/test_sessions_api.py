@@ -9,8 +9,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from models.records import Role
-from tests.support import IPHONE, LONDON_IP, RunningServer, new_breakout_id, private_postgres
+from models.domain.records import Role
+from tests.support.clients import IPHONE
+from tests.support.geo import LONDON_IP
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer, private_postgres
 
 
 async def attended_breakout(server: RunningServer, connect: Any) -> tuple[str, str]:

@@ -10,9 +10,10 @@ import aiohttp
 import asyncpg
 import socketio
 
-from models.records import Role
-from models.tokens import TokenAuthority
-from tests.support import TEST_SECRET, new_breakout_id, serving, stop
+from models.auth.tokens import TokenAuthority
+from models.domain.records import Role
+from tests.support.records import new_breakout_id
+from tests.support.servers import TEST_SECRET, serving, stop
 
 
 def token(user: str, role: Role = Role.ATTENDEE) -> str:

@@ -1,0 +1,1 @@
+"""The HTTP views: each module serves one resource of the API."""

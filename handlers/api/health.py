@@ -1,0 +1,61 @@
+"""Probes for orchestrators: /healthz (the process answers) and /readyz (it can record)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+import asyncpg
+from aiohttp import web
+
+from handlers.http.problems import problem
+from handlers.keys import NODE_ID, POOL, WRITER
+
+logger = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 2.0
+
+
+def public_node_name(node_id: str) -> str:
+    """Which process answered, without telling the world its host name and pid."""
+    return hashlib.sha256(node_id.encode()).hexdigest()[:12]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "node": public_node_name(request.app[NODE_ID])})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 `ready`; 200 `degraded` while writes are acked from the local journal (PostgreSQL
+    away, or the journal still replaying): every node shares the database, so taking them all
+    out of a load balancer would refuse events they can keep; 503 when nothing can record."""
+    writer = request.app[WRITER]
+    reachable = await _database_answers(request.app[POOL])
+    if reachable and not writer.degraded:
+        return web.json_response({"status": "ready"})
+    if writer.journaling:
+        return web.json_response(
+            {
+                "status": "degraded",
+                "database": "reachable" if reachable else "unreachable",
+                "journalBacklog": writer.journal_backlog,
+            }
+        )
+    return problem(503, "unavailable", "the database is not reachable")
+
+
+async def _database_answers(pool: asyncpg.Pool) -> bool:
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            async with pool.acquire() as connection:
+                await connection.fetchval("SELECT 1")
+    except Exception as exc:  # any failure means "not reachable"; the reason goes to the log
+        logger.warning("readiness check: database not reachable: %s", exc)
+        return False
+    return True
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

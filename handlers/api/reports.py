@@ -1,0 +1,122 @@
+"""Breakout attendance reports: per user of one breakout (JSON or CSV), per period for an org."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handlers.http.bearer import bearer_identity
+from handlers.http.formats import csv_response, data_response, wants_csv
+from handlers.http.queries import MAX_PAGE, page_query, report_query
+from handlers.keys import REPORTS
+from handlers.socket.payloads import breakout_id
+from handlers.wire.records import Json, iso_ms
+from models.domain.records import now_ms
+from models.reports.report import BreakoutPeriod, BreakoutReport
+
+USER_FIELDS = (
+    "userId",
+    "userName",
+    "firstJoin",
+    "lastLeave",
+    "attendedSeconds",
+    "sessions",
+    "onDemandSeconds",
+    "onDemandSessions",
+    "openSessions",
+    "percent",
+    "present",
+)
+
+
+def _users_json(report: BreakoutReport) -> list[Json]:
+    return [
+        dict(
+            zip(
+                USER_FIELDS,
+                (
+                    user.user_id,
+                    user.user_name,
+                    iso_ms(user.first_join),
+                    iso_ms(user.last_leave),
+                    round(user.seconds, 3),
+                    user.sessions,
+                    round(user.on_demand_seconds, 3),
+                    user.on_demand_sessions,
+                    user.open_sessions,
+                    user.percent,
+                    user.present,
+                ),
+                strict=True,
+            )
+        )
+        for user in report.users
+    ]
+
+
+async def breakout_attendance(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
+    as_csv = wants_csv(request)
+    page = page_query(request.query, default=MAX_PAGE)
+    report = await request.app[REPORTS].breakout_attendance(
+        identity, wanted, now_ms(), page.cursor or "", None if as_csv else page.limit
+    )
+    users = _users_json(report)
+    if as_csv:  # an export: every user
+        return csv_response(users, USER_FIELDS, f"attendance-{wanted}.csv")
+    full_page = len(report.users) == page.limit
+    breakout, policy = report.breakout, report.policy
+    return data_response(
+        {
+            "breakoutId": breakout.id,
+            "name": breakout.name,
+            "startsAt": iso_ms(breakout.starts_at),
+            "endsAt": iso_ms(breakout.ends_at),
+            "scheduledSeconds": breakout.scheduled_seconds,
+            "policy": {"minMinutes": policy.min_minutes, "minPercent": policy.min_percent},
+            "attendees": report.total_users,
+            "present": report.present,
+            "absent": report.total_users - report.present,
+            "users": users,
+        },
+        next_cursor=report.users[-1].user_id if full_page else None,
+    )
+
+
+def _period_json(period: BreakoutPeriod, *, detail: bool) -> Json:
+    row: Json = {
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "breakouts": period.breakouts,
+        "attendees": period.attendees,
+        "present": period.present,
+        "absent": period.absent,
+    }
+    if detail:
+        row["perBreakout"] = [
+            {"breakoutId": key, "present": present, "absent": absent}
+            for key, (present, absent) in sorted(period.per_breakout.items())
+        ]
+    return row
+
+
+async def org_breakouts_aggregate(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    wanted = report_query(request.query)
+    periods = await request.app[REPORTS].org_breakouts(
+        identity, first=wanted.first, last=wanted.last, period=wanted.period, now=now_ms()
+    )
+    return data_response(
+        {
+            "orgId": identity.org_id,
+            "from": wanted.first.isoformat(),
+            "to": wanted.last.isoformat(),
+            "period": wanted.period.value,
+            "periods": [_period_json(period, detail=wanted.detail) for period in periods],
+        }
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/breakouts/{breakout_id}/attendance", breakout_attendance)
+    app.router.add_get("/api/attendances/aggregate/breakouts", org_breakouts_aggregate)

@@ -1,0 +1,93 @@
+"""The school API: schools and their users (GET list and one, POST, PUT/PATCH, DELETE)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handlers.http.bearer import bearer_identity
+from handlers.http.formats import data_response, json_body
+from handlers.http.queries import page_query, school_request, user_request
+from handlers.keys import SCHOOLS
+from handlers.wire.schools import school_json, user_json
+
+
+async def list_schools(request: web.Request) -> web.Response:
+    page = page_query(request.query)
+    schools = await request.app[SCHOOLS].list_schools(
+        bearer_identity(request), page.cursor or "", page.limit
+    )
+    next_cursor = schools[-1].id if len(schools) == page.limit else None
+    return data_response([school_json(s) for s in schools], next_cursor=next_cursor)
+
+
+async def get_school(request: web.Request) -> web.Response:
+    school = await request.app[SCHOOLS].get(bearer_identity(request), request.match_info["id"])
+    return data_response(school_json(school))
+
+
+async def create_school(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    school_id, spec = school_request(await json_body(request), partial=False)
+    school = await request.app[SCHOOLS].create(identity, school_id, spec)
+    return data_response(school_json(school), status=201)
+
+
+async def update_school(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    _, spec = school_request(await json_body(request), partial=request.method == "PATCH")
+    school = await request.app[SCHOOLS].update(identity, request.match_info["id"], spec)
+    return data_response(school_json(school))
+
+
+async def delete_school(request: web.Request) -> web.Response:
+    await request.app[SCHOOLS].delete(bearer_identity(request), request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def list_users(request: web.Request) -> web.Response:
+    page = page_query(request.query)
+    users = await request.app[SCHOOLS].list_users(
+        bearer_identity(request), request.query.get("school_id"), page.cursor or "", page.limit
+    )
+    next_cursor = users[-1].id if len(users) == page.limit else None
+    return data_response([user_json(u) for u in users], next_cursor=next_cursor)
+
+
+async def get_user(request: web.Request) -> web.Response:
+    user = await request.app[SCHOOLS].get_user(bearer_identity(request), request.match_info["id"])
+    return data_response(user_json(user))
+
+
+async def create_user(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    user_id, spec = user_request(await json_body(request), partial=False)
+    user = await request.app[SCHOOLS].create_user(identity, user_id, spec)
+    return data_response(user_json(user), status=201)
+
+
+async def update_user(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    _, spec = user_request(await json_body(request), partial=request.method == "PATCH")
+    user = await request.app[SCHOOLS].update_user(identity, request.match_info["id"], spec)
+    return data_response(user_json(user))
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    await request.app[SCHOOLS].delete_user(bearer_identity(request), request.match_info["id"])
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/api/schools", list_schools)
+    router.add_post("/api/schools", create_school)
+    router.add_get("/api/schools/{id}", get_school)
+    router.add_put("/api/schools/{id}", update_school)
+    router.add_patch("/api/schools/{id}", update_school)
+    router.add_delete("/api/schools/{id}", delete_school)
+    router.add_get("/api/users", list_users)
+    router.add_post("/api/users", create_user)
+    router.add_get("/api/users/{id}", get_user)
+    router.add_put("/api/users/{id}", update_user)
+    router.add_patch("/api/users/{id}", update_user)
+    router.add_delete("/api/users/{id}", delete_user)

@@ -1,0 +1,26 @@
+"""Analyst read path over HTTP: a breakout's sessions as JSON or CSV."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handlers.http.bearer import bearer_identity
+from handlers.http.formats import csv_response, wants_csv
+from handlers.keys import REPORTS
+from handlers.socket.payloads import breakout_id
+from handlers.wire.records import SESSION_FIELDS, session_json
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
+    as_csv = wants_csv(request)
+    sessions = await request.app[REPORTS].breakout_sessions(identity, wanted)
+    rows = [session_json(session) for session in sessions]
+    if not as_csv:
+        return web.json_response({"sessions": rows})
+    return csv_response(rows, SESSION_FIELDS, f"sessions-{wanted}.csv")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/breakouts/{breakout_id}/sessions", list_sessions)

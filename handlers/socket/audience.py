@@ -1,0 +1,188 @@
+"""The audience namespace "/": viewers connect with a token, join and leave breakout rooms."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from handlers.keys import ATTENDANCE, BROADCASTER, COMMANDS, ENRICHER, SETTINGS, TOKENS
+from handlers.socket.clients import client_info, request_profile
+from handlers.socket.payloads import breakout_request, join_request
+from handlers.wire.records import (
+    Json,
+    acked,
+    error_ack,
+    iso_ms,
+    room_name,
+    viewer_json,
+    watchers_room,
+)
+from handlers.wire.schools import staff_room
+from models.domain.access import HOSTS
+from models.domain.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
+from models.domain.rates import AddressLimiter, EventLimiter, Verdict
+from models.domain.records import AttendanceSession, ExitReason, now_ms
+
+logger = logging.getLogger(__name__)
+
+# Called by the server itself, never by a client (protocol.GuardedServer sees to that).
+LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+
+
+def _refused(error: DomainError) -> socketio.exceptions.ConnectionRefusedError:
+    # The second argument reaches the JS client as err.data; err.message is the code.
+    return socketio.exceptions.ConnectionRefusedError(
+        error.code, {"code": error.code, "message": error.message}
+    )
+
+
+class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    """Thin edge over the attendance desk: validate, call the domain, move rooms, emit, ack."""
+
+    def __init__(self, app: web.Application, namespace: str = "/") -> None:
+        super().__init__(namespace)
+        self._app = app
+        settings = app[SETTINGS]
+        self._settings = settings
+        self._connects = AddressLimiter(
+            settings.connect_rate_per_min / 60,
+            settings.connect_burst,
+            exempt=(*settings.connect_limit_exempt, *settings.trusted_proxies),
+        )
+        self._event_limits: dict[str, EventLimiter] = {}
+        # What a client may send, as handler names (join_chat_room for join-chat-room).
+        self._events = frozenset(name[3:] for name in dir(self) if name.startswith("on_"))
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        # Wire events are kebab-case (join-chat-room); handlers are on_join_chat_room.
+        handler_event = event.replace("-", "_")
+        if event not in LIFECYCLE_EVENTS:
+            refusal = await self._refusal(args[0], handler_event)
+            if refusal is not None:
+                return refusal
+        return await super().trigger_event(handler_event, *args)
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
+        profile = request_profile(environ["aiohttp.request"], self._app[ENRICHER])
+        # Before the token is checked: a flood of connects must not cost a verification each.
+        if not self._connects.allow(profile.ip, time.monotonic()):
+            raise _refused(RateLimited("too many connections from this address; slow down"))
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            identity = self._app[TOKENS].verify(token)
+        except Unauthorized as exc:
+            raise _refused(exc) from None
+        settings = self._settings
+        self._event_limits[sid] = EventLimiter(
+            settings.event_rate_per_s,
+            settings.event_burst,
+            settings.flood_disconnect_after,
+            time.monotonic(),
+        )
+        self._app[ATTENDANCE].connect(sid, identity, client_info(profile, settings.ip_storage))
+        if identity.role in HOSTS:
+            await self.enter_room(sid, staff_room(identity.org_id))
+
+    @acked
+    async def on_join_chat_room(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        request = join_request(payload)
+        async with self._app[ATTENDANCE].seat(sid) as seat:
+            before = seat.current
+            try:
+                outcome = await seat.join(request.breakout_id, request.session_type)
+            finally:  # a switch whose new open failed has still left the old breakout
+                await self._follow(sid, before, seat.current)
+        self._app[BROADCASTER].joined(outcome)
+        await self._app[COMMANDS].after_join(outcome)
+        session = outcome.session
+        return {
+            "ok": True,
+            "sessionId": session.session_id,
+            "breakoutId": session.breakout_id,
+            "entryTimestamp": iso_ms(session.entry_ts),
+        }
+
+    @acked
+    async def on_leave_chat_room(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        breakout_id = breakout_request(payload)
+        async with self._app[ATTENDANCE].seat(sid) as seat:
+            before = seat.current
+            outcome = await seat.leave(breakout_id)
+            await self._follow(sid, before, seat.current)
+        self._app[BROADCASTER].left(outcome)
+        return {
+            "ok": True,
+            "sessionId": outcome.session.session_id,
+            "exitTimestamp": iso_ms(outcome.session.exit_ts),
+        }
+
+    @acked
+    async def on_watch_breakout(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        breakout_id = breakout_request(payload)
+        attendance = self._app[ATTENDANCE]
+        viewers = await attendance.presence(attendance.identity(sid), breakout_id, create=True)
+        await self.enter_room(sid, watchers_room(breakout_id))
+        return {"ok": True, "count": len(viewers), "viewers": [viewer_json(v) for v in viewers]}
+
+    @acked
+    async def on_unwatch_breakout(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        await self.leave_room(sid, watchers_room(breakout_request(payload)))
+        return {"ok": True}
+
+    async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
+        self._event_limits.pop(sid, None)
+        attendance = self._app[ATTENDANCE]
+        left_at = self._last_heard(sid, reason)
+        try:
+            async with attendance.seat(sid) as seat:
+                outcome = await seat.disconnect(left_at, ExitReason.DISCONNECT)
+        except NotJoined:
+            return  # already gone: closed by a shutdown that came first
+        if outcome is not None:
+            self._app[BROADCASTER].left(outcome)
+
+    async def _follow(
+        self, sid: str, before: AttendanceSession | None, after: AttendanceSession | None
+    ) -> None:
+        """Keep the socket in the chat room of its open session, and in no other."""
+        was = before.breakout_id if before else None
+        now = after.breakout_id if after else None
+        if was == now:
+            return
+        if was is not None:
+            await self.leave_room(sid, room_name(was))
+        if now is not None:
+            await self.enter_room(sid, room_name(now))
+
+    async def _refusal(self, sid: str, handler_event: str) -> Json | None:
+        """The ack refusing a client event, or None to handle it."""
+        limiter = self._event_limits.get(sid)
+        verdict = limiter.check(time.monotonic()) if limiter else Verdict.ALLOW
+        if verdict is Verdict.DISCONNECT:
+            logger.warning("disconnecting socket %s: it kept sending past its rate limit", sid)
+            await self.disconnect(sid)
+        if verdict is not Verdict.ALLOW:
+            return error_ack(RateLimited.code, "too many events; slow down")
+        if handler_event not in self._events:
+            return error_ack(InvalidPayload.code, "unknown event")
+        return None
+
+    def _last_heard(self, sid: str, reason: str | None) -> datetime:
+        """When the client was last heard from: now, unless it went silent (ping timeout).
+
+        Engine.IO sends a ping `ping_interval` after each pong and gives up `ping_timeout` after an
+        unanswered ping; the last pong came one interval before that unanswered ping.
+        """
+        if reason != self.server.reason.PING_TIMEOUT:
+            return now_ms()
+        engine = self.server.eio
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
+        socket = engine.sockets.get(eio_sid) if eio_sid else None
+        unanswered_ping = getattr(socket, "last_ping", None) or (time.time() - engine.ping_timeout)
+        heard = datetime.fromtimestamp(unanswered_ping - engine.ping_interval, UTC)
+        return heard.replace(microsecond=heard.microsecond - heard.microsecond % 1000)

@@ -1,0 +1,84 @@
+"""Messages one node sends all nodes: expel a session over its device limit, end a breakout,
+forget a changed breakout, and the presence updates of an interval."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import socketio
+
+from handlers.socket.broadcast import PRESENCE, PresenceBroadcaster
+from handlers.wire.records import iso_ms, room_name
+from models.cluster.bus import Bus, Message
+from models.domain.records import Breakout
+from models.live.desk import Attendance, JoinOutcome
+
+logger = logging.getLogger(__name__)
+
+EXPEL = "expel"
+END = "end"
+CHANGED = "breakout-changed"
+BREAKOUT_ENDED_EVENT = "breakout-ended"
+PLAYBACK_EVENT = "playback"
+DEVICE_LIMIT_EXCEEDED = "device-limit-exceeded"
+
+
+class ClusterCommands:
+    """Publishes commands on the bus and carries out, on this node, those meant for it."""
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        attendance: Attendance,
+        broadcaster: PresenceBroadcaster,
+        bus: Bus,
+    ) -> None:
+        self._sio = sio
+        self._attendance = attendance
+        self._broadcaster = broadcaster
+        self._bus = bus
+        bus.subscribe(self.handle)
+
+    async def after_join(self, outcome: JoinOutcome) -> None:
+        """Have the user's sessions over the device limit expelled, on whichever node."""
+        for session_id in outcome.over_device_limit:
+            await self._bus.publish({"kind": EXPEL, "sessionId": session_id})
+
+    async def breakout_ended(self, breakout: Breakout) -> None:
+        """Have every node close its sessions in the breakout and tell their sockets."""
+        await self._bus.publish(
+            {"kind": END, "breakoutId": breakout.id, "endedAt": iso_ms(breakout.ended_at)}
+        )
+
+    async def breakout_changed(self, breakout: Breakout) -> None:
+        """Have every node drop its cached copy, so the change applies at once everywhere."""
+        await self._bus.publish({"kind": CHANGED, "breakoutId": breakout.id})
+
+    async def handle(self, message: Message) -> None:
+        kind = message.get("kind")
+        if kind == PRESENCE and isinstance(message.get("updates"), list):
+            await self._broadcaster.deliver(message["updates"])
+        elif kind == CHANGED and isinstance(message.get("breakoutId"), str):
+            self._attendance.forget_breakout(message["breakoutId"])
+        elif kind == EXPEL and isinstance(message.get("sessionId"), str):
+            await self._expel(message["sessionId"])
+        elif kind == END and isinstance(message.get("breakoutId"), str):
+            await self._end(message["breakoutId"], datetime.fromisoformat(message["endedAt"]))
+
+    async def _end(self, breakout_id: str, ended_at: datetime) -> None:
+        notice = {"breakoutId": breakout_id, "endedAt": iso_ms(ended_at)}
+        for connection_id, outcome in await self._attendance.close_breakout(breakout_id, ended_at):
+            await self._sio.emit(BREAKOUT_ENDED_EVENT, notice, to=connection_id)
+            await self._sio.leave_room(connection_id, room_name(breakout_id))
+            self._broadcaster.left(outcome)
+
+    async def _expel(self, session_id: str) -> None:
+        found = await self._attendance.expel(session_id)
+        if found is None:
+            return  # held by another node, or already gone
+        connection_id, outcome = found
+        await self._sio.emit(PLAYBACK_EVENT, DEVICE_LIMIT_EXCEEDED, to=connection_id)
+        await self._sio.leave_room(connection_id, room_name(outcome.session.breakout_id))
+        self._broadcaster.left(outcome)
+        logger.info("expelled session %s over its device limit", session_id)

@@ -1,0 +1,100 @@
+"""Commands between the nodes of a cluster: to this process alone, or over Redis pub/sub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import redis.asyncio as redis
+
+from models.runtime.loops import stop_task
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+Handler = Callable[[Message], Awaitable[None]]
+CHANNEL = "attendance:bus"
+
+
+class Bus(Protocol):
+    """Every published message reaches the handler of every node, the publisher's included."""
+
+    def subscribe(self, handler: Handler) -> None: ...
+
+    async def publish(self, message: Message) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryBus:
+    """One node: a published message is handled at once, here."""
+
+    def __init__(self) -> None:
+        self._handler: Handler | None = None
+
+    def subscribe(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def publish(self, message: Message) -> None:
+        if self._handler is not None:
+            await self._handler(message)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisBus:
+    """Many nodes: messages go through one Redis channel; each is handled in its own task."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+        self._handler: Handler | None = None
+        self._pubsub: Any = None
+        self._listener: asyncio.Task[None] | None = None
+        self._handling: set[asyncio.Task[None]] = set()
+
+    def subscribe(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def publish(self, message: Message) -> None:
+        await self._redis.publish(CHANNEL, json.dumps(message, separators=(",", ":")))
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(CHANNEL)
+        self._listener = asyncio.create_task(self._listen(), name="cluster-bus")
+
+    async def close(self) -> None:
+        await stop_task(self._listener)
+        if self._handling:
+            await asyncio.wait(self._handling, timeout=5)
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+
+    async def _listen(self) -> None:
+        async for item in self._pubsub.listen():
+            if item.get("type") != "message" or self._handler is None:
+                continue
+            try:
+                message = json.loads(item["data"])
+            except ValueError:
+                logger.warning("ignored a malformed cluster message")
+                continue
+            task = asyncio.create_task(self._handle(message))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+
+    async def _handle(self, message: Message) -> None:
+        assert self._handler is not None  # noqa: S101 - checked before the task was made
+        try:
+            await self._handler(message)
+        except Exception:
+            logger.exception("cluster message %s failed", message.get("kind"))

@@ -1,0 +1,100 @@
+"""Node liveness across a cluster: heartbeats in Redis, and closing a dead node's sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import redis.asyncio as redis
+
+from models.domain.records import ExitReason
+from models.live.desk import Attendance, ExitOutcome
+from models.runtime.loops import pause
+from models.store.sessions import fetch_open_sessions_of_node
+
+logger = logging.getLogger(__name__)
+
+HEARTBEATS_KEY = "nodes"  # hash: node id -> last heartbeat, epoch milliseconds
+_CLAIM_PREFIX = "reap:"
+
+
+class NodeRegistry:
+    """Every node's last heartbeat, and a lock so one survivor alone reaps a dead node."""
+
+    def __init__(self, client: redis.Redis, node_id: str) -> None:
+        self._redis = client
+        self.node_id = node_id
+
+    async def beat(self, now: datetime) -> None:
+        await self._redis.hset(HEARTBEATS_KEY, self.node_id, int(now.timestamp() * 1000))
+
+    async def dead(self, now: datetime, ttl_s: float) -> list[tuple[str, datetime]]:
+        """Nodes not heard from for more than `ttl_s`, with when they last were."""
+        found = []
+        for node, stamp in (await self._redis.hgetall(HEARTBEATS_KEY)).items():
+            name = node.decode() if isinstance(node, bytes) else str(node)
+            last = datetime.fromtimestamp(int(stamp) / 1000, UTC)
+            if name != self.node_id and (now - last).total_seconds() > ttl_s:
+                found.append((name, last))
+        return found
+
+    async def claim(self, node_id: str, hold_s: float) -> bool:
+        """Take the right to reap `node_id`; False when another survivor holds it."""
+        return bool(
+            await self._redis.set(
+                _CLAIM_PREFIX + node_id, self.node_id, nx=True, ex=max(1, int(hold_s))
+            )
+        )
+
+    async def forget(self, node_id: str) -> None:
+        await self._redis.hdel(HEARTBEATS_KEY, node_id)
+
+
+async def reap_node(
+    pool: asyncpg.Pool, attendance: Attendance, node_id: str, last_heard: datetime
+) -> list[ExitOutcome]:
+    """Close every session a dead node left open, at its last heartbeat (reason node_lost)."""
+    async with pool.acquire() as connection:
+        orphans = await fetch_open_sessions_of_node(connection, node_id)
+    return list(
+        await asyncio.gather(
+            *(attendance.record_exit(s, last_heard, ExitReason.NODE_LOST) for s in orphans)
+        )
+    )
+
+
+async def keep_heartbeating(
+    registry: NodeRegistry,
+    pool: asyncpg.Pool,
+    attendance: Attendance,
+    *,
+    interval_s: float,
+    ttl_s: float,
+    clock: Callable[[], datetime],
+    on_exit: Callable[[ExitOutcome], None],
+    stopping: asyncio.Event,
+) -> None:
+    """Beat every `interval_s`; reap nodes silent for over `ttl_s`; until `stopping` is set."""
+    while not stopping.is_set():
+        try:
+            now = clock()
+            await registry.beat(now)
+            for node_id, last_heard in await registry.dead(now, ttl_s):
+                if not await registry.claim(node_id, hold_s=max(ttl_s, 30)):
+                    continue
+                outcomes = await reap_node(pool, attendance, node_id, last_heard)
+                for outcome in outcomes:
+                    on_exit(outcome)
+                await registry.forget(node_id)
+                logger.warning(
+                    "node %s silent since %s: closed its %d open sessions (node_lost)",
+                    node_id,
+                    last_heard.isoformat(),
+                    len(outcomes),
+                )
+        except (OSError, redis.RedisError, asyncpg.PostgresError) as exc:
+            logger.warning("heartbeat round failed, will retry: %s", exc)
+        await pause(stopping, interval_s)

@@ -1,0 +1,67 @@
+"""Who may do what to which breakout: the role and tenant rules in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.domain.errors import Forbidden, Unauthorized
+from models.domain.records import Breakout, Identity, Role
+
+# Who may do what, always within their own organisation (README: "Roles and tenants").
+JOINERS = frozenset({Role.ATTENDEE, Role.HOST, Role.ADMIN})
+HOSTS = frozenset({Role.HOST, Role.ADMIN})
+SESSION_READERS = frozenset({Role.ANALYST, Role.HOST, Role.ADMIN})
+
+
+def require_role(identity: Identity, roles: frozenset[Role], action: str) -> None:
+    if identity.role not in roles:
+        raise Forbidden(f"role {identity.role} may not {action}")
+
+
+def require_same_org(identity: Identity, breakout: Breakout) -> None:
+    if identity.org_id != breakout.org_id:
+        raise Forbidden("this breakout belongs to another organisation")
+
+
+def _require(identity: Identity, breakout: Breakout, roles: frozenset[Role], action: str) -> None:
+    require_role(identity, roles, action)
+    require_same_org(identity, breakout)
+
+
+def require_unexpired(identity: Identity, now: datetime) -> None:
+    """A connection outlives its token, but acts on it only while the token is valid."""
+    if now > identity.valid_until:
+        raise Unauthorized("the token has expired; reconnect with a fresh one")
+
+
+JOIN = "join breakouts"
+
+
+def require_can_join(identity: Identity, breakout: Breakout) -> None:
+    _require(identity, breakout, JOINERS, JOIN)
+
+
+HOST = "watch or end breakouts"
+
+
+def require_can_host(identity: Identity, breakout: Breakout) -> None:
+    """Watching a breakout's presence and ending it."""
+    _require(identity, breakout, HOSTS, HOST)
+
+
+def require_can_read_sessions(identity: Identity, breakout: Breakout) -> None:
+    _require(identity, breakout, SESSION_READERS, "read sessions")
+
+
+# Schools: the org's admins change them; its analysts, hosts and admins read them and their
+# attendance. Attendees may record their own check-ins and check-outs (a mobile app).
+SCHOOL_READERS = frozenset({Role.ANALYST, Role.HOST, Role.ADMIN})
+SCHOOL_WRITERS = frozenset({Role.ADMIN})
+READ_SCHOOLS = "read schools and their attendance"
+CHANGE_SCHOOLS = "change schools, their users or their attendance"
+
+
+def require_can_check_in(identity: Identity, user_id: str) -> None:
+    if identity.role is Role.ATTENDEE and identity.user_id == user_id:
+        return
+    require_role(identity, SCHOOL_WRITERS, "record another user's check-ins")

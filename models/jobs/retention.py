@@ -1,0 +1,112 @@
+"""Retention: old closed sessions (and their rollups) are anonymised or deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from config import RetentionMode
+from models.domain.records import now_ms
+from models.runtime.loops import pause
+
+logger = logging.getLogger(__name__)
+
+PURGE_BATCH_ROWS = 5_000
+# Any fixed number; with several nodes running the daily purge, one does it at a time.
+_PURGE_LOCK_KEY = 71402025
+
+# Anonymising keeps what counts attendance (user id, times, reason, country, device kind) and
+# drops what identifies or locates a person: name, address, User-Agent, city, coordinates.
+ANONYMISE_OLD_SESSIONS = """
+UPDATE attendance_sessions AS s
+SET user_name = NULL, client_ip = NULL, user_agent = NULL, city = NULL, region = NULL,
+    latitude = NULL, longitude = NULL
+FROM (
+    SELECT user_id, breakout_id, session_id FROM attendance_sessions
+    WHERE entry_ts < $1 AND exit_ts IS NOT NULL
+      AND (user_name IS NOT NULL OR client_ip IS NOT NULL OR user_agent IS NOT NULL
+           OR city IS NOT NULL OR region IS NOT NULL OR latitude IS NOT NULL)
+    LIMIT $2
+) AS old
+WHERE s.user_id = old.user_id AND s.breakout_id = old.breakout_id
+  AND s.session_id = old.session_id
+"""
+
+DELETE_OLD_SESSIONS = """
+DELETE FROM attendance_sessions AS s
+USING (
+    SELECT user_id, breakout_id, session_id FROM attendance_sessions
+    WHERE entry_ts < $1 AND exit_ts IS NOT NULL
+    LIMIT $2
+) AS old
+WHERE s.user_id = old.user_id AND s.breakout_id = old.breakout_id
+  AND s.session_id = old.session_id
+"""
+
+# Breakout rollups copy the user's id and name per day: they go (or lose the name) with the
+# sessions they were made of. (School visits are the school's own record, kept by its admins.)
+DELETE_OLD_ROLLUPS = """
+DELETE FROM presence_daily
+WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+"""
+ANONYMISE_OLD_ROLLUPS = """
+UPDATE presence_daily SET user_name = NULL
+WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+  AND user_name IS NOT NULL
+"""
+
+TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
+UNLOCK = "SELECT pg_advisory_unlock($1)"
+
+
+async def purge_sessions(
+    pool: asyncpg.Pool, *, older_than_days: int, mode: RetentionMode, now: datetime
+) -> int:
+    """Purge closed sessions that began more than `older_than_days` ago; return how many.
+
+    Works in batches so a first purge over years of data never holds one huge transaction.
+    Open sessions are left alone whatever their age: their exit is still to be recorded.
+    """
+    cutoff = now - timedelta(days=older_than_days)
+    deleting = mode is RetentionMode.DELETE
+    statement = DELETE_OLD_SESSIONS if deleting else ANONYMISE_OLD_SESSIONS
+    total = 0
+    while True:
+        async with pool.acquire() as connection:
+            status = await connection.execute(statement, cutoff, PURGE_BATCH_ROWS)
+        done = int(status.rsplit(" ", 1)[-1])
+        total += done
+        if done < PURGE_BATCH_ROWS:
+            break
+    async with pool.acquire() as connection:
+        await connection.execute(DELETE_OLD_ROLLUPS if deleting else ANONYMISE_OLD_ROLLUPS, cutoff)
+    return total
+
+
+async def purge_daily(
+    pool: asyncpg.Pool,
+    *,
+    older_than_days: int,
+    mode: RetentionMode,
+    stopping: asyncio.Event,
+    every_s: float = 86_400,
+) -> None:
+    """Run the purge now and then every `every_s`, on one node at a time; until `stopping`."""
+    while not stopping.is_set():
+        try:
+            async with pool.acquire() as connection:
+                locked = await connection.fetchval(TRY_LOCK, _PURGE_LOCK_KEY)
+                if locked:
+                    try:
+                        count = await purge_sessions(
+                            pool, older_than_days=older_than_days, mode=mode, now=now_ms()
+                        )
+                        logger.info("retention: %s %d sessions", mode.value, count)
+                    finally:
+                        await connection.fetchval(UNLOCK, _PURGE_LOCK_KEY)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("retention purge failed, will retry: %s", exc)
+        await pause(stopping, every_s)

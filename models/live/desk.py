@@ -1,0 +1,339 @@
+"""The attendance desk: opens a session on every join and closes it on every way out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from models.domain.access import (
+    HOST,
+    HOSTS,
+    JOIN,
+    JOINERS,
+    require_can_host,
+    require_can_join,
+    require_role,
+    require_unexpired,
+)
+from models.domain.errors import NotFound, NotJoined, Unavailable
+from models.domain.records import (
+    AttendanceSession,
+    Breakout,
+    ClientInfo,
+    ExitReason,
+    Identity,
+    SessionType,
+    now_ms,
+)
+from models.live.presence import PresenceStore, Viewer
+from models.runtime.metrics import Metrics
+from models.store.breakouts import BreakoutDirectory
+from models.store.sessions import SessionExit
+from models.writes.writer import SessionWriter
+
+logger = logging.getLogger(__name__)
+
+SESSION_ID_BYTES = 12  # 96 random bits, 16 URL-safe characters
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitOutcome:
+    """A session that ended, and how many viewers its breakout has left."""
+
+    session: AttendanceSession
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinOutcome:
+    """The open session after a join, the breakout's count, and the session a switch closed."""
+
+    session: AttendanceSession
+    count: int
+    switched_from: ExitOutcome | None = None
+    # The user's older sessions in this breakout beyond its device limit, oldest first: the
+    # caller has them expelled wherever they are (`expel`, on their node).
+    over_device_limit: tuple[str, ...] = ()
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer.of(self.session)
+
+
+@dataclass(slots=True)
+class _Seat:
+    connection_id: str
+    identity: Identity
+    client: ClientInfo
+    current: AttendanceSession | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Attendance:
+    """Keeps each connection's open session and writes every entry and exit through the writer.
+
+    A connection is in at most one breakout. Its events may arrive concurrently (python-socketio
+    runs each in its own task), so everything done for one connection happens under its lock:
+    callers hold it with `seat()` across their own room changes too.
+    """
+
+    def __init__(
+        self,
+        *,
+        writer: SessionWriter,
+        breakouts: BreakoutDirectory,
+        presence: PresenceStore,
+        node_id: str,
+        device_limit: int = 0,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = now_ms,
+    ) -> None:
+        self._metrics = metrics
+        self._writer = writer
+        self._breakouts = breakouts
+        self._presence = presence
+        self._node_id = node_id
+        self._device_limit = device_limit
+        self._clock = clock
+        self._seats: dict[str, _Seat] = {}
+        self._seat_of_session: dict[str, _Seat] = {}
+
+    @property
+    def connections(self) -> int:
+        return len(self._seats)
+
+    def identity(self, connection_id: str) -> Identity:
+        seat = self._seats.get(connection_id)
+        if seat is None:
+            raise NotJoined("this connection is not registered")
+        return seat.identity
+
+    async def presence(
+        self, identity: Identity, breakout_id: str, *, create: bool = False
+    ) -> list[Viewer]:
+        """Who is in a breakout now, for a host or admin of its org.
+
+        With `create`, a host watching a breakout nobody has joined yet creates it (when
+        auto-create is on), as a join would: hosts often open their view before the class starts.
+        """
+        require_unexpired(identity, self._clock())
+        if create:
+            require_role(identity, HOSTS, HOST)
+            breakout = await self._breakouts.get_or_create(breakout_id, identity)
+        else:
+            breakout = await self._breakouts.get(breakout_id)
+        require_can_host(identity, breakout)
+        return await self._presence.viewers(breakout.id)
+
+    def connect(self, connection_id: str, identity: Identity, client: ClientInfo) -> None:
+        self._seats[connection_id] = _Seat(connection_id, identity, client)
+
+    def seat(self, connection_id: str) -> Seat:
+        """One connection's seat: `async with` it to hold the connection's lock, so that
+        everything done through it is serialised."""
+        seat = self._seats.get(connection_id)
+        if seat is None:
+            raise NotJoined("this connection is not registered")
+        return Seat(self, connection_id, seat)
+
+    async def record_exit(
+        self, session: AttendanceSession, at: datetime, reason: ExitReason
+    ) -> ExitOutcome:
+        """The one way a session ends: leave, disconnect, switch, expulsion, end, node loss."""
+        closed = session.closed(at, reason)
+        assert closed.exit_ts is not None  # noqa: S101 - closed() always sets it
+        await self._writer.record_exit(
+            SessionExit(
+                session.user_id, session.breakout_id, session.session_id, closed.exit_ts, reason
+            )
+        )
+        try:
+            count = await self._presence.remove(
+                session.breakout_id, session.user_id, session.session_id
+            )
+        except Exception:  # the exit is durable; a stale viewer card is the lesser harm
+            logger.exception("session %s closed but still shown as present", session.session_id)
+            count = 0
+        self._seat_of_session.pop(session.session_id, None)
+        if self._metrics is not None:
+            self._metrics.exits.labels(reason=reason.value).inc()
+        return ExitOutcome(session=closed, count=count)
+
+    def forget_breakout(self, breakout_id: str) -> None:
+        """Another node changed the breakout: read it afresh next time."""
+        self._breakouts.forget(breakout_id)
+
+    async def end_breakout(self, identity: Identity, breakout_id: str) -> Breakout:
+        """Mark a breakout ended (host or admin of its org); callers then have every node close
+        its sessions there (`close_breakout`)."""
+        require_unexpired(identity, self._clock())
+        breakout = await self._breakouts.get(breakout_id)
+        require_can_host(identity, breakout)
+        return await self._breakouts.end(breakout.id, self._clock())
+
+    async def close_breakout(
+        self, breakout_id: str, ended_at: datetime
+    ) -> list[tuple[str, ExitOutcome]]:
+        """Close this node's open sessions in an ended breakout at its end time."""
+        self._breakouts.forget(breakout_id)  # no join may pass on a cached "still running"
+        closed = []
+        for seat in list(self._seats.values()):
+            if seat.current is None or seat.current.breakout_id != breakout_id:
+                continue
+            async with seat.lock:
+                current = seat.current
+                if current is None or current.breakout_id != breakout_id:
+                    continue
+                outcome = await self.record_exit(current, ended_at, ExitReason.BREAKOUT_ENDED)
+                seat.current = None
+                closed.append((seat.connection_id, outcome))
+        return closed
+
+    async def expel(self, session_id: str) -> tuple[str, ExitOutcome] | None:
+        """Close a session over its user's device limit, if it is open on this node.
+
+        Returns the connection it was open on and the exit; None when another node holds it or
+        it has ended meanwhile.
+        """
+        seat = self._seat_of_session.get(session_id)
+        if seat is None:
+            return None
+        async with seat.lock:
+            current = seat.current
+            if current is None or current.session_id != session_id:
+                return None
+            outcome = await self.record_exit(current, self._clock(), ExitReason.DEVICE_LIMIT)
+            seat.current = None
+            return seat.connection_id, outcome
+
+    async def close_all(self, reason: ExitReason) -> list[ExitOutcome]:
+        """End every open session of this process (graceful shutdown)."""
+        outcomes = []
+        for connection_id in list(self._seats):
+            with contextlib.suppress(NotJoined):
+                async with self.seat(connection_id) as seat:
+                    outcome = await seat.disconnect(self._clock(), reason)
+                    if outcome is not None:
+                        outcomes.append(outcome)
+        return outcomes
+
+    async def _join(self, seat: _Seat, breakout_id: str, session_type: SessionType) -> JoinOutcome:
+        current = seat.current
+        if current is not None and current.breakout_id == breakout_id:
+            [count] = await self._presence.counts([breakout_id])
+            return JoinOutcome(session=current, count=count)
+        require_unexpired(seat.identity, self._clock())
+        # Checked before the lookup too: a role that may not join must not auto-create either.
+        require_role(seat.identity, JOINERS, JOIN)
+        breakout = await self._breakouts.get_or_create(breakout_id, seat.identity)
+        require_can_join(seat.identity, breakout)
+        if breakout.ended_at is not None:
+            raise NotFound(f"breakout {breakout_id} has ended")
+        switched_from = None
+        if current is not None:
+            switched_from = await self.record_exit(current, self._clock(), ExitReason.SWITCHED)
+            seat.current = None
+        session = AttendanceSession(
+            user_id=seat.identity.user_id,
+            breakout_id=breakout.id,
+            session_id=new_session_id(),
+            session_type=session_type,
+            entry_ts=self._clock(),
+            user_name=seat.identity.name,
+            org_id=breakout.org_id,
+            client=seat.client,
+            node_id=self._node_id,
+        )
+        await self._writer.open_session(session)
+        if self._metrics is not None:
+            self._metrics.joins.inc()
+        seat.current = session
+        self._seat_of_session[session.session_id] = seat
+        added = await self._presence.add(breakout.id, Viewer.of(session))
+        return JoinOutcome(
+            session=session,
+            count=added.count,
+            switched_from=switched_from,
+            over_device_limit=self._over_device_limit(breakout, session, added.user_sessions),
+        )
+
+    def _over_device_limit(
+        self, breakout: Breakout, session: AttendanceSession, user_sessions: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The user's oldest other sessions beyond the breakout's device limit."""
+        limit = self._device_limit if breakout.device_limit is None else breakout.device_limit
+        if limit == 0:
+            return ()
+        others = [session_id for session_id in user_sessions if session_id != session.session_id]
+        return tuple(others[: max(0, len(others) + 1 - limit)])
+
+    async def _leave(self, seat: _Seat, breakout_id: str) -> ExitOutcome:
+        current = seat.current
+        if current is None or current.breakout_id != breakout_id:
+            raise NotJoined(f"this connection is not in breakout {breakout_id}")
+        outcome = await self.record_exit(current, self._clock(), ExitReason.LEAVE)
+        seat.current = None
+        return outcome
+
+    async def _disconnect(
+        self, connection_id: str, seat: _Seat, at: datetime, reason: ExitReason
+    ) -> ExitOutcome | None:
+        self._seats.pop(connection_id, None)
+        current, seat.current = seat.current, None
+        if current is None:
+            return None
+        try:
+            return await self.record_exit(current, at, reason)
+        except Unavailable:
+            logger.error(
+                "exit of session %s (%s) not recorded: database unavailable",
+                current.session_id,
+                reason,
+            )
+            await self._presence.remove(current.breakout_id, current.user_id, current.session_id)
+            return None
+
+
+class Seat:
+    """One connection's place at the desk, used inside `async with` (which holds its lock)."""
+
+    def __init__(self, desk: Attendance, connection_id: str, seat: _Seat) -> None:
+        self._desk = desk
+        self._connection_id = connection_id
+        self._seat = seat
+
+    async def __aenter__(self) -> Seat:
+        await self._seat.lock.acquire()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._seat.lock.release()
+
+    @property
+    def identity(self) -> Identity:
+        return self._seat.identity
+
+    @property
+    def current(self) -> AttendanceSession | None:
+        return self._seat.current
+
+    async def join(self, breakout_id: str, session_type: SessionType) -> JoinOutcome:
+        """Open a session (after closing the current one, reason `switched`); joining the
+        breakout the connection is already in returns its open session."""
+        return await self._desk._join(self._seat, breakout_id, session_type)
+
+    async def leave(self, breakout_id: str) -> ExitOutcome:
+        return await self._desk._leave(self._seat, breakout_id)
+
+    async def disconnect(self, at: datetime, reason: ExitReason) -> ExitOutcome | None:
+        """Forget the connection, closing its open session at `at` (when it was last heard)."""
+        return await self._desk._disconnect(self._connection_id, self._seat, at, reason)

@@ -1,0 +1,1 @@
+"""What analysts and admins read: presence rules, daily rollups, school and breakout reports."""

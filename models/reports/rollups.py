@@ -1,0 +1,100 @@
+"""The rollup job: daily presence per user and place, redone for days whose rows changed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from models.runtime.loops import pause
+from models.store.database import DATABASE_GONE, Connection
+
+logger = logging.getLogger(__name__)
+
+# The rollup job claims stale days that are over in their place's time zone, or whose place
+# nobody is in any more (a breakout after its class, a school in the evening): a day counted
+# while someone is in stays live, because open stays count only there. Several nodes may run
+# the job at once (SKIP LOCKED).
+CLAIM_STALE_DAYS = """
+DELETE FROM presence_daily_stale AS st
+WHERE (st.place_kind, st.place_id, st.day) IN (
+    SELECT m.place_kind, m.place_id, m.day
+    FROM presence_daily_stale AS m
+    LEFT JOIN schools AS sc ON m.place_kind = 'school' AND sc.id = m.place_id
+    WHERE m.day < (now() AT TIME ZONE coalesce(sc.time_zone, 'UTC'))::date
+       OR (m.place_kind IN ('breakout', 'recording') AND NOT EXISTS (
+              SELECT FROM attendance_sessions AS o
+              WHERE o.breakout_id = m.place_id AND o.exit_ts IS NULL))
+       OR (m.place_kind = 'school' AND NOT EXISTS (
+              SELECT FROM school_visits AS o
+              WHERE o.school_id = m.place_id AND o.exit_ts IS NULL))
+    ORDER BY m.day
+    LIMIT $1
+    FOR UPDATE OF m SKIP LOCKED
+)
+RETURNING st.place_kind, st.place_id, st.day
+"""
+
+DELETE_ROLLUPS = """
+DELETE FROM presence_daily AS r
+USING unnest($1::text[], $2::text[], $3::date[]) AS k(place_kind, place_id, day)
+WHERE r.place_kind = k.place_kind AND r.place_id = k.place_id AND r.day = k.day
+"""
+
+INSERT_ROLLUPS = """
+INSERT INTO presence_daily (place_kind, place_id, day, user_id, user_name, seconds, entries,
+                            first_in, last_out)
+SELECT * FROM presence_by_day($1, $2, $3, now(), false)
+"""
+
+ROLLUP_BATCH_DAYS = 200
+# The database away, or refusing a statement: logged briefly and tried again next round.
+_EXPECTED_FAILURES: tuple[type[Exception], ...] = (*DATABASE_GONE, asyncpg.PostgresError)
+
+
+async def roll_up_stale_days(connection: Connection) -> int:
+    """Redo the rollups of up to ROLLUP_BATCH_DAYS stale days; return how many were redone."""
+    async with connection.transaction():
+        claimed = await connection.fetch(CLAIM_STALE_DAYS, ROLLUP_BATCH_DAYS)
+        if not claimed:
+            return 0
+        keys = (
+            [row["place_kind"] for row in claimed],
+            [row["place_id"] for row in claimed],
+            [row["day"] for row in claimed],
+        )
+        await connection.execute(DELETE_ROLLUPS, *keys)
+        await connection.execute(INSERT_ROLLUPS, *keys)
+    return len(claimed)
+
+
+async def roll_up_all(pool: asyncpg.Pool) -> int:
+    """Redo every stale day that is over; return how many days were redone."""
+    total = 0
+    while True:
+        async with pool.acquire() as connection:
+            done = await roll_up_stale_days(connection)
+        total += done
+        if done < ROLLUP_BATCH_DAYS:
+            return total
+
+
+async def keep_rolling_up(pool: asyncpg.Pool, *, every_s: float, stopping: asyncio.Event) -> None:
+    """The supervised rollup job: redo stale days every `every_s` until `stopping`.
+
+    A failed round (database away, a bad row) is logged and tried again next round; reports stay
+    right meanwhile, because they compute stale days live.
+    """
+    while not stopping.is_set():
+        try:
+            done = await roll_up_all(pool)
+            if done:
+                logger.info("rollups: redid %d stale days", done)
+        except _EXPECTED_FAILURES as exc:
+            logger.warning("rollups failed, will retry: %r", exc)
+        except Exception:
+            # Supervised: whatever went wrong, the next round tries again (reports stay right
+            # meanwhile, computing stale days live).
+            logger.exception("rollups failed unexpectedly, will retry")
+        await pause(stopping, every_s)

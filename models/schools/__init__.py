@@ -1,0 +1,1 @@
+"""Schools, their users, check-ins and check-outs, and fever alerts."""

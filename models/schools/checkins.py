@@ -1,0 +1,250 @@
+"""Check-ins and check-outs at schools: one open visit per user, fever alerts, corrections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from models.domain.access import (
+    CHANGE_SCHOOLS,
+    READ_SCHOOLS,
+    SCHOOL_READERS,
+    SCHOOL_WRITERS,
+    require_can_check_in,
+    require_role,
+)
+from models.domain.errors import (
+    AlreadyCheckedIn,
+    Conflict,
+    NotCheckedIn,
+    NotFound,
+    ValidationFailed,
+)
+from models.domain.records import CheckEvent, CheckEventSpec, CheckKind, FeverAlert, Identity
+from models.schools.directory import fetch_school
+from models.store.database import Connection, returned
+
+# Locks the user's row: two posts for one user at once are taken one after the other.
+LOCK_USER = """
+SELECT u.school_id FROM school_users AS u JOIN schools AS s ON s.id = u.school_id
+WHERE u.id = $1 AND s.org_id = $2
+FOR UPDATE OF u
+"""
+SELECT_OPEN_VISIT = """
+SELECT checkin_id, school_id, entry_ts FROM school_visits WHERE user_id = $1 AND exit_ts IS NULL
+"""
+INSERT_EVENT = """
+INSERT INTO check_events AS e (school_id, user_id, kind, at, temperature, image)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
+"""
+OPEN_VISIT = """
+INSERT INTO school_visits (checkin_id, school_id, user_id, entry_ts) VALUES ($1, $2, $3, $4)
+"""
+CLOSE_VISIT = "UPDATE school_visits SET checkout_id = $2, exit_ts = $3 WHERE checkin_id = $1"
+REOPEN_VISIT = "UPDATE school_visits SET checkout_id = NULL, exit_ts = NULL WHERE checkout_id = $1"
+SELECT_VISIT_OF_CHECKIN = "SELECT checkout_id FROM school_visits WHERE checkin_id = $1"
+DELETE_VISIT = "DELETE FROM school_visits WHERE checkin_id = $1"
+DELETE_EVENT = "DELETE FROM check_events WHERE id = $1"
+INSERT_ALERT = """
+WITH a AS (
+    INSERT INTO fever_alerts (event_id, school_id, user_id, temperature, at)
+    VALUES ($1, $2, $3, $4, $5)
+    RETURNING *
+)
+SELECT a.id, a.event_id, a.school_id, s.org_id, a.user_id, a.temperature, a.at, a.raised_at
+FROM a JOIN schools AS s ON s.id = a.school_id
+"""
+# Newest first, older than the alert id $3.
+SELECT_ALERTS = """
+SELECT a.id, a.event_id, a.school_id, s.org_id, a.user_id, a.temperature, a.at, a.raised_at
+FROM fever_alerts AS a JOIN schools AS s ON s.id = a.school_id
+WHERE a.school_id = $1 AND s.org_id = $2 AND a.id < $3
+ORDER BY a.id DESC
+LIMIT $4
+"""
+SELECT_EVENT = """
+SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
+FROM check_events AS e JOIN schools AS s ON s.id = e.school_id
+WHERE e.id = $1 AND s.org_id = $2
+"""
+# Every filter is optional (NULL); the page continues after the id $6.
+SELECT_EVENTS = """
+SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
+FROM check_events AS e JOIN schools AS s ON s.id = e.school_id
+WHERE s.org_id = $1
+  AND ($2::text IS NULL OR e.school_id = $2)
+  AND ($3::text IS NULL OR e.user_id = $3)
+  AND ($4::timestamptz IS NULL OR e.at >= $4)
+  AND ($5::timestamptz IS NULL OR e.at < $5)
+  AND e.id > $6
+ORDER BY e.id
+LIMIT $7
+"""
+
+NO_CURSOR = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    school_id: str | None = None
+    user_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _event(row: asyncpg.Record) -> CheckEvent:
+    return CheckEvent(
+        id=row["id"],
+        school_id=row["school_id"],
+        user_id=row["user_id"],
+        kind=CheckKind(row["kind"]),
+        at=row["at"],
+        temperature=row["temperature"],
+        image=row["image"],
+        recorded_at=row["recorded_at"],
+    )
+
+
+def _alert(row: asyncpg.Record) -> FeverAlert:
+    return FeverAlert(**dict(row))
+
+
+class CheckIns:
+    """Records check events as visits (check-in to check-out) and raises fever alerts."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, fever_threshold_c: float, max_future_s: float
+    ) -> None:
+        self._pool = pool
+        self._fever_threshold_c = fever_threshold_c
+        self._max_future = timedelta(seconds=max_future_s)
+
+    async def record(
+        self, identity: Identity, spec: CheckEventSpec, now: datetime
+    ) -> tuple[CheckEvent, FeverAlert | None]:
+        """Store the event (a check-in opens a visit, a check-out closes it); alert on fever."""
+        require_can_check_in(identity, spec.user_id)
+        at = spec.at or now
+        if at > now + self._max_future:
+            raise ValidationFailed({"timestamp": "is too far in the future"})
+        async with self._pool.acquire() as connection, connection.transaction():
+            await self._require_member(connection, identity, spec)
+            visit = await connection.fetchrow(SELECT_OPEN_VISIT, spec.user_id)
+            if spec.kind is CheckKind.CHECKIN and visit is not None:
+                raise AlreadyCheckedIn(
+                    f"user {spec.user_id} is checked in since {visit['entry_ts'].isoformat()};"
+                    " check out first"
+                )
+            if spec.kind is CheckKind.CHECKOUT:
+                if visit is None or visit["school_id"] != spec.school_id:
+                    raise NotCheckedIn(f"user {spec.user_id} is not checked in at this school")
+                if at < visit["entry_ts"]:
+                    raise ValidationFailed({"timestamp": "is before the user's check-in"})
+            event = _event(
+                returned(
+                    await connection.fetchrow(
+                        INSERT_EVENT,
+                        spec.school_id,
+                        spec.user_id,
+                        spec.kind.value,
+                        at,
+                        spec.temperature,
+                        spec.image,
+                    )
+                )
+            )
+            if visit is None:
+                await connection.execute(OPEN_VISIT, event.id, spec.school_id, spec.user_id, at)
+            else:
+                await connection.execute(CLOSE_VISIT, visit["checkin_id"], event.id, at)
+            alert = None
+            if spec.temperature >= self._fever_threshold_c:
+                alert = _alert(
+                    returned(
+                        await connection.fetchrow(
+                            INSERT_ALERT,
+                            event.id,
+                            spec.school_id,
+                            spec.user_id,
+                            spec.temperature,
+                            at,
+                        )
+                    )
+                )
+        return event, alert
+
+    async def get(self, identity: Identity, event_id: int) -> CheckEvent:
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            return await self._event_of_org(connection, identity, event_id)
+
+    async def list_events(
+        self, identity: Identity, wanted: EventFilter, after: int, limit: int
+    ) -> list[CheckEvent]:
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(
+                SELECT_EVENTS,
+                identity.org_id,
+                wanted.school_id,
+                wanted.user_id,
+                wanted.since,
+                wanted.until,
+                after,
+                limit,
+            )
+        return [_event(row) for row in rows]
+
+    async def delete(self, identity: Identity, event_id: int) -> None:
+        """Take back a mistaken event: a check-out reopens its visit, a check-in removes it."""
+        require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
+        async with self._pool.acquire() as connection, connection.transaction():
+            event = await self._event_of_org(connection, identity, event_id)
+            await connection.fetchrow(LOCK_USER, event.user_id, identity.org_id)
+            if event.kind is CheckKind.CHECKOUT:
+                if await connection.fetchrow(SELECT_OPEN_VISIT, event.user_id) is not None:
+                    raise Conflict("the user has checked in again since; delete that first")
+                await connection.execute(REOPEN_VISIT, event.id)
+            else:
+                if await connection.fetchval(SELECT_VISIT_OF_CHECKIN, event.id) is not None:
+                    raise Conflict("this check-in has a check-out; delete the check-out first")
+                await connection.execute(DELETE_VISIT, event.id)
+            await connection.execute(DELETE_EVENT, event.id)
+
+    async def fever_alerts(
+        self, identity: Identity, school_id: str, before: int, limit: int
+    ) -> list[FeverAlert]:
+        """The school's alerts, newest first, older than the alert id `before`."""
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            await fetch_school(connection, school_id, identity.org_id)
+            rows = await connection.fetch(SELECT_ALERTS, school_id, identity.org_id, before, limit)
+        return [_alert(row) for row in rows]
+
+    async def _require_member(
+        self, connection: Connection, identity: Identity, spec: CheckEventSpec
+    ) -> None:
+        try:
+            await fetch_school(connection, spec.school_id, identity.org_id)
+        except NotFound:
+            raise ValidationFailed(
+                {"school_id": f"no school {spec.school_id} in this organisation"}
+            ) from None
+        member_of = await connection.fetchval(LOCK_USER, spec.user_id, identity.org_id)
+        if member_of is None:
+            raise ValidationFailed({"user_id": f"no user {spec.user_id} in this organisation"})
+        if member_of != spec.school_id:
+            raise ValidationFailed(
+                {"user_id": f"user {spec.user_id} does not belong to school {spec.school_id}"}
+            )
+
+    async def _event_of_org(
+        self, connection: Connection, identity: Identity, event_id: int
+    ) -> CheckEvent:
+        row = await connection.fetchrow(SELECT_EVENT, event_id, identity.org_id)
+        if row is None:
+            raise NotFound(f"attendance {event_id} does not exist")
+        return _event(row)

@@ -1,0 +1,229 @@
+"""Schools and their users: the org's admins change them, its staff read them."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import asyncpg
+
+from models.domain.access import (
+    CHANGE_SCHOOLS,
+    READ_SCHOOLS,
+    SCHOOL_READERS,
+    SCHOOL_WRITERS,
+    require_role,
+)
+from models.domain.errors import Conflict, NotFound, ValidationFailed
+from models.domain.records import Identity, School, SchoolSpec, SchoolUser, SchoolUserSpec
+from models.store.database import Connection, returned
+
+SELECT_SCHOOL = """
+SELECT id, org_id, name, time_zone, school_days, created_at, updated_at
+FROM schools WHERE id = $1 AND org_id = $2
+"""
+SELECT_SCHOOLS = """
+SELECT id, org_id, name, time_zone, school_days, created_at, updated_at
+FROM schools WHERE org_id = $1 AND id > $2
+ORDER BY id
+LIMIT $3
+"""
+INSERT_SCHOOL = """
+INSERT INTO schools (id, org_id, name, time_zone, school_days) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (id) DO NOTHING
+RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
+"""
+# NULL keeps a field as it is.
+UPDATE_SCHOOL = """
+UPDATE schools
+SET name = coalesce($3, name), time_zone = coalesce($4, time_zone),
+    school_days = coalesce($5, school_days), updated_at = now()
+WHERE id = $1 AND org_id = $2
+RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
+"""
+# A school's days are local to its time zone: a new zone redoes every day it has.
+RESET_SCHOOL_ROLLUPS = """
+WITH dropped AS (
+    DELETE FROM presence_daily WHERE place_kind = 'school' AND place_id = $1
+)
+INSERT INTO presence_daily_stale (place_kind, place_id, day)
+SELECT DISTINCT 'school', v.school_id, d::date
+FROM school_visits AS v,
+     generate_series(date_trunc('day', v.entry_ts AT TIME ZONE $2),
+                     date_trunc('day', coalesce(v.exit_ts, v.entry_ts) AT TIME ZONE $2),
+                     interval '1 day') AS d
+WHERE v.school_id = $1
+ON CONFLICT DO NOTHING
+"""
+SCHOOL_HAS_USERS = "SELECT EXISTS (SELECT FROM school_users WHERE school_id = $1)"
+DELETE_SCHOOL = "DELETE FROM schools WHERE id = $1 AND org_id = $2"
+
+SELECT_USER = """
+SELECT u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
+FROM school_users AS u JOIN schools AS s ON s.id = u.school_id
+WHERE u.id = $1 AND s.org_id = $2
+"""
+# $3: one school, or NULL for all of the org's.
+SELECT_USERS = """
+SELECT u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
+FROM school_users AS u JOIN schools AS s ON s.id = u.school_id
+WHERE s.org_id = $1 AND u.id > $2 AND ($3::text IS NULL OR u.school_id = $3)
+ORDER BY u.id
+LIMIT $4
+"""
+INSERT_USER = """
+INSERT INTO school_users AS u (id, school_id, name, email) VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO NOTHING
+RETURNING u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
+"""
+# NULL keeps a field as it is; the email changes only when $5 says it was sent.
+UPDATE_USER = """
+UPDATE school_users AS u
+SET school_id = coalesce($2, u.school_id), name = coalesce($3, u.name),
+    email = CASE WHEN $5 THEN $4 ELSE u.email END, updated_at = now()
+WHERE u.id = $1
+RETURNING u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
+"""
+# Erasure: a user's check events, visits and alerts go with them (the visit trigger marks
+# their days stale, so rollups forget them too).
+DELETE_USER_VISITS = "DELETE FROM school_visits WHERE user_id = $1"
+DELETE_USER_EVENTS = "DELETE FROM check_events WHERE user_id = $1"  # alerts go with them
+DELETE_USER_ROW = "DELETE FROM school_users WHERE id = $1"
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def _school(row: asyncpg.Record) -> School:
+    fields: dict[str, Any] = dict(row)
+    fields["school_days"] = tuple(fields["school_days"])
+    return School(**fields)
+
+
+def _user(row: asyncpg.Record) -> SchoolUser:
+    return SchoolUser(**dict(row))
+
+
+async def fetch_school(connection: Connection, school_id: str, org_id: str) -> School:
+    row = await connection.fetchrow(SELECT_SCHOOL, school_id, org_id)
+    if row is None:
+        raise NotFound(f"school {school_id} does not exist")
+    return _school(row)
+
+
+class Schools:
+    """The school directory of every org, behind the role and tenant checks."""
+
+    def __init__(self, pool: asyncpg.Pool, *, default_school_days: tuple[int, ...]) -> None:
+        self._pool = pool
+        self._default_school_days = default_school_days
+
+    async def list_schools(self, identity: Identity, after: str, limit: int) -> list[School]:
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(SELECT_SCHOOLS, identity.org_id, after, limit)
+        return [_school(row) for row in rows]
+
+    async def get(self, identity: Identity, school_id: str) -> School:
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            return await fetch_school(connection, school_id, identity.org_id)
+
+    async def create(self, identity: Identity, school_id: str | None, spec: SchoolSpec) -> School:
+        require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(
+                INSERT_SCHOOL,
+                school_id or new_id("sch"),
+                identity.org_id,
+                spec.name,
+                spec.time_zone or "UTC",
+                list(spec.school_days or self._default_school_days),
+            )
+        if row is None:
+            raise Conflict(f"school {school_id} exists already")
+        return _school(row)
+
+    async def update(self, identity: Identity, school_id: str, spec: SchoolSpec) -> School:
+        require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
+        days = None if spec.school_days is None else list(spec.school_days)
+        async with self._pool.acquire() as connection, connection.transaction():
+            before = await fetch_school(connection, school_id, identity.org_id)
+            row = await connection.fetchrow(
+                UPDATE_SCHOOL, school_id, identity.org_id, spec.name, spec.time_zone, days
+            )
+            updated = _school(returned(row))
+            if updated.time_zone != before.time_zone:
+                await connection.execute(RESET_SCHOOL_ROLLUPS, school_id, updated.time_zone)
+        return updated
+
+    async def delete(self, identity: Identity, school_id: str) -> None:
+        require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
+        async with self._pool.acquire() as connection, connection.transaction():
+            await fetch_school(connection, school_id, identity.org_id)
+            if await connection.fetchval(SCHOOL_HAS_USERS, school_id):
+                raise Conflict("the school still has users; delete or move them first")
+            await connection.execute(DELETE_SCHOOL, school_id, identity.org_id)
+
+    async def list_users(
+        self, identity: Identity, school_id: str | None, after: str, limit: int
+    ) -> list[SchoolUser]:
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(SELECT_USERS, identity.org_id, after, school_id, limit)
+        return [_user(row) for row in rows]
+
+    async def get_user(self, identity: Identity, user_id: str) -> SchoolUser:
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            return await self._user_of_org(connection, identity, user_id)
+
+    async def create_user(
+        self, identity: Identity, user_id: str | None, spec: SchoolUserSpec
+    ) -> SchoolUser:
+        require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
+        async with self._pool.acquire() as connection, connection.transaction():
+            await self._school_of_org(connection, identity, spec.school_id)
+            row = await connection.fetchrow(
+                INSERT_USER, user_id or new_id("usr"), spec.school_id, spec.name, spec.email
+            )
+        if row is None:
+            raise Conflict(f"user {user_id} exists already")
+        return _user(row)
+
+    async def update_user(
+        self, identity: Identity, user_id: str, spec: SchoolUserSpec
+    ) -> SchoolUser:
+        require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
+        async with self._pool.acquire() as connection, connection.transaction():
+            await self._user_of_org(connection, identity, user_id)
+            if spec.school_id is not None:
+                await self._school_of_org(connection, identity, spec.school_id)
+            row = await connection.fetchrow(
+                UPDATE_USER, user_id, spec.school_id, spec.name, spec.email, spec.email_given
+            )
+        return _user(returned(row))
+
+    async def delete_user(self, identity: Identity, user_id: str) -> None:
+        require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
+        async with self._pool.acquire() as connection, connection.transaction():
+            await self._user_of_org(connection, identity, user_id)
+            await connection.execute(DELETE_USER_VISITS, user_id)
+            await connection.execute(DELETE_USER_EVENTS, user_id)
+            await connection.execute(DELETE_USER_ROW, user_id)
+
+    async def _user_of_org(
+        self, connection: Connection, identity: Identity, user_id: str
+    ) -> SchoolUser:
+        row = await connection.fetchrow(SELECT_USER, user_id, identity.org_id)
+        if row is None:
+            raise NotFound(f"user {user_id} does not exist")
+        return _user(row)
+
+    async def _school_of_org(
+        self, connection: Connection, identity: Identity, school_id: str | None
+    ) -> None:
+        row = await connection.fetchrow(SELECT_SCHOOL, school_id, identity.org_id)
+        if row is None:
+            raise ValidationFailed({"school_id": f"no school {school_id} in this organisation"})

@@ -1,0 +1,1 @@
+"""PostgreSQL: connections, migrations, and the breakout and session tables."""

@@ -1,0 +1,192 @@
+"""Attendance sessions in PostgreSQL: batched opens and exits, and reading a breakout's sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from models.domain.records import AttendanceSession, ClientInfo, ExitReason, SessionType
+from models.store.database import Connection
+
+# A batch of opens and exits is one statement, so one round trip and its own transaction. Each
+# kind travels as one array of rows (types session_open_row and session_exit_row, migration
+# 0004), the address as text (PostgreSQL parses it faster than asyncpg encodes an inet). An open
+# whose exit is in the same batch is inserted closed (the UPDATE cannot see rows its own
+# statement inserts). A replayed open (a retry after a lost reply, the journal after a crash)
+# changes nothing, except that it closes the row when it carries an exit the row still lacks:
+# exit_ts is written once, never before entry_ts. Returns the keys of the sessions this batch
+# closed.
+WRITE_SESSIONS = """
+WITH opened AS (
+    INSERT INTO attendance_sessions AS s (
+        user_id, breakout_id, session_id, session_type, entry_ts, user_name, org_id, client_ip,
+        city, region, country_code, latitude, longitude, browser, browser_version, os,
+        os_version, device_type, user_agent, node_id, exit_ts, exit_reason
+    )
+    SELECT o.user_id, o.breakout_id, o.session_id, o.session_type, o.entry_ts, o.user_name,
+           o.org_id, o.client_ip::inet, o.city, o.region, o.country_code, o.latitude,
+           o.longitude, o.browser, o.browser_version, o.os, o.os_version, o.device_type,
+           o.user_agent, o.node_id,
+           CASE WHEN o.exit_ts IS NOT NULL THEN greatest(o.exit_ts, o.entry_ts) END,
+           o.exit_reason
+    FROM unnest($1::session_open_row[]) AS o
+    ON CONFLICT (user_id, breakout_id, session_id) DO UPDATE
+    SET exit_ts = greatest(EXCLUDED.exit_ts, s.entry_ts), exit_reason = EXCLUDED.exit_reason
+    WHERE s.exit_ts IS NULL AND EXCLUDED.exit_ts IS NOT NULL
+    RETURNING s.user_id, s.breakout_id, s.session_id, s.exit_ts
+),
+closed AS (
+    UPDATE attendance_sessions AS s
+    SET exit_ts = greatest(u.exit_ts, s.entry_ts), exit_reason = u.exit_reason
+    FROM unnest($2::session_exit_row[]) AS u
+    WHERE s.user_id = u.user_id
+      AND s.breakout_id = u.breakout_id
+      AND s.session_id = u.session_id
+      AND s.exit_ts IS NULL
+    RETURNING s.user_id, s.breakout_id, s.session_id
+)
+SELECT user_id, breakout_id, session_id FROM opened WHERE exit_ts IS NOT NULL
+UNION ALL
+SELECT user_id, breakout_id, session_id FROM closed
+"""
+
+SELECT_BREAKOUT_SESSIONS = """
+SELECT user_id, breakout_id, session_id, session_type, entry_ts, exit_ts, exit_reason,
+       user_name, org_id, host(client_ip) AS client_ip, city, region, country_code, latitude,
+       longitude, browser, browser_version, os, os_version, device_type, user_agent, node_id
+FROM attendance_sessions
+WHERE breakout_id = $1
+ORDER BY entry_ts, user_id, session_id
+"""
+
+SELECT_OPEN_SESSIONS_OF_NODE = """
+SELECT user_id, breakout_id, session_id, session_type, entry_ts, exit_ts, exit_reason,
+       user_name, org_id, host(client_ip) AS client_ip, city, region, country_code, latitude,
+       longitude, browser, browser_version, os, os_version, device_type, user_agent, node_id
+FROM attendance_sessions
+WHERE node_id = $1 AND exit_ts IS NULL
+"""
+
+# A process that died with journaled writes is gone for good: once its journal is replayed, the
+# sessions it still had open close at the last moment its journal shows it alive.
+CLOSE_SESSIONS_OF_LOST_NODES = """
+UPDATE attendance_sessions
+SET exit_ts = greatest(entry_ts, $2), exit_reason = 'node_lost'
+WHERE node_id = ANY($1::text[]) AND exit_ts IS NULL
+"""
+
+SessionKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionExit:
+    """The end of one session: when the user really left and why."""
+
+    user_id: str
+    breakout_id: str
+    session_id: str
+    at: datetime
+    reason: ExitReason
+
+    @property
+    def key(self) -> SessionKey:
+        return (self.user_id, self.breakout_id, self.session_id)
+
+
+def session_key(session: AttendanceSession) -> SessionKey:
+    return (session.user_id, session.breakout_id, session.session_id)
+
+
+def _open_row(session: AttendanceSession, exit_: SessionExit | None) -> tuple[object, ...]:
+    """A session_open_row."""
+    client = session.client
+    return (
+        session.user_id,
+        session.breakout_id,
+        session.session_id,
+        session.session_type.value,
+        session.entry_ts,
+        session.user_name,
+        session.org_id,
+        client.ip,
+        client.city,
+        client.region,
+        client.country_code,
+        client.latitude,
+        client.longitude,
+        client.browser,
+        client.browser_version,
+        client.os,
+        client.os_version,
+        client.device_type,
+        client.user_agent,
+        session.node_id,
+        None if exit_ is None else exit_.at,
+        None if exit_ is None else exit_.reason.value,
+    )
+
+
+async def write_sessions(
+    connection: Connection, opens: Sequence[AttendanceSession], exits: Sequence[SessionExit]
+) -> set[SessionKey]:
+    """Record opens and exits (at most one exit a session) in one statement; return the keys of
+    the sessions it closed."""
+    exit_of = {exit_.key: exit_ for exit_ in exits}
+    opened = [_open_row(session, exit_of.pop(session_key(session), None)) for session in opens]
+    closing = [
+        (e.user_id, e.breakout_id, e.session_id, e.at, e.reason.value) for e in exit_of.values()
+    ]
+    closed = await connection.fetch(WRITE_SESSIONS, opened, closing)
+    return {(row["user_id"], row["breakout_id"], row["session_id"]) for row in closed}
+
+
+def _session(row: asyncpg.Record) -> AttendanceSession:
+    return AttendanceSession(
+        user_id=row["user_id"],
+        breakout_id=row["breakout_id"],
+        session_id=row["session_id"],
+        session_type=SessionType(row["session_type"]),
+        entry_ts=row["entry_ts"],
+        exit_ts=row["exit_ts"],
+        exit_reason=None if row["exit_reason"] is None else ExitReason(row["exit_reason"]),
+        user_name=row["user_name"],
+        org_id=row["org_id"],
+        node_id=row["node_id"],
+        client=ClientInfo(
+            ip=row["client_ip"],
+            city=row["city"],
+            region=row["region"],
+            country_code=row["country_code"],
+            latitude=row["latitude"],
+            longitude=row["longitude"],
+            browser=row["browser"],
+            browser_version=row["browser_version"],
+            os=row["os"],
+            os_version=row["os_version"],
+            device_type=row["device_type"],
+            user_agent=row["user_agent"],
+        ),
+    )
+
+
+async def close_sessions_of_lost_nodes(
+    connection: Connection, node_ids: Sequence[str], last_alive: datetime
+) -> int:
+    """Close the open sessions of nodes that are gone (`node_lost`); return how many."""
+    status = await connection.execute(CLOSE_SESSIONS_OF_LOST_NODES, list(node_ids), last_alive)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def fetch_breakout_sessions(
+    connection: Connection, breakout_id: str
+) -> list[AttendanceSession]:
+    return [_session(row) for row in await connection.fetch(SELECT_BREAKOUT_SESSIONS, breakout_id)]
+
+
+async def fetch_open_sessions_of_node(
+    connection: Connection, node_id: str
+) -> list[AttendanceSession]:
+    return [_session(row) for row in await connection.fetch(SELECT_OPEN_SESSIONS_OF_NODE, node_id)]

@@ -1,0 +1,417 @@
+"""Group commit: session opens and exits from every socket of a process share transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from models.domain.errors import Unavailable
+from models.domain.records import AttendanceSession
+from models.runtime.loops import stop_task
+from models.runtime.metrics import Metrics
+from models.store.database import DATABASE_GONE
+from models.store.sessions import (
+    SessionExit,
+    SessionKey,
+    close_sessions_of_lost_nodes,
+    write_sessions,
+)
+from models.writes.journal import Journal, JournalEntry
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+logger = logging.getLogger(__name__)
+
+_WRITE_FAILED: tuple[type[Exception], ...] = (asyncpg.PostgresError, *DATABASE_GONE)
+
+
+@dataclass(slots=True)
+class _Write:
+    """One queued write and the future its caller awaits; exactly one of open/exit is set."""
+
+    open: AttendanceSession | None = None
+    exit: SessionExit | None = None
+    done: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    @property
+    def entry(self) -> JournalEntry:
+        return self.open if self.open is not None else self.exit  # type: ignore[return-value]
+
+    def resolve(self, value: bool) -> None:
+        if not self.done.done():
+            self.done.set_result(value)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(error)
+
+
+class SessionWriter:
+    """Queues writes, commits them in batches, and releases each caller only after its commit.
+
+    A batch is taken when the loop is free: at most `batch_max_rows` writes, after waiting up to
+    `batch_max_wait_s` for more when writes are arriving faster than commits take them (the last
+    batch had `batch_wait_min_rows` or more). One transaction is in flight
+    at a time, so writes commit in the order they were queued and an exit never reaches the
+    database before its open. The queue is bounded: past `queue_max` writes callers get
+    `Unavailable` at once instead of memory growing without limit.
+
+    With a journal, a batch the database cannot take (it is unreachable) is fsynced to the
+    journal and acked from there. From then on every batch goes to the journal behind it, so
+    the order holds, while the loop tries the database every `retry_s` and replays the journal
+    into it a chunk at a time; when the journal is empty, batches go to the database again.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        batch_max_rows: int,
+        batch_max_wait_s: float,
+        queue_max: int,
+        batch_wait_min_rows: int = 4,
+        journal: Journal | None = None,
+        retry_s: float = 1.0,
+        commit_timeout_s: float = 10.0,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._metrics = metrics
+        self._pool = pool
+        self._batch_max_rows = batch_max_rows
+        self._batch_max_wait_s = batch_max_wait_s
+        self._batch_wait_min_rows = batch_wait_min_rows
+        self._queue_max = queue_max
+        self._journal = journal
+        self._retry_s = retry_s
+        self._commit_timeout_s = commit_timeout_s
+        self._retry_at = 0.0
+        # Held for the writer's life: a pool checkout per batch costs a reset round trip.
+        self._connection: PoolConnectionProxy[asyncpg.Record] | None = None
+        self._queue: deque[_Write] = deque()
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._last_batch_rows = 0
+        # Journaled writes found at start were left by a process that is gone (the journal is
+        # ours alone); once they are replayed, its sessions still open are closed.
+        self._inherited = 0
+        self._lost_nodes: set[str] = set()
+        self._lost_last_alive: datetime | None = None
+        self.committed_batches = 0
+        self.committed_writes = 0
+        self.journaled_writes = 0
+
+    @property
+    def depth(self) -> int:
+        """Writes queued and not yet taken into a batch."""
+        return len(self._queue)
+
+    @property
+    def journal_backlog(self) -> int:
+        """Writes acked from the journal and not yet replayed into the database."""
+        return 0 if self._journal is None else self._journal.backlog
+
+    @property
+    def journaling(self) -> bool:
+        """New writes can still be made durable without the database."""
+        return self._journal is not None and not self._closing
+
+    @property
+    def degraded(self) -> bool:
+        """Writes are being acked from the local journal, not the database."""
+        return self.journal_backlog > 0
+
+    def start(self) -> None:
+        self._inherited = self.journal_backlog
+        self._task = asyncio.create_task(self._run(), name="session-writer")
+
+    async def close(self, timeout_s: float = 30.0) -> None:
+        """Stop taking writes, store what is queued, and end the loop.
+
+        A reachable database gets the journal's backlog too; an unreachable one leaves it on
+        disk for the next start."""
+        self._closing = True
+        self._ready.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+        except TimeoutError:
+            logger.error(
+                "session writer did not finish in %.0f s; %d queued writes lost",
+                timeout_s,
+                len(self._queue),
+            )
+            await stop_task(self._task)
+        await self._drop_connection()
+        if self.journal_backlog:
+            logger.warning(
+                "%d journaled writes wait for the database; the next start replays them",
+                self.journal_backlog,
+            )
+
+    async def open_session(self, session: AttendanceSession) -> None:
+        """Return once the session's row is durable (committed, or fsynced to the journal)."""
+        await self._submit(_Write(open=session))
+
+    async def record_exit(self, exit_: SessionExit) -> bool:
+        """Return once the exit is durable: True if it closed the session (or was journaled),
+        False if the session was already closed (exit_ts is written once)."""
+        return await self._submit(_Write(exit=exit_))
+
+    async def _submit(self, write: _Write) -> bool:
+        if self._closing:
+            raise Unavailable("the server is shutting down")
+        if len(self._queue) >= self._queue_max:
+            raise Unavailable("the server is busy; try again shortly")
+        self._queue.append(write)
+        self._ready.set()
+        # A caller that goes away cancels only its future: the write stays queued and commits
+        # with the others of its batch (resolving skips a cancelled future).
+        return await write.done
+
+    async def _run(self) -> None:
+        while not (self._closing and not self._queue and not self._replay_due()):
+            await self._wait_for_work()
+            if self._worth_waiting():
+                await asyncio.sleep(self._batch_max_wait_s)
+            self._ready.clear()
+            count = min(len(self._queue), self._batch_max_rows)
+            batch = [self._queue.popleft() for _ in range(count)]
+            self._last_batch_rows = count
+            try:
+                await self._round(batch)
+            except Exception:
+                # The loop is every caller's way to durability: it must outlive any one fault.
+                logger.exception("session writer round failed; %d writes refused", len(batch))
+                for write in batch:
+                    write.fail(Unavailable("the attendance record could not be written"))
+                self._retry_at = time.monotonic() + self._retry_s
+            if self._queue:
+                self._ready.set()
+
+    async def _round(self, batch: list[_Write]) -> None:
+        if self._replay_due():
+            if self.journal_backlog:
+                await self._replay_chunk()
+            if not self._inherited and self._lost_nodes and time.monotonic() >= self._retry_at:
+                await self._close_lost_sessions()
+        if batch:
+            await self._store(batch)
+
+    async def _wait_for_work(self) -> None:
+        if self._queue or self._closing or self._replay_due():
+            return
+        timeout = None
+        if self.journal_backlog or self._lost_nodes:
+            timeout = max(0.0, self._retry_at - time.monotonic())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+
+    def _worth_waiting(self) -> bool:
+        """Wait for company only when writes come in faster than commits take them.
+
+        While the last batch was small (a quiet or moderately busy server), commits keep up and
+        the next batch commits at once: waiting would only add latency. When the last batch was
+        big (the idea of PostgreSQL's commit_siblings), the wait makes the next one bigger and
+        the commits fewer, which is what keeps a join storm's cost per event down.
+        """
+        return (
+            not self._closing
+            and self._batch_max_wait_s > 0
+            and self._last_batch_rows >= self._batch_wait_min_rows
+            and len(self._queue) < self._batch_max_rows
+        )
+
+    def _replay_due(self) -> bool:
+        pending = self.journal_backlog > 0 or bool(self._lost_nodes)
+        return pending and time.monotonic() >= self._retry_at
+
+    async def _store(self, batch: list[_Write]) -> None:
+        if self.degraded:
+            # Behind journaled writes: the database must see them first.
+            await self._journal_batch(batch)
+            return
+        try:
+            closed = await self._write(batch)
+        except DATABASE_GONE as exc:
+            if self._journal is None:
+                logger.warning("database unreachable, %d writes refused: %s", len(batch), exc)
+                for write in batch:
+                    write.fail(Unavailable("the attendance database is unavailable; try again"))
+                return
+            logger.warning("database unreachable (%s); journaling writes", exc)
+            self._retry_at = time.monotonic() + self._retry_s
+            await self._journal_batch(batch)
+            return
+        except asyncpg.PostgresError as exc:
+            # One bad row must not sink the writes it happened to share a batch with.
+            logger.warning("batch of %d refused (%s); writing one by one", len(batch), exc)
+            await self._commit_each(batch)
+            return
+        self._resolve(batch, closed)
+
+    async def _commit_each(self, batch: list[_Write]) -> None:
+        for index, write in enumerate(batch):
+            try:
+                closed = await self._write([write])
+            except DATABASE_GONE:
+                if self._journal is None:
+                    raise
+                self._retry_at = time.monotonic() + self._retry_s
+                await self._journal_batch(batch[index:])
+                return
+            except _WRITE_FAILED as exc:
+                logger.error("session write refused by the database: %s", exc)
+                write.fail(Unavailable("the attendance record could not be written"))
+            else:
+                self._resolve([write], closed)
+
+    async def _journal_batch(self, batch: list[_Write]) -> None:
+        assert self._journal is not None  # noqa: S101 - only called with a journal
+        entries = [write.entry for write in batch]
+        try:
+            await asyncio.to_thread(self._journal.append, entries)
+        except OSError as exc:
+            logger.error("journal append failed, %d writes refused: %s", len(batch), exc)
+            for write in batch:
+                write.fail(Unavailable("the attendance record could not be stored; try again"))
+            return
+        self.journaled_writes += len(batch)
+        first_exits = {exit_.key for exit_ in _first_exit_per_session(entries)}
+        self._resolve(batch, first_exits, committed=False)
+
+    async def _replay_chunk(self) -> None:
+        """Move the journal's oldest entries into the database, or note when to try again."""
+        assert self._journal is not None  # noqa: S101 - a backlog means a journal
+        journal = self._journal
+        entries = await asyncio.to_thread(journal.next_chunk, self._batch_max_rows)
+        try:
+            await self._apply(entries)
+        except DATABASE_GONE:
+            self._retry_at = time.monotonic() + self._retry_s
+            return
+        except asyncpg.PostgresError as exc:
+            logger.warning("journal chunk refused (%s); replaying one by one", exc)
+            await self._replay_each(entries)
+        else:
+            await asyncio.to_thread(journal.consumed, len(entries))
+            self._note_replayed(entries)
+        if not journal.backlog:
+            logger.info("journal replayed; writing to the database again")
+
+    async def _replay_each(self, entries: list[JournalEntry]) -> None:
+        assert self._journal is not None  # noqa: S101 - a backlog means a journal
+        for entry in entries:
+            try:
+                await self._apply([entry])
+            except DATABASE_GONE:
+                self._retry_at = time.monotonic() + self._retry_s
+                return
+            except asyncpg.PostgresError as exc:
+                logger.error("journaled write refused by the database, set aside: %s", exc)
+                await asyncio.to_thread(self._journal.reject, entry, str(exc))
+            else:
+                await asyncio.to_thread(self._journal.consumed, 1)
+            self._note_replayed([entry])
+
+    def _note_replayed(self, entries: list[JournalEntry]) -> None:
+        """Remember which gone processes' writes were replayed, and when they were last alive."""
+        inherited = entries[: self._inherited]
+        self._inherited -= len(inherited)
+        for entry in inherited:
+            if isinstance(entry, AttendanceSession):
+                moment = entry.entry_ts
+                if entry.node_id:
+                    self._lost_nodes.add(entry.node_id)
+            else:
+                moment = entry.at
+            if self._lost_last_alive is None or moment > self._lost_last_alive:
+                self._lost_last_alive = moment
+
+    async def _close_lost_sessions(self) -> None:
+        assert self._lost_last_alive is not None  # noqa: S101 - set with the nodes
+        try:
+            async with asyncio.timeout(self._commit_timeout_s):
+                connection = await self._held_connection()
+                count = await close_sessions_of_lost_nodes(
+                    connection, sorted(self._lost_nodes), self._lost_last_alive
+                )
+        except DATABASE_GONE:
+            await self._drop_connection()
+            self._retry_at = time.monotonic() + self._retry_s
+            return
+        logger.info(
+            "closed %d sessions left open by gone node(s) %s (node_lost)",
+            count,
+            ", ".join(sorted(self._lost_nodes)),
+        )
+        self._lost_nodes.clear()
+
+    async def _write(self, batch: list[_Write]) -> set[SessionKey]:
+        closed = await self._apply([write.entry for write in batch])
+        if self._metrics is not None:
+            self._metrics.batch_rows.observe(len(batch))
+        return closed
+
+    async def _apply(self, entries: list[JournalEntry]) -> set[SessionKey]:
+        """Opens and exits in one statement; the keys of the sessions the exits closed."""
+        opens = [entry for entry in entries if isinstance(entry, AttendanceSession)]
+        exits = _first_exit_per_session(entries)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._commit_timeout_s):
+                closed = await write_sessions(await self._held_connection(), opens, exits)
+        except DATABASE_GONE:
+            await self._drop_connection()
+            raise
+        if self._metrics is not None:
+            self._metrics.commit_seconds.observe(time.perf_counter() - started)
+        return closed
+
+    async def _held_connection(self) -> PoolConnectionProxy[asyncpg.Record]:
+        if self._connection is None:
+            self._connection = await self._pool.acquire()
+        return self._connection
+
+    async def _drop_connection(self) -> None:
+        """Give back the writer's connection (it is broken, or the writer is done)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(*_WRITE_FAILED):
+                await self._pool.release(connection, timeout=1)
+
+    def _resolve(
+        self, batch: list[_Write], closed: set[SessionKey], *, committed: bool = True
+    ) -> None:
+        if committed:
+            self.committed_batches += 1
+            self.committed_writes += len(batch)
+        for write in batch:
+            if write.exit is None:
+                write.resolve(True)
+            else:
+                # Only the first exit of a session in the batch was sent; it alone closed it.
+                key = write.exit.key
+                write.resolve(key in closed)
+                closed.discard(key)
+
+
+def _first_exit_per_session(entries: list[JournalEntry]) -> list[SessionExit]:
+    seen: dict[SessionKey, SessionExit] = {}
+    for entry in entries:
+        if isinstance(entry, SessionExit):
+            seen.setdefault(entry.key, entry)
+    return list(seen.values())

@@ -1,0 +1,1 @@
+"""Local PostgreSQL and Redis servers for a laptop, the test suite and the benchmarks."""

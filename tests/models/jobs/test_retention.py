@@ -1,0 +1,127 @@
+"""Retention purge against a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from config import RetentionMode
+from models.jobs import retention
+from models.jobs.retention import purge_sessions
+from models.reports.rollups import roll_up_all
+from tests.support.records import new_breakout_id
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def seed(db: asyncpg.Pool) -> str:
+    """Three old closed sessions, one old open one, one recent closed one."""
+    breakout = new_breakout_id()
+    async with db.acquire() as connection:
+        await connection.execute("INSERT INTO breakouts (id, org_id) VALUES ($1, 'o')", breakout)
+        await connection.executemany(
+            "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,"
+            " exit_reason, org_id, user_name, client_ip, user_agent, city, region, latitude,"
+            " longitude, country_code, browser) VALUES ($1, $2, $3, $4, $5, $6, 'o', 'Ada',"
+            " '81.2.69.0', 'UA', 'London', 'England', 51.5, -0.1, 'GB', 'Chrome')",
+            [
+                (
+                    "u1",
+                    breakout,
+                    "old-1",
+                    datetime(2025, 1, 1, tzinfo=UTC),
+                    datetime(2025, 1, 1, 1, tzinfo=UTC),
+                    "leave",
+                ),
+                (
+                    "u2",
+                    breakout,
+                    "old-2",
+                    datetime(2025, 2, 1, tzinfo=UTC),
+                    datetime(2025, 2, 1, 1, tzinfo=UTC),
+                    "disconnect",
+                ),
+                (
+                    "u3",
+                    breakout,
+                    "old-3",
+                    datetime(2025, 3, 1, tzinfo=UTC),
+                    datetime(2025, 3, 1, 1, tzinfo=UTC),
+                    "leave",
+                ),
+                ("u4", breakout, "old-open", datetime(2025, 3, 1, tzinfo=UTC), None, None),
+                (
+                    "u5",
+                    breakout,
+                    "recent",
+                    datetime(2026, 5, 30, tzinfo=UTC),
+                    datetime(2026, 5, 30, 1, tzinfo=UTC),
+                    "leave",
+                ),
+            ],
+        )
+    return breakout
+
+
+async def rows(db: asyncpg.Pool, breakout: str) -> dict[str, asyncpg.Record]:
+    async with db.acquire() as connection:
+        found = await connection.fetch(
+            "SELECT * FROM attendance_sessions WHERE breakout_id = $1", breakout
+        )
+    return {row["session_id"]: row for row in found}
+
+
+async def test_anonymise_drops_personal_fields_of_old_closed_sessions(
+    db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "PURGE_BATCH_ROWS", 2)  # exercise the batching loop
+    breakout = await seed(db)
+
+    count = await purge_sessions(db, older_than_days=90, mode=RetentionMode.ANONYMISE, now=NOW)
+
+    assert count >= 3
+    after = await rows(db, breakout)
+    for session_id in ("old-1", "old-2", "old-3"):
+        row = after[session_id]
+        assert (row["user_name"], row["client_ip"], row["user_agent"]) == (None, None, None)
+        assert (row["city"], row["region"], row["latitude"], row["longitude"]) == (None,) * 4
+        # What attendance is counted by stays.
+        assert row["user_id"] and row["exit_ts"] and row["country_code"] == "GB"
+        assert row["browser"] == "Chrome"
+    assert after["old-open"]["user_name"] == "Ada"  # still open: left alone
+    assert after["recent"]["client_ip"] is not None
+    # A second run finds nothing more to do for these rows.
+    await purge_sessions(db, older_than_days=90, mode=RetentionMode.ANONYMISE, now=NOW)
+    assert await rows(db, breakout) == after
+
+
+async def rollups(db: asyncpg.Pool, breakout: str) -> dict[str, str | None]:
+    async with db.acquire() as connection:
+        found = await connection.fetch(
+            "SELECT user_id, user_name FROM presence_daily WHERE place_id = $1", breakout
+        )
+    return {row["user_id"]: row["user_name"] for row in found}
+
+
+async def test_delete_removes_old_closed_sessions_and_their_rollups(db: asyncpg.Pool) -> None:
+    breakout = await seed(db)
+    await roll_up_all(db)
+    assert await rollups(db, breakout) == {"u1": "Ada", "u2": "Ada", "u3": "Ada", "u5": "Ada"}
+
+    await purge_sessions(db, older_than_days=90, mode=RetentionMode.DELETE, now=NOW)
+
+    assert set(await rows(db, breakout)) == {"old-open", "recent"}
+    assert await rollups(db, breakout) == {"u5": "Ada"}
+
+
+async def test_anonymise_drops_names_from_old_rollups(db: asyncpg.Pool) -> None:
+    breakout = await seed(db)
+    await roll_up_all(db)
+
+    await purge_sessions(db, older_than_days=90, mode=RetentionMode.ANONYMISE, now=NOW)
+
+    assert await rollups(db, breakout) == {"u1": None, "u2": None, "u3": None, "u5": "Ada"}
+    await roll_up_all(db)  # redoing the anonymised days keeps them anonymous
+    assert await rollups(db, breakout) == {"u1": None, "u2": None, "u3": None, "u5": "Ada"}

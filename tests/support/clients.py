@@ -1,0 +1,124 @@
+"""Clients that talk to a server under test: Socket.IO, and raw Engine.IO frames."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import socketio
+
+from tests.support.servers import RunningServer
+
+CHROME_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
+
+
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+@dataclass
+class Viewer:
+    """A Python Socket.IO client that records every event it receives."""
+
+    client: socketio.AsyncClient
+    events: dict[str, asyncio.Queue[Any]] = field(default_factory=dict)
+
+    def queue(self, event: str) -> asyncio.Queue[Any]:
+        return self.events.setdefault(event, asyncio.Queue())
+
+    async def call(self, event: str, payload: Any = None) -> Any:
+        if payload is None:
+            return await self.client.call(event, timeout=10)
+        return await self.client.call(event, payload, timeout=10)
+
+    async def next(self, event: str, timeout_s: float = 5.0) -> Any:
+        return await asyncio.wait_for(self.queue(event).get(), timeout_s)
+
+    async def count_becomes(self, breakout_id: str, count: int, timeout_s: float = 5.0) -> None:
+        """Wait for a viewer-count of `count`: counts are coalesced, so steps may be skipped."""
+        expected = {"breakoutId": breakout_id, "count": count}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while (await self.next("viewer-count", deadline - loop.time())) != expected:
+            pass
+
+
+async def connect_viewer(
+    server: RunningServer,
+    token: str | None,
+    *,
+    user_agent: str = CHROME_MAC,
+    forwarded_for: str | None = None,
+    transports: list[str] | None = None,
+) -> Viewer:
+    client = socketio.AsyncClient(reconnection=False)
+    viewer = Viewer(client)
+    for event in ("viewer-count", "presence-diff", "playback", "breakout-ended", "fever-alert"):
+        client.on(event, viewer.queue(event).put_nowait)
+    headers = {"User-Agent": user_agent}
+    if forwarded_for:
+        headers["X-Forwarded-For"] = forwarded_for
+    auth = {"token": token} if token is not None else None
+    await client.connect(
+        server.url,
+        auth=auth,
+        headers=headers,
+        transports=transports or ["websocket"],
+        wait_timeout=10,
+    )
+    return viewer
+
+
+class RawSocket:
+    """Engine.IO v4 / Socket.IO v5 spoken by hand over an aiohttp websocket.
+
+    For what a well-behaved client library will not do: go silent without closing (a frozen
+    tab, a lost network), or send malformed frames.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse):
+        self._session = session
+        self.ws = ws
+        self._ack_id = 0
+
+    @classmethod
+    async def connect(cls, server_url: str, token: str) -> RawSocket:
+        session = aiohttp.ClientSession()
+        url = server_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        ws = await session.ws_connect(url)
+        raw = cls(session, ws)
+        opened = await raw.receive()
+        assert opened.startswith("0"), opened
+        await ws.send_str("40" + json.dumps({"token": token}))
+        connected = await raw.receive()
+        assert connected.startswith("40"), connected
+        return raw
+
+    async def receive(self) -> str:
+        message = await asyncio.wait_for(self.ws.receive(), 10)
+        assert message.type == aiohttp.WSMsgType.TEXT, message
+        return str(message.data)
+
+    async def call(self, event: str, payload: Any) -> Any:
+        """Emit with an ack id and return the ack, answering pings meanwhile."""
+        self._ack_id += 1
+        await self.ws.send_str(f"42{self._ack_id}" + json.dumps([event, payload]))
+        prefix = f"43{self._ack_id}"
+        while True:
+            frame = await self.receive()
+            if frame == "2":
+                await self.ws.send_str("3")
+            elif frame.startswith(prefix):
+                return json.loads(frame[len(prefix) :])[0]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self._session.close()

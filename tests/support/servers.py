@@ -1,0 +1,155 @@
+"""Servers under test: the app on a loopback port, `run.py` as a process, private PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from handlers.keys import ATTENDANCE, POOL, TOKENS
+from models.domain.records import Role
+from models.live.desk import Attendance
+from server.embedded.postgres import EmbeddedPostgres
+
+TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+
+
+@dataclass
+class RunningServer:
+    url: str
+    runner: web.AppRunner
+
+    @property
+    def app(self) -> web.Application:
+        app: web.Application = self.runner.app
+        return app
+
+    async def stop(self) -> None:
+        """Stop as on SIGTERM: on_shutdown, then every cleanup context. Safe to call twice."""
+        if self.runner.server is not None:
+            await self.runner.cleanup()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.app[POOL]
+
+    @property
+    def attendance(self) -> Attendance:
+        return self.app[ATTENDANCE]
+
+    def token(
+        self,
+        user: str = "u1",
+        *,
+        name: str = "Ada Lovelace",
+        role: Role = Role.ATTENDEE,
+        org: str = "org-a",
+        ttl_s: int = 3600,
+    ) -> str:
+        return self.app[TOKENS].mint(user_id=user, name=name, org_id=org, role=role, ttl_s=ttl_s)
+
+    async def session_row(self, session_id: str) -> asyncpg.Record | None:
+        async with self.pool.acquire() as connection:
+            return await connection.fetchrow(
+                "SELECT *, host(client_ip) AS ip FROM attendance_sessions WHERE session_id = $1",
+                session_id,
+            )
+
+
+@contextlib.contextmanager
+def private_postgres(prefix: str) -> Iterator[EmbeddedPostgres]:
+    """An embedded PostgreSQL of a test's own, for tests that stop or restart it."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)  # the server may run as its own system user
+    embedded = EmbeddedPostgres(root / "pg")
+    try:
+        yield embedded
+    finally:
+        embedded.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    environment: dict[str, str], var_dir: Path, *args: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """`run.py *args` as its own process, ready; yields it and its URL; killed if still up.
+
+    Its output goes to a file, never a pipe nobody reads (a full pipe would block the server);
+    when the test fails, the file is printed so the failure shows what the server said.
+    """
+    port = free_port()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log_path = var_dir / "server.log"
+    env = {
+        **os.environ,
+        "AUTH_SECRET": TEST_SECRET,
+        "VAR_DIR": str(var_dir),
+        "PORT": str(port),
+        **environment,
+    }
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "run.py", *args, cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+    _LOGS[process.pid] = log_path
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_ready(url)
+        yield process, url
+    except BaseException:
+        sys.stderr.write(f"--- output of run.py {' '.join(args)} ---\n{_read(log_path)}\n")
+        raise
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _wait_ready(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            try:
+                async with http.get(f"{url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+_LOGS: dict[int, Path] = {}
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode(errors="replace")
+
+
+async def stop(process: asyncio.subprocess.Process) -> str:
+    """SIGTERM, then everything the process printed."""
+    process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(process.wait(), 15)
+    return _read(_LOGS[process.pid])
