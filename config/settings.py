@@ -192,6 +192,12 @@ class Settings:
     log_level: str
 
     @property
+    def uses_redis(self) -> bool:
+        """Presence, fan-out, heartbeats and the cluster bus go through Redis (REDIS_URL set);
+        otherwise this process is alone and keeps them in memory."""
+        return self.redis_url is not None
+
+    @property
     def journal_path(self) -> Path:
         """Where the writer journals while PostgreSQL is away: JOURNAL_DIR, else in VAR_DIR."""
         return self.journal_dir or self.var_dir / "journal"

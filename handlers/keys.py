@@ -1,8 +1,13 @@
-"""The typed keys under which `server/` hands resources to the handlers."""
+"""Every app key: the typed names under which `server/` hands resources to the handlers.
+
+Each key is set by one resource of `server.app` (its cleanup context), which also names the
+keys it needs; `create_app` refuses an order in which a resource comes before what it needs.
+"""
 
 from __future__ import annotations
 
 import asyncpg
+import redis.asyncio as redis
 import socketio
 from aiohttp import web
 
@@ -11,7 +16,9 @@ from geo import Enricher
 from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.socket.cluster import ClusterCommands
 from models.auth.tokens import TokenAuthority
+from models.cluster.bus import Bus
 from models.live.desk import Attendance
+from models.live.presence import PresenceStore
 from models.reports.report import Reports
 from models.runtime.metrics import Metrics
 from models.schools.checkins import CheckIns
@@ -19,19 +26,26 @@ from models.schools.directory import Schools
 from models.store.breakouts import BreakoutDirectory
 from models.writes.writer import SessionWriter
 
+# Set by create_app itself, before any resource.
 SETTINGS = web.AppKey("settings", Settings)
 NODE_ID = web.AppKey("node_id", str)
 METRICS = web.AppKey("metrics", Metrics)
-POOL = web.AppKey("pool", asyncpg.Pool)
 TOKENS = web.AppKey("tokens", TokenAuthority)
-ENRICHER = web.AppKey("enricher", Enricher)
-BREAKOUTS = web.AppKey("breakouts", BreakoutDirectory)
-ATTENDANCE = web.AppKey("attendance", Attendance)
-BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
-COMMANDS = web.AppKey("commands", ClusterCommands)
-WRITER = web.AppKey("writer", SessionWriter)
-REPORTS = web.AppKey("reports", Reports)
-SCHOOLS = web.AppKey("schools", Schools)
-CHECKINS = web.AppKey("checkins", CheckIns)
 # Emits reach sockets on every node (python-socketio's client manager fans them out).
 SIO = web.AppKey("sio", socketio.AsyncServer)
+
+# Set by the resources (cleanup contexts) of server.app.
+POOL = web.AppKey("pool", asyncpg.Pool)
+ENRICHER = web.AppKey("enricher", Enricher)
+# Only when Settings.uses_redis.
+REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")
+PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
+BUS: web.AppKey[Bus] = web.AppKey("bus")
+WRITER = web.AppKey("writer", SessionWriter)
+BREAKOUTS = web.AppKey("breakouts", BreakoutDirectory)
+ATTENDANCE = web.AppKey("attendance", Attendance)
+SCHOOLS = web.AppKey("schools", Schools)
+CHECKINS = web.AppKey("checkins", CheckIns)
+REPORTS = web.AppKey("reports", Reports)
+BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
+COMMANDS = web.AppKey("commands", ClusterCommands)

@@ -8,10 +8,10 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import engineio
-import redis.asyncio as redis
 import socketio
 from aiohttp import web
 
@@ -33,12 +33,15 @@ from handlers.keys import (
     ATTENDANCE,
     BREAKOUTS,
     BROADCASTER,
+    BUS,
     CHECKINS,
     COMMANDS,
     ENRICHER,
     METRICS,
     NODE_ID,
     POOL,
+    PRESENCE,
+    REDIS,
     REPORTS,
     SCHOOLS,
     SETTINGS,
@@ -52,15 +55,15 @@ from handlers.socket.cluster import ClusterCommands
 from handlers.socket.protocol import GuardedServer
 from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus, MemoryBus, RedisBus
-from models.cluster.nodes import NodeRegistry, keep_heartbeating
+from models.cluster.nodes import Heartbeat, NodeRegistry
 from models.domain.records import ExitReason, now_ms
-from models.jobs.retention import purge_daily
+from models.jobs.retention import RETENTION_EVERY_S, purge_round
 from models.live.desk import Attendance
-from models.live.presence import MemoryPresence, PresenceStore
+from models.live.presence import MemoryPresence
 from models.live.redis_presence import RedisPresence, connect_redis
 from models.reports.report import BreakoutRules, Reports
-from models.reports.rollups import keep_rolling_up
-from models.runtime.loops import stop_task
+from models.reports.rollups import roll_up_round
+from models.runtime.loops import Loop
 from models.runtime.metrics import Metrics
 from models.schools.checkins import CheckIns
 from models.schools.directory import Schools
@@ -71,9 +74,22 @@ from server.database import database_url, open_pool
 
 logger = logging.getLogger(__name__)
 
-PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
-REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")
-BUS: web.AppKey[Bus] = web.AppKey("bus")
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+# Set by create_app before any resource runs.
+_GIVEN: frozenset[web.AppKey[Any]] = frozenset({SETTINGS, NODE_ID, METRICS, TOKENS, SIO})
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One long-lived resource: its cleanup context, the app keys it sets and those it reads.
+
+    Contexts start in order and stop in reverse, so a resource must come after every one whose
+    key it needs: `create_app` checks that, instead of a reordering failing at run time.
+    """
+
+    context: CleanupContext
+    sets: tuple[web.AppKey[Any], ...]
+    needs: tuple[web.AppKey[Any], ...] = ()
 
 
 def new_node_id() -> str:
@@ -95,7 +111,7 @@ def create_app(settings: Settings) -> web.Application:
         async_mode="aiohttp",
         # With Redis, emits to rooms and sockets reach them on whichever node they are.
         client_manager=(
-            socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+            socketio.AsyncRedisManager(settings.redis_url) if settings.uses_redis else None
         ),
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
@@ -109,29 +125,55 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
 
-    health.add_routes(app)
-    sessions.add_routes(app)
-    presence.add_routes(app)
-    breakouts.add_routes(app)
-    metrics.add_routes(app)
-    schools.add_routes(app)
-    attendances.add_routes(app)
-    reports.add_routes(app)
+    for api in (health, sessions, presence, breakouts, metrics, schools, attendances, reports):
+        api.add_routes(app)
 
-    app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_enrichment)
-    app.cleanup_ctx.append(_presence)
-    app.cleanup_ctx.append(_attendance)
-    app.cleanup_ctx.append(_schools)
-    app.cleanup_ctx.append(_rollups)
-    app.cleanup_ctx.append(_bus)
-    app.cleanup_ctx.append(_broadcasts)
-    app.cleanup_ctx.append(_cluster)
-    app.cleanup_ctx.append(_heartbeats)
-    if settings.retention_days > 0:
-        app.cleanup_ctx.append(_retention)
+    add_resources(app, resources(settings))
     app.on_shutdown.append(_close_sessions)
     return app
+
+
+def resources(settings: Settings) -> list[Resource]:
+    """Every resource of the app, in the order they start."""
+    chosen = [
+        Resource(_database, sets=(POOL,)),
+        Resource(_enrichment, sets=(ENRICHER,)),
+    ]
+    if settings.uses_redis:
+        chosen.append(Resource(_redis, sets=(REDIS,)))
+    redis_needed = (REDIS,) if settings.uses_redis else ()
+    chosen += [
+        Resource(_presence, sets=(PRESENCE,), needs=redis_needed),
+        Resource(_bus, sets=(BUS,), needs=redis_needed),
+        Resource(_writer, sets=(WRITER,), needs=(POOL,)),
+        Resource(_breakouts, sets=(BREAKOUTS,), needs=(POOL,)),
+        Resource(_attendance, sets=(ATTENDANCE,), needs=(WRITER, BREAKOUTS, PRESENCE)),
+        Resource(_schools, sets=(SCHOOLS,), needs=(POOL,)),
+        Resource(_checkins, sets=(CHECKINS,), needs=(POOL,)),
+        Resource(_reports, sets=(REPORTS,), needs=(POOL, BREAKOUTS)),
+        Resource(_rollups, sets=(), needs=(POOL,)),
+        Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
+        Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, BROADCASTER, BUS)),
+    ]
+    if settings.uses_redis:
+        chosen.append(Resource(_heartbeats, sets=(), needs=(REDIS, POOL, ATTENDANCE, BROADCASTER)))
+    if settings.retention_days > 0:
+        chosen.append(Resource(_retention, sets=(), needs=(POOL,)))
+    return chosen
+
+
+def add_resources(app: web.Application, chosen: list[Resource]) -> None:
+    """Append each resource's cleanup context, refusing one that comes before what it needs."""
+    available = set(_GIVEN)
+    for resource in chosen:
+        missing = [repr(key) for key in resource.needs if key not in available]
+        if missing:
+            raise RuntimeError(
+                f"resource {resource.context.__name__} needs {', '.join(missing)}, "
+                "which no resource before it sets"
+            )
+        app.cleanup_ctx.append(resource.context)
+        available.update(resource.sets)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -165,27 +207,36 @@ def _hit_ratio(cache: Any) -> Callable[[], float]:
     return ratio
 
 
-async def _presence(app: web.Application) -> AsyncIterator[None]:
-    url = app[SETTINGS].redis_url
-    if url is None:
-        app[PRESENCE] = MemoryPresence()
-        yield
-        return
-    client = connect_redis(url, app[SETTINGS].redis_pool_size)
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.redis_url is not None  # noqa: S101 - only chosen when uses_redis
+    client = connect_redis(settings.redis_url, settings.redis_pool_size)
     await client.ping()
     app[REDIS] = client
-    app[PRESENCE] = RedisPresence(client)
     yield
     await client.aclose()
 
 
-async def _attendance(app: web.Application) -> AsyncIterator[None]:
+async def _presence(app: web.Application) -> AsyncIterator[None]:
+    clustered = app[SETTINGS].uses_redis
+    app[PRESENCE] = RedisPresence(app[REDIS]) if clustered else MemoryPresence()
+    yield
+
+
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    bus: Bus = RedisBus(app[REDIS]) if app[SETTINGS].uses_redis else MemoryBus()
+    app[BUS] = bus
+    await bus.start()
+    yield
+    await bus.close()
+
+
+async def _writer(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pool = app[POOL]
     journal = Journal(settings.journal_path)
     await asyncio.to_thread(journal.open)
     writer = SessionWriter(
-        pool,
+        app[POOL],
         batch_max_rows=settings.writer_batch_max_rows,
         batch_max_wait_s=settings.writer_batch_max_wait_ms / 1000,
         batch_wait_min_rows=settings.writer_batch_wait_min_rows,
@@ -196,20 +247,7 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
         metrics=app[METRICS],
     )
     app[WRITER] = writer
-    breakouts = BreakoutDirectory(
-        pool, auto_create=settings.auto_create_breakouts, cache_s=settings.breakout_cache_s
-    )
-    app[BREAKOUTS] = breakouts
-    app[ATTENDANCE] = Attendance(
-        writer=writer,
-        breakouts=breakouts,
-        presence=app[PRESENCE],
-        node_id=app[NODE_ID],
-        device_limit=settings.playback_device_limit,
-        metrics=app[METRICS],
-    )
     metrics = app[METRICS]
-    metrics.observe(metrics.connected_sockets, lambda: app[ATTENDANCE].connections)
     metrics.observe(metrics.writer_queue, lambda: writer.depth)
     metrics.observe(metrics.journal_backlog, lambda: writer.journal_backlog)
     writer.start()
@@ -218,17 +256,48 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     journal.close()
 
 
-async def _schools(app: web.Application) -> AsyncIterator[None]:
+async def _breakouts(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pool = app[POOL]
-    app[SCHOOLS] = Schools(pool, default_school_days=settings.school_days)
+    app[BREAKOUTS] = BreakoutDirectory(
+        app[POOL], auto_create=settings.auto_create_breakouts, cache_s=settings.breakout_cache_s
+    )
+    yield
+
+
+async def _attendance(app: web.Application) -> AsyncIterator[None]:
+    attendance = Attendance(
+        writer=app[WRITER],
+        breakouts=app[BREAKOUTS],
+        presence=app[PRESENCE],
+        node_id=app[NODE_ID],
+        device_limit=app[SETTINGS].playback_device_limit,
+        metrics=app[METRICS],
+    )
+    app[ATTENDANCE] = attendance
+    metrics = app[METRICS]
+    metrics.observe(metrics.connected_sockets, lambda: attendance.connections)
+    yield
+
+
+async def _schools(app: web.Application) -> AsyncIterator[None]:
+    app[SCHOOLS] = Schools(app[POOL], default_school_days=app[SETTINGS].school_days)
+    yield
+
+
+async def _checkins(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
     app[CHECKINS] = CheckIns(
-        pool,
+        app[POOL],
         fever_threshold_c=settings.fever_threshold_c,
         max_future_s=settings.checkin_max_future_s,
     )
+    yield
+
+
+async def _reports(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
     app[REPORTS] = Reports(
-        pool,
+        app[POOL],
         app[BREAKOUTS],
         day_min_seconds=settings.present_day_min_hours * 3600,
         period_min_ratio=settings.present_period_min_percent / 100,
@@ -240,23 +309,23 @@ async def _schools(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _running(loop: Loop) -> AsyncIterator[None]:
+    loop.start()
+    yield
+    await loop.stop()
+
+
 async def _rollups(app: web.Application) -> AsyncIterator[None]:
     """Keep the daily-presence rollups current (every node may run it; days are claimed)."""
-    stopping = asyncio.Event()
-    task = asyncio.create_task(
-        keep_rolling_up(app[POOL], every_s=app[SETTINGS].rollup_interval_s, stopping=stopping),
-        name="rollups",
+    pool = app[POOL]
+    loop = Loop(
+        "rollups",
+        lambda: roll_up_round(pool),
+        every_s=app[SETTINGS].rollup_interval_s,
+        metrics=app[METRICS],
     )
-    yield
-    await stop_task(task, stopping)
-
-
-async def _bus(app: web.Application) -> AsyncIterator[None]:
-    bus: Bus = RedisBus(app[REDIS]) if REDIS in app else MemoryBus()
-    app[BUS] = bus
-    await bus.start()
-    yield
-    await bus.close()
+    async for _ in _running(loop):
+        yield
 
 
 async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
@@ -277,7 +346,11 @@ async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
             await sio.eio.send_packet(eio_sid, message)
 
     broadcaster = PresenceBroadcaster(
-        emit_here, app[BUS], app[PRESENCE], app[SETTINGS].presence_interval_ms / 1000
+        emit_here,
+        app[BUS],
+        app[PRESENCE],
+        app[SETTINGS].presence_interval_ms / 1000,
+        metrics=app[METRICS],
     )
     app[BROADCASTER] = broadcaster
     broadcaster.start()
@@ -291,46 +364,37 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
-    """With Redis: beat, and close the sessions of nodes that stopped beating (node_lost)."""
-    if REDIS not in app:
-        yield
-        return
+    """Beat, and close the sessions of nodes that stopped beating (node_lost)."""
     settings = app[SETTINGS]
     registry = NodeRegistry(app[REDIS], app[NODE_ID])
     await registry.beat(now_ms())
-    stopping = asyncio.Event()
-    task = asyncio.create_task(
-        keep_heartbeating(
-            registry,
-            app[POOL],
-            app[ATTENDANCE],
-            interval_s=settings.heartbeat_interval_s,
-            ttl_s=settings.heartbeat_ttl_s,
-            clock=now_ms,
-            on_exit=app[BROADCASTER].left,
-            stopping=stopping,
-        ),
-        name="heartbeats",
+    heartbeat = Heartbeat(
+        registry,
+        app[POOL],
+        app[ATTENDANCE],
+        ttl_s=settings.heartbeat_ttl_s,
+        clock=now_ms,
+        on_exit=app[BROADCASTER].left,
     )
-    yield
-    await stop_task(task, stopping)
+    loop = Loop(
+        "heartbeats", heartbeat.round, every_s=settings.heartbeat_interval_s, metrics=app[METRICS]
+    )
+    async for _ in _running(loop):
+        yield
     await registry.forget(app[NODE_ID])  # a graceful stop closed its sessions already
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    stopping = asyncio.Event()
-    task = asyncio.create_task(
-        purge_daily(
-            app[POOL],
-            older_than_days=settings.retention_days,
-            mode=settings.retention_mode,
-            stopping=stopping,
-        ),
-        name="retention-purge",
-    )
-    yield
-    await stop_task(task, stopping)
+    settings, pool = app[SETTINGS], app[POOL]
+
+    async def purge() -> None:
+        await purge_round(
+            pool, older_than_days=settings.retention_days, mode=settings.retention_mode
+        )
+
+    loop = Loop("retention", purge, every_s=RETENTION_EVERY_S, metrics=app[METRICS])
+    async for _ in _running(loop):
+        yield
 
 
 async def _close_sessions(app: web.Application) -> None:

@@ -3,21 +3,20 @@ per interval, however many viewers join or leave in it; one cluster message per 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers.wire.records import Json, room_name, viewer_json, watchers_room
-from models.cluster.bus import Bus
+from models.cluster.bus import Bus, Kind
 from models.live.desk import ExitOutcome, JoinOutcome
 from models.live.presence import PresenceStore
-from models.runtime.loops import pause, stop_task
+from models.runtime.loops import Loop
+from models.runtime.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
 Emit = Callable[[str, Json, list[str]], Awaitable[None]]
-PRESENCE = "presence"
 
 
 @dataclass(slots=True)
@@ -41,15 +40,18 @@ class PresenceBroadcaster:
     """
 
     def __init__(
-        self, emit_here: Emit, bus: Bus, presence: PresenceStore, interval_s: float
+        self,
+        emit_here: Emit,
+        bus: Bus,
+        presence: PresenceStore,
+        interval_s: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self._emit_here = emit_here
         self._bus = bus
         self._presence = presence
-        self._interval_s = interval_s
         self._pending: dict[str, _Pending] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._loop = Loop("presence-broadcast", self._send, every_s=interval_s, metrics=metrics)
 
     def joined(self, outcome: JoinOutcome) -> None:
         if outcome.switched_from is not None:
@@ -75,26 +77,32 @@ class PresenceBroadcaster:
         return pending
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="presence-broadcaster")
+        self._loop.start()
 
     async def close(self) -> None:
-        """Send what is pending, then stop."""
-        await stop_task(self._task, self._stopping)
+        """Stop, then send what is pending."""
+        await self._loop.stop()
         await self.flush()
 
     async def flush(self) -> None:
+        """Send what is pending now (at shutdown: a failure is logged, not raised)."""
+        try:
+            await self._send()
+        except Exception:
+            logger.exception("presence updates not sent")
+
+    async def _send(self) -> None:
         pending, self._pending = self._pending, {}
         if not pending:
             return
         try:
             counts = await self._presence.counts(list(pending))
         except Exception:  # the store is away: keep the changes for the next round
-            logger.exception("presence counts for %d breakouts failed", len(pending))
             for breakout_id, changes in pending.items():
                 later = self._pending_of(breakout_id)
                 later.joins[:0], later.leaves[:0] = changes.joins, changes.leaves
                 later.joined |= changes.joined
-            return
+            raise
         updates = [
             {
                 "breakoutId": breakout_id,
@@ -104,10 +112,7 @@ class PresenceBroadcaster:
             }
             for (breakout_id, changes), count in zip(pending.items(), counts, strict=True)
         ]
-        try:
-            await self._bus.publish({"kind": PRESENCE, "updates": updates})
-        except Exception:
-            logger.exception("presence updates of %d breakouts not sent", len(updates))
+        await self._bus.publish({"kind": Kind.PRESENCE_UPDATES, "updates": updates})
 
     async def deliver(self, updates: list[Json]) -> None:
         """Send one interval's updates (from any node) to this node's sockets."""
@@ -127,7 +132,3 @@ class PresenceBroadcaster:
                 await self._emit_here("presence-diff", diff, [watchers_room(breakout_id)])
             except Exception:  # one breakout's failure must not stop the others' updates
                 logger.exception("presence broadcast for breakout %s failed", breakout_id)
-
-    async def _run(self) -> None:
-        while not await pause(self._stopping, self._interval_s):
-            await self.flush()

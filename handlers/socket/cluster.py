@@ -8,17 +8,14 @@ from datetime import datetime
 
 import socketio
 
-from handlers.socket.broadcast import PRESENCE, PresenceBroadcaster
+from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.wire.records import iso_ms, room_name
-from models.cluster.bus import Bus, Message
+from models.cluster.bus import Bus, Kind, Message
 from models.domain.records import Breakout
 from models.live.desk import Attendance, JoinOutcome
 
 logger = logging.getLogger(__name__)
 
-EXPEL = "expel"
-END = "end"
-CHANGED = "breakout-changed"
 BREAKOUT_ENDED_EVENT = "breakout-ended"
 PLAYBACK_EVENT = "playback"
 DEVICE_LIMIT_EXCEEDED = "device-limit-exceeded"
@@ -43,27 +40,27 @@ class ClusterCommands:
     async def after_join(self, outcome: JoinOutcome) -> None:
         """Have the user's sessions over the device limit expelled, on whichever node."""
         for session_id in outcome.over_device_limit:
-            await self._bus.publish({"kind": EXPEL, "sessionId": session_id})
+            await self._bus.publish({"kind": Kind.EXPEL, "sessionId": session_id})
 
     async def breakout_ended(self, breakout: Breakout) -> None:
         """Have every node close its sessions in the breakout and tell their sockets."""
         await self._bus.publish(
-            {"kind": END, "breakoutId": breakout.id, "endedAt": iso_ms(breakout.ended_at)}
+            {"kind": Kind.END, "breakoutId": breakout.id, "endedAt": iso_ms(breakout.ended_at)}
         )
 
     async def breakout_changed(self, breakout: Breakout) -> None:
         """Have every node drop its cached copy, so the change applies at once everywhere."""
-        await self._bus.publish({"kind": CHANGED, "breakoutId": breakout.id})
+        await self._bus.publish({"kind": Kind.BREAKOUT_CHANGED, "breakoutId": breakout.id})
 
     async def handle(self, message: Message) -> None:
         kind = message.get("kind")
-        if kind == PRESENCE and isinstance(message.get("updates"), list):
+        if kind == Kind.PRESENCE_UPDATES and isinstance(message.get("updates"), list):
             await self._broadcaster.deliver(message["updates"])
-        elif kind == CHANGED and isinstance(message.get("breakoutId"), str):
+        elif kind == Kind.BREAKOUT_CHANGED and isinstance(message.get("breakoutId"), str):
             self._attendance.forget_breakout(message["breakoutId"])
-        elif kind == EXPEL and isinstance(message.get("sessionId"), str):
+        elif kind == Kind.EXPEL and isinstance(message.get("sessionId"), str):
             await self._expel(message["sessionId"])
-        elif kind == END and isinstance(message.get("breakoutId"), str):
+        elif kind == Kind.END and isinstance(message.get("breakoutId"), str):
             await self._end(message["breakoutId"], datetime.fromisoformat(message["endedAt"]))
 
     async def _end(self, breakout_id: str, ended_at: datetime) -> None:

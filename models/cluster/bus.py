@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Any, Protocol
 
 import redis.asyncio as redis
@@ -17,6 +18,19 @@ logger = logging.getLogger(__name__)
 Message = dict[str, Any]
 Handler = Callable[[Message], Awaitable[None]]
 CHANNEL = "attendance:bus"
+
+
+class Kind(StrEnum):
+    """What a cluster message asks of every node (its `kind`)."""
+
+    # One interval's viewer counts and diffs of every breakout a node saw change.
+    PRESENCE_UPDATES = "presence"
+    # Close a session over its user's device limit, on whichever node holds it.
+    EXPEL = "expel"
+    # Close every session of an ended breakout.
+    END = "end"
+    # Drop a cached breakout that a host changed.
+    BREAKOUT_CHANGED = "breakout-changed"
 
 
 class Bus(Protocol):

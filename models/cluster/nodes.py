@@ -12,7 +12,6 @@ import redis.asyncio as redis
 
 from models.domain.records import ExitReason
 from models.live.desk import Attendance, ExitOutcome
-from models.runtime.loops import pause
 from models.store.sessions import fetch_open_sessions_of_node
 
 logger = logging.getLogger(__name__)
@@ -66,35 +65,43 @@ async def reap_node(
     )
 
 
-async def keep_heartbeating(
-    registry: NodeRegistry,
-    pool: asyncpg.Pool,
-    attendance: Attendance,
-    *,
-    interval_s: float,
-    ttl_s: float,
-    clock: Callable[[], datetime],
-    on_exit: Callable[[ExitOutcome], None],
-    stopping: asyncio.Event,
-) -> None:
-    """Beat every `interval_s`; reap nodes silent for over `ttl_s`; until `stopping` is set."""
-    while not stopping.is_set():
-        try:
-            now = clock()
-            await registry.beat(now)
-            for node_id, last_heard in await registry.dead(now, ttl_s):
-                if not await registry.claim(node_id, hold_s=max(ttl_s, 30)):
-                    continue
-                outcomes = await reap_node(pool, attendance, node_id, last_heard)
-                for outcome in outcomes:
-                    on_exit(outcome)
-                await registry.forget(node_id)
-                logger.warning(
-                    "node %s silent since %s: closed its %d open sessions (node_lost)",
-                    node_id,
-                    last_heard.isoformat(),
-                    len(outcomes),
-                )
-        except (OSError, redis.RedisError, asyncpg.PostgresError) as exc:
-            logger.warning("heartbeat round failed, will retry: %s", exc)
-        await pause(stopping, interval_s)
+class Heartbeat:
+    """One round of a node's heartbeat loop: beat, then close the sessions of every node silent
+    for over `ttl_s` (one survivor per dead node, at its last heartbeat, reason node_lost).
+
+    The beat comes first, so a failure while reaping another node never stops this one beating.
+    """
+
+    def __init__(
+        self,
+        registry: NodeRegistry,
+        pool: asyncpg.Pool,
+        attendance: Attendance,
+        *,
+        ttl_s: float,
+        clock: Callable[[], datetime],
+        on_exit: Callable[[ExitOutcome], None],
+    ) -> None:
+        self._registry = registry
+        self._pool = pool
+        self._attendance = attendance
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._on_exit = on_exit
+
+    async def round(self) -> None:
+        now = self._clock()
+        await self._registry.beat(now)
+        for node_id, last_heard in await self._registry.dead(now, self._ttl_s):
+            if not await self._registry.claim(node_id, hold_s=max(self._ttl_s, 30)):
+                continue
+            outcomes = await reap_node(self._pool, self._attendance, node_id, last_heard)
+            for outcome in outcomes:
+                self._on_exit(outcome)
+            await self._registry.forget(node_id)
+            logger.warning(
+                "node %s silent since %s: closed its %d open sessions (node_lost)",
+                node_id,
+                last_heard.isoformat(),
+                len(outcomes),
+            )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -10,11 +9,12 @@ import asyncpg
 
 from config import RetentionMode
 from models.domain.records import now_ms
-from models.runtime.loops import pause
 
 logger = logging.getLogger(__name__)
 
 PURGE_BATCH_ROWS = 5_000
+# The server purges at start and then daily (RETENTION_DAYS > 0).
+RETENTION_EVERY_S = 86_400.0
 # Any fixed number; with several nodes running the daily purge, one does it at a time.
 _PURGE_LOCK_KEY = 71402025
 
@@ -86,27 +86,15 @@ async def purge_sessions(
     return total
 
 
-async def purge_daily(
-    pool: asyncpg.Pool,
-    *,
-    older_than_days: int,
-    mode: RetentionMode,
-    stopping: asyncio.Event,
-    every_s: float = 86_400,
-) -> None:
-    """Run the purge now and then every `every_s`, on one node at a time; until `stopping`."""
-    while not stopping.is_set():
+async def purge_round(pool: asyncpg.Pool, *, older_than_days: int, mode: RetentionMode) -> None:
+    """One round of the daily retention loop; with several nodes, one purges at a time."""
+    async with pool.acquire() as connection:
+        if not await connection.fetchval(TRY_LOCK, _PURGE_LOCK_KEY):
+            return
         try:
-            async with pool.acquire() as connection:
-                locked = await connection.fetchval(TRY_LOCK, _PURGE_LOCK_KEY)
-                if locked:
-                    try:
-                        count = await purge_sessions(
-                            pool, older_than_days=older_than_days, mode=mode, now=now_ms()
-                        )
-                        logger.info("retention: %s %d sessions", mode.value, count)
-                    finally:
-                        await connection.fetchval(UNLOCK, _PURGE_LOCK_KEY)
-        except (OSError, asyncpg.PostgresError) as exc:
-            logger.warning("retention purge failed, will retry: %s", exc)
-        await pause(stopping, every_s)
+            count = await purge_sessions(
+                pool, older_than_days=older_than_days, mode=mode, now=now_ms()
+            )
+            logger.info("retention: %s %d sessions", mode.value, count)
+        finally:
+            await connection.fetchval(UNLOCK, _PURGE_LOCK_KEY)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import asyncpg
 
-from models.runtime.loops import pause
-from models.store.database import DATABASE_GONE, Connection
+from models.store.database import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +47,6 @@ SELECT * FROM presence_by_day($1, $2, $3, now(), false)
 """
 
 ROLLUP_BATCH_DAYS = 200
-# The database away, or refusing a statement: logged briefly and tried again next round.
-_EXPECTED_FAILURES: tuple[type[Exception], ...] = (*DATABASE_GONE, asyncpg.PostgresError)
 
 
 async def roll_up_stale_days(connection: Connection) -> int:
@@ -80,21 +76,12 @@ async def roll_up_all(pool: asyncpg.Pool) -> int:
             return total
 
 
-async def keep_rolling_up(pool: asyncpg.Pool, *, every_s: float, stopping: asyncio.Event) -> None:
-    """The supervised rollup job: redo stale days every `every_s` until `stopping`.
+async def roll_up_round(pool: asyncpg.Pool) -> None:
+    """One round of the rollup loop: redo every stale day that is over.
 
-    A failed round (database away, a bad row) is logged and tried again next round; reports stay
-    right meanwhile, because they compute stale days live.
+    Reports stay right while a round fails (the database away, a bad row): they compute stale
+    days live; the next round tries again.
     """
-    while not stopping.is_set():
-        try:
-            done = await roll_up_all(pool)
-            if done:
-                logger.info("rollups: redid %d stale days", done)
-        except _EXPECTED_FAILURES as exc:
-            logger.warning("rollups failed, will retry: %r", exc)
-        except Exception:
-            # Supervised: whatever went wrong, the next round tries again (reports stay right
-            # meanwhile, computing stale days live).
-            logger.exception("rollups failed unexpectedly, will retry")
-        await pause(stopping, every_s)
+    done = await roll_up_all(pool)
+    if done:
+        logger.info("rollups: redid %d stale days", done)

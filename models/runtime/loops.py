@@ -1,14 +1,23 @@
-"""Stopping a background task without trusting it to stop."""
+"""The one way a background loop runs: rounds on an interval, one failure policy, one stop path."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from models.runtime.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+# After a failed round the next one comes after BACKOFF_FIRST_S, doubling with each failure in a
+# row, never later than the loop's own interval or BACKOFF_MAX_S.
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 60.0
+
+Round = Callable[[], Awaitable[object]]
 
 
 async def pause(stopping: asyncio.Event, seconds: float) -> bool:
@@ -18,6 +27,74 @@ async def pause(stopping: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def backoff_s(failures_in_a_row: int, every_s: float) -> float:
+    """How long a loop waits after its `failures_in_a_row`-th failed round in a row."""
+    return min(every_s, BACKOFF_MAX_S, BACKOFF_FIRST_S * 2.0 ** (failures_in_a_row - 1))
+
+
+class Loop:
+    """Runs `round` at start and then every `every_s` (from the end of one round to the start of
+    the next) until `stop()`.
+
+    Every loop fails the same way, whatever its job: a round that raises is logged with its
+    traceback (the same failure again in a row: one line), counted in
+    `attendance_loop_failures_total{loop}`, and the next round comes after a backoff
+    (`backoff_s`). Only `stop()` or cancellation ends the loop; a round never does.
+    """
+
+    def __init__(
+        self, name: str, round: Round, *, every_s: float, metrics: Metrics | None = None
+    ) -> None:
+        self.name = name
+        self._round = round
+        self._every_s = every_s
+        self._metrics = metrics
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Let the round under way finish (up to `timeout_s`), else cancel it."""
+        await stop_task(self._task, self._stopping, timeout_s)
+
+    async def _run(self) -> None:
+        failures = 0
+        last_failure: tuple[type[BaseException], str] | None = None
+        while not self._stopping.is_set():
+            try:
+                await self._round()
+            except Exception as exc:
+                failures += 1
+                delay = backoff_s(failures, self._every_s)
+                if self._metrics is not None:
+                    self._metrics.loop_failures.labels(loop=self.name).inc()
+                failure = (type(exc), str(exc))
+                if failure == last_failure:
+                    logger.warning(
+                        "loop %s failed again (%d in a row), next round in %.1f s: %r",
+                        self.name,
+                        failures,
+                        delay,
+                        exc,
+                    )
+                else:
+                    logger.exception("loop %s failed, next round in %.1f s", self.name, delay)
+                last_failure = failure
+            else:
+                if failures:
+                    logger.info("loop %s recovered after %d failed rounds", self.name, failures)
+                failures, last_failure, delay = 0, None, self._every_s
+            if await pause(self._stopping, delay):
+                return
 
 
 async def stop_task(

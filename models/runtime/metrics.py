@@ -1,6 +1,6 @@
 """The server's Prometheus metrics, one registry per app (tests run many apps in one process).
 
-Label sets are bounded: exit reasons and nothing else; never a user, socket or breakout id.
+Label sets are bounded (exit reasons, loop and cache names); never a user, socket or breakout id.
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ class Metrics:
         self.journal_backlog = Gauge(
             "attendance_journal_backlog",
             "Writes acked from the local journal and not yet replayed into PostgreSQL",
+            registry=self.registry,
+        )
+        self.loop_failures = Counter(
+            "attendance_loop_failures",
+            "Failed rounds of background loops (heartbeats, rollups, retention, replay), by loop",
+            ["loop"],
             registry=self.registry,
         )
         self.cache_hit_ratio = Gauge(

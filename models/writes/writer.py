@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ import asyncpg
 
 from models.domain.errors import Unavailable
 from models.domain.records import AttendanceSession
-from models.runtime.loops import stop_task
+from models.runtime.loops import Loop, stop_task
 from models.runtime.metrics import Metrics
 from models.store.database import DATABASE_GONE
 from models.store.sessions import (
@@ -25,6 +26,7 @@ from models.store.sessions import (
     write_sessions,
 )
 from models.writes.journal import Journal, JournalEntry
+from models.writes.replay import JournalReplay
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -62,15 +64,15 @@ class SessionWriter:
 
     A batch is taken when the loop is free: at most `batch_max_rows` writes, after waiting up to
     `batch_max_wait_s` for more when writes are arriving faster than commits take them (the last
-    batch had `batch_wait_min_rows` or more). One transaction is in flight
-    at a time, so writes commit in the order they were queued and an exit never reaches the
-    database before its open. The queue is bounded: past `queue_max` writes callers get
-    `Unavailable` at once instead of memory growing without limit.
+    batch had `batch_wait_min_rows` or more). One transaction is in flight at a time, so writes
+    commit in the order they were queued and an exit never reaches the database before its
+    open. The queue is bounded: past `queue_max` writes callers get `Unavailable` at once
+    instead of memory growing without limit.
 
     With a journal, a batch the database cannot take (it is unreachable) is fsynced to the
     journal and acked from there. From then on every batch goes to the journal behind it, so
-    the order holds, while the loop tries the database every `retry_s` and replays the journal
-    into it a chunk at a time; when the journal is empty, batches go to the database again.
+    the order holds, while a `JournalReplay` loop tries the database every `retry_s` and
+    replays the journal into it; when the journal is empty, batches go to the database again.
     """
 
     def __init__(
@@ -95,19 +97,17 @@ class SessionWriter:
         self._journal = journal
         self._retry_s = retry_s
         self._commit_timeout_s = commit_timeout_s
-        self._retry_at = 0.0
         # Held for the writer's life: a pool checkout per batch costs a reset round trip.
         self._connection: PoolConnectionProxy[asyncpg.Record] | None = None
+        # Whoever holds it (a batch, or a replay chunk) has the connection and the journal.
+        self._turn = asyncio.Lock()
         self._queue: deque[_Write] = deque()
         self._ready = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._replay: JournalReplay | None = None
+        self._replay_loop: Loop | None = None
         self._last_batch_rows = 0
-        # Journaled writes found at start were left by a process that is gone (the journal is
-        # ours alone); once they are replayed, its sessions still open are closed.
-        self._inherited = 0
-        self._lost_nodes: set[str] = set()
-        self._lost_last_alive: datetime | None = None
         self.committed_batches = 0
         self.committed_writes = 0
         self.journaled_writes = 0
@@ -133,7 +133,18 @@ class SessionWriter:
         return self.journal_backlog > 0
 
     def start(self) -> None:
-        self._inherited = self.journal_backlog
+        if self._journal is not None:
+            self._replay = JournalReplay(
+                self._journal,
+                apply=self._apply,
+                close_lost=self._close_lost_nodes,
+                turn=self._turn,
+                chunk_rows=self._batch_max_rows,
+            )
+            self._replay_loop = Loop(
+                "journal-replay", self._replay.round, every_s=self._retry_s, metrics=self._metrics
+            )
+            self._replay_loop.start()
         self._task = asyncio.create_task(self._run(), name="session-writer")
 
     async def close(self, timeout_s: float = 30.0) -> None:
@@ -154,6 +165,12 @@ class SessionWriter:
                 len(self._queue),
             )
             await stop_task(self._task)
+        if self._replay_loop is not None and self._replay is not None:
+            await self._replay_loop.stop()
+            try:
+                await asyncio.wait_for(self._replay.round(), timeout_s)
+            except Exception:  # the journal keeps it for the next start
+                logger.exception("last journal replay before stopping failed")
         await self._drop_connection()
         if self.journal_backlog:
             logger.warning(
@@ -182,43 +199,27 @@ class SessionWriter:
         return await write.done
 
     async def _run(self) -> None:
-        while not (self._closing and not self._queue and not self._replay_due()):
-            await self._wait_for_work()
+        while not (self._closing and not self._queue):
+            if not self._queue and not self._closing:
+                await self._ready.wait()
             if self._worth_waiting():
                 await asyncio.sleep(self._batch_max_wait_s)
             self._ready.clear()
             count = min(len(self._queue), self._batch_max_rows)
             batch = [self._queue.popleft() for _ in range(count)]
             self._last_batch_rows = count
+            if not batch:
+                continue
             try:
-                await self._round(batch)
+                async with self._turn:
+                    await self._store(batch)
             except Exception:
                 # The loop is every caller's way to durability: it must outlive any one fault.
                 logger.exception("session writer round failed; %d writes refused", len(batch))
                 for write in batch:
                     write.fail(Unavailable("the attendance record could not be written"))
-                self._retry_at = time.monotonic() + self._retry_s
             if self._queue:
                 self._ready.set()
-
-    async def _round(self, batch: list[_Write]) -> None:
-        if self._replay_due():
-            if self.journal_backlog:
-                await self._replay_chunk()
-            if not self._inherited and self._lost_nodes and time.monotonic() >= self._retry_at:
-                await self._close_lost_sessions()
-        if batch:
-            await self._store(batch)
-
-    async def _wait_for_work(self) -> None:
-        if self._queue or self._closing or self._replay_due():
-            return
-        timeout = None
-        if self.journal_backlog or self._lost_nodes:
-            timeout = max(0.0, self._retry_at - time.monotonic())
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._ready.wait()
 
     def _worth_waiting(self) -> bool:
         """Wait for company only when writes come in faster than commits take them.
@@ -235,10 +236,6 @@ class SessionWriter:
             and len(self._queue) < self._batch_max_rows
         )
 
-    def _replay_due(self) -> bool:
-        pending = self.journal_backlog > 0 or bool(self._lost_nodes)
-        return pending and time.monotonic() >= self._retry_at
-
     async def _store(self, batch: list[_Write]) -> None:
         if self.degraded:
             # Behind journaled writes: the database must see them first.
@@ -253,7 +250,6 @@ class SessionWriter:
                     write.fail(Unavailable("the attendance database is unavailable; try again"))
                 return
             logger.warning("database unreachable (%s); journaling writes", exc)
-            self._retry_at = time.monotonic() + self._retry_s
             await self._journal_batch(batch)
             return
         except asyncpg.PostgresError as exc:
@@ -270,7 +266,6 @@ class SessionWriter:
             except DATABASE_GONE:
                 if self._journal is None:
                     raise
-                self._retry_at = time.monotonic() + self._retry_s
                 await self._journal_batch(batch[index:])
                 return
             except _WRITE_FAILED as exc:
@@ -293,73 +288,6 @@ class SessionWriter:
         first_exits = {exit_.key for exit_ in _first_exit_per_session(entries)}
         self._resolve(batch, first_exits, committed=False)
 
-    async def _replay_chunk(self) -> None:
-        """Move the journal's oldest entries into the database, or note when to try again."""
-        assert self._journal is not None  # noqa: S101 - a backlog means a journal
-        journal = self._journal
-        entries = await asyncio.to_thread(journal.next_chunk, self._batch_max_rows)
-        try:
-            await self._apply(entries)
-        except DATABASE_GONE:
-            self._retry_at = time.monotonic() + self._retry_s
-            return
-        except asyncpg.PostgresError as exc:
-            logger.warning("journal chunk refused (%s); replaying one by one", exc)
-            await self._replay_each(entries)
-        else:
-            await asyncio.to_thread(journal.consumed, len(entries))
-            self._note_replayed(entries)
-        if not journal.backlog:
-            logger.info("journal replayed; writing to the database again")
-
-    async def _replay_each(self, entries: list[JournalEntry]) -> None:
-        assert self._journal is not None  # noqa: S101 - a backlog means a journal
-        for entry in entries:
-            try:
-                await self._apply([entry])
-            except DATABASE_GONE:
-                self._retry_at = time.monotonic() + self._retry_s
-                return
-            except asyncpg.PostgresError as exc:
-                logger.error("journaled write refused by the database, set aside: %s", exc)
-                await asyncio.to_thread(self._journal.reject, entry, str(exc))
-            else:
-                await asyncio.to_thread(self._journal.consumed, 1)
-            self._note_replayed([entry])
-
-    def _note_replayed(self, entries: list[JournalEntry]) -> None:
-        """Remember which gone processes' writes were replayed, and when they were last alive."""
-        inherited = entries[: self._inherited]
-        self._inherited -= len(inherited)
-        for entry in inherited:
-            if isinstance(entry, AttendanceSession):
-                moment = entry.entry_ts
-                if entry.node_id:
-                    self._lost_nodes.add(entry.node_id)
-            else:
-                moment = entry.at
-            if self._lost_last_alive is None or moment > self._lost_last_alive:
-                self._lost_last_alive = moment
-
-    async def _close_lost_sessions(self) -> None:
-        assert self._lost_last_alive is not None  # noqa: S101 - set with the nodes
-        try:
-            async with asyncio.timeout(self._commit_timeout_s):
-                connection = await self._held_connection()
-                count = await close_sessions_of_lost_nodes(
-                    connection, sorted(self._lost_nodes), self._lost_last_alive
-                )
-        except DATABASE_GONE:
-            await self._drop_connection()
-            self._retry_at = time.monotonic() + self._retry_s
-            return
-        logger.info(
-            "closed %d sessions left open by gone node(s) %s (node_lost)",
-            count,
-            ", ".join(sorted(self._lost_nodes)),
-        )
-        self._lost_nodes.clear()
-
     async def _write(self, batch: list[_Write]) -> set[SessionKey]:
         closed = await self._apply([write.entry for write in batch])
         if self._metrics is not None:
@@ -380,6 +308,15 @@ class SessionWriter:
         if self._metrics is not None:
             self._metrics.commit_seconds.observe(time.perf_counter() - started)
         return closed
+
+    async def _close_lost_nodes(self, node_ids: Sequence[str], last_alive: datetime) -> int:
+        try:
+            async with asyncio.timeout(self._commit_timeout_s):
+                connection = await self._held_connection()
+                return await close_sessions_of_lost_nodes(connection, node_ids, last_alive)
+        except DATABASE_GONE:
+            await self._drop_connection()
+            raise
 
     async def _held_connection(self) -> PoolConnectionProxy[asyncpg.Record]:
         if self._connection is None:

@@ -1,0 +1,125 @@
+"""Journal replay: journaled writes into PostgreSQL once it answers, then a gone run's sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+import asyncpg
+
+from models.domain.records import AttendanceSession
+from models.store.database import DATABASE_GONE
+from models.store.sessions import SessionKey
+from models.writes.journal import Journal, JournalEntry
+
+logger = logging.getLogger(__name__)
+
+# What the writer lends the replay: its statement for a batch of entries, and the one closing
+# the sessions of gone nodes (both on the writer's connection, so only under `turn`).
+Apply = Callable[[list[JournalEntry]], Awaitable[set[SessionKey]]]
+CloseLost = Callable[[Sequence[str], datetime], Awaitable[int]]
+
+
+class JournalReplay:
+    """Moves the journal's entries into PostgreSQL, oldest first, a chunk per turn.
+
+    Each `round` (a background loop every DB_RETRY_S) replays the whole backlog, stopping at the
+    first sign that the database is still away. Replay is idempotent, so a chunk cut short by a
+    crash is simply replayed again. `turn` is shared with the writer: a chunk and a batch of new
+    writes never use the connection or the journal at once, and while a backlog remains the
+    writer journals behind it, so an exit never reaches the database before its open.
+
+    What the journal held at start was left by a process that is gone (the journal is one
+    process's alone): once it is replayed, the sessions that process still had open are closed
+    at the last moment its journal shows it alive (`node_lost`).
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        apply: Apply,
+        close_lost: CloseLost,
+        turn: asyncio.Lock,
+        chunk_rows: int,
+    ) -> None:
+        self._journal = journal
+        self._apply = apply
+        self._close_lost = close_lost
+        self._turn = turn
+        self._chunk_rows = chunk_rows
+        self._inherited = journal.backlog
+        self._lost_nodes: set[str] = set()
+        self._lost_last_alive: datetime | None = None
+
+    async def round(self) -> None:
+        """Replay what the journal holds; then close what a gone run left open."""
+        replayed = False
+        while self._journal.backlog:
+            async with self._turn:
+                if not await self._replay_chunk():
+                    return  # the database is still away: the next round tries again
+            replayed = True
+        if replayed:
+            logger.info("journal replayed; writing to the database again")
+        self._inherited = 0  # whatever was skipped as torn or corrupt is gone for good
+        if self._lost_nodes:
+            async with self._turn:
+                await self._close_lost_sessions()
+
+    async def _replay_chunk(self) -> bool:
+        """Replay the oldest entries; False when the database is away."""
+        journal = self._journal
+        entries = await asyncio.to_thread(journal.next_chunk, self._chunk_rows)
+        try:
+            await self._apply(entries)
+        except DATABASE_GONE:
+            return False
+        except asyncpg.PostgresError as exc:
+            logger.warning("journal chunk refused (%s); replaying one by one", exc)
+            return await self._replay_each(entries)
+        await asyncio.to_thread(journal.consumed, len(entries))
+        self._note_replayed(entries)
+        return True
+
+    async def _replay_each(self, entries: list[JournalEntry]) -> bool:
+        for entry in entries:
+            try:
+                await self._apply([entry])
+            except DATABASE_GONE:
+                return False
+            except asyncpg.PostgresError as exc:
+                logger.error("journaled write refused by the database, set aside: %s", exc)
+                await asyncio.to_thread(self._journal.reject, entry, str(exc))
+            else:
+                await asyncio.to_thread(self._journal.consumed, 1)
+            self._note_replayed([entry])
+        return True
+
+    def _note_replayed(self, entries: list[JournalEntry]) -> None:
+        """Remember which gone processes' writes were replayed, and when they were last alive."""
+        inherited = entries[: self._inherited]
+        self._inherited -= len(inherited)
+        for entry in inherited:
+            if isinstance(entry, AttendanceSession):
+                moment = entry.entry_ts
+                if entry.node_id:
+                    self._lost_nodes.add(entry.node_id)
+            else:
+                moment = entry.at
+            if self._lost_last_alive is None or moment > self._lost_last_alive:
+                self._lost_last_alive = moment
+
+    async def _close_lost_sessions(self) -> None:
+        assert self._lost_last_alive is not None  # noqa: S101 - set with the nodes
+        nodes = sorted(self._lost_nodes)
+        try:
+            count = await self._close_lost(nodes, self._lost_last_alive)
+        except DATABASE_GONE:
+            return
+        logger.info(
+            "closed %d sessions left open by gone node(s) %s (node_lost)", count, ", ".join(nodes)
+        )
+        self._lost_nodes.clear()
