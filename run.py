@@ -35,6 +35,22 @@ from server.workers import Supervisor
 logger = logging.getLogger("run")
 
 DEFAULT_TOKEN_TTL_S = 8 * 3600
+# The settings each command other than serve reads (serve reads them all): its --help lists these.
+_DATABASE = ("DATABASE_URL", "VAR_DIR", "LOG_LEVEL")
+COMMAND_SETTINGS = {
+    "migrate": _DATABASE,
+    "purge": (*_DATABASE, "RETENTION_MODE"),
+    "seed": _DATABASE,
+    "token": (
+        "AUTH_SECRET",
+        "AUTH_PUBLIC_KEY",
+        "AUTH_JWKS_FILE",
+        "AUTH_ISSUER",
+        "AUTH_AUDIENCE",
+        "VAR_DIR",
+        "LOG_LEVEL",
+    ),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,8 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate",
         help="apply pending database migrations and exit",
-        description="Apply the forward-only SQL migrations in models/migrations.",
-        epilog=describe_settings(),
+        description="Apply the forward-only SQL migrations in models/store/migrations.",
+        epilog=describe_settings(COMMAND_SETTINGS["migrate"]),
         formatter_class=formatter,
     )
 
@@ -78,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         help="print a signed token for a user",
         description="Print a JWT signed with the server's secret (AUTH_SECRET, or the one "
         "generated under VAR_DIR).",
+        epilog=describe_settings(COMMAND_SETTINGS["token"]),
+        formatter_class=formatter,
     )
     token.add_argument("--user", required=True, help="user id (the token's sub)")
     token.add_argument("--name", required=True, help="display name")
@@ -97,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Anonymise (drop name, IP, User-Agent, city, region, coordinates) or delete "
         "closed sessions that began more than DAYS days ago. With RETENTION_DAYS set, the "
         "server also does this daily.",
-        epilog=describe_settings(),
+        epilog=describe_settings(COMMAND_SETTINGS["purge"]),
         formatter_class=formatter,
     )
     purge.add_argument(
@@ -114,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Schools with pupils checking in and out on school days (lateness, absences, "
         "early leavers, lunch breaks, the odd fever) and breakouts with sessions (lateness, "
         "reconnects, second devices), loaded with COPY, then rolled up for the reports.",
-        epilog=describe_settings(),
+        epilog=describe_settings(COMMAND_SETTINGS["seed"]),
         formatter_class=formatter,
     )
     defaults = SeedPlan()

@@ -43,6 +43,16 @@ def test_help_lists_commands_and_settings() -> None:
         assert run_py(command, "--help", env={}).returncode == 0
 
 
+def test_help_of_purge_and_seed_lists_only_the_settings_they_use() -> None:
+    purge = run_py("purge", "--help", env={}).stdout
+    seed = run_py("seed", "--help", env={}).stdout
+    for used in ("DATABASE_URL", "VAR_DIR", "LOG_LEVEL"):
+        assert used in purge and used in seed
+    assert "RETENTION_MODE" in purge and "RETENTION_MODE" not in seed
+    for unused in ("REDIS_URL", "PING_TIMEOUT_S", "TRUSTED_PROXIES", "AUTH_SECRET"):
+        assert unused not in purge and unused not in seed
+
+
 def test_token_is_signed_with_the_servers_secret(tmp_path: Path) -> None:
     env = {"VAR_DIR": str(tmp_path), "AUTH_SECRET": ""}
     done = run_py(

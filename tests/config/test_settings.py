@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from config import SETTINGS, IpStorage, SettingsError, describe_settings, load_settings
+from config import SETTINGS, IpStorage, Settings, SettingsError, describe_settings, load_settings
+from config.settings import settings_table
 
 
 def test_defaults_work_with_an_empty_environment() -> None:
@@ -68,7 +70,24 @@ def test_with_overrides_keeps_the_rest() -> None:
     assert changed.port == 1234 and changed.host == base.host and base.port == 8080
 
 
-def test_readme_documents_every_setting() -> None:
+def test_readme_settings_table_is_the_declarations_table() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    missing = [spec.env for spec in SETTINGS if f"`{spec.env}`" not in readme]
-    assert missing == []
+    start = readme.index("<!-- settings table: python -m config -->\n") + len(
+        "<!-- settings table: python -m config -->\n"
+    )
+    end = readme.index("<!-- end of settings table -->")
+    assert readme[start:end].strip() == settings_table(), "run `python -m config` into README"
+
+
+def test_every_field_is_a_declared_setting_with_a_working_default() -> None:
+    declared = {spec.field for spec in SETTINGS}
+    assert declared == {f.name for f in fields(Settings)}
+    assert len({spec.env for spec in SETTINGS}) == len(SETTINGS)
+    assert load_settings({}) == Settings()
+
+
+def test_help_of_a_command_lists_only_the_settings_it_names() -> None:
+    text = describe_settings(["DATABASE_URL", "VAR_DIR"])
+    assert "DATABASE_URL" in text and "VAR_DIR" in text and "REDIS_URL" not in text
+    with pytest.raises(KeyError):
+        describe_settings(["NO_SUCH_SETTING"])
