@@ -5,22 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
-from handlers.http.formats import data_response, json_body
-from handlers.http.queries import (
-    check_event_request,
-    event_filter,
-    numeric_cursor,
-    page_query,
-    report_query,
-)
+from handlers.http.bodies import check_event_request
+from handlers.http.formats import data_response
+from handlers.http.queries import event_filter_of, page_of, report_query_of
+from handlers.http.validation import Fields, json_body
 from handlers.keys import CHECKINS, REPORTS, SIO
-from handlers.wire.schools import (
-    FEVER_ALERT_EVENT,
-    alert_json,
-    event_json,
-    school_report_json,
-    staff_room,
-)
+from handlers.wire.names import FEVER_ALERT, staff_room
+from handlers.wire.schools import alert_json, event_json, school_report_json
 from models.domain.errors import NotFound
 from models.domain.records import now_ms
 from models.schools.checkins import NO_CURSOR
@@ -39,16 +30,16 @@ async def record_event(request: web.Request) -> web.Response:
     event, alert = await request.app[CHECKINS].record(identity, spec, now_ms())
     body = event_json(event) | {"fever_alert": None if alert is None else alert_json(alert)}
     if alert is not None:  # after the commit: an alert on screen is one that is stored
-        await request.app[SIO].emit(
-            FEVER_ALERT_EVENT, alert_json(alert), room=staff_room(alert.org_id)
-        )
+        await request.app[SIO].emit(FEVER_ALERT, alert_json(alert), room=staff_room(alert.org_id))
     return data_response(body, status=201)
 
 
 async def list_events(request: web.Request) -> web.Response:
-    page = page_query(request.query)
+    query = Fields(request.query)
+    page, wanted = page_of(query, numeric=True), event_filter_of(query)
+    query.done()
     events = await request.app[CHECKINS].list_events(
-        bearer_identity(request), event_filter(request.query), numeric_cursor(page) or 0, page.limit
+        bearer_identity(request), wanted, int(page.cursor or 0), page.limit
     )
     next_cursor = str(events[-1].id) if len(events) == page.limit else None
     return data_response([event_json(e) for e in events], next_cursor=next_cursor)
@@ -65,11 +56,13 @@ async def delete_event(request: web.Request) -> web.Response:
 
 
 async def list_fever_alerts(request: web.Request) -> web.Response:
-    page = page_query(request.query)
+    query = Fields(request.query)
+    page = page_of(query, numeric=True)
+    query.done()
     alerts = await request.app[CHECKINS].fever_alerts(
         bearer_identity(request),
         request.match_info["id"],
-        numeric_cursor(page) or NO_CURSOR,
+        int(page.cursor or NO_CURSOR),
         page.limit,
     )
     next_cursor = str(alerts[-1].id) if len(alerts) == page.limit else None
@@ -78,7 +71,9 @@ async def list_fever_alerts(request: web.Request) -> web.Response:
 
 async def school_aggregate(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    wanted = report_query(request.query)
+    query = Fields(request.query)
+    wanted = report_query_of(query)
+    query.done()
     report = await request.app[REPORTS].school_attendance(
         identity,
         request.match_info["id"],

@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
+from handlers.http.validation import path_id
 from handlers.keys import ATTENDANCE
-from handlers.socket.payloads import breakout_id
 from handlers.wire.records import viewer_json
 
 
 async def breakout_presence(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
+    wanted = path_id(request, "breakout_id")
     viewers = await request.app[ATTENDANCE].presence(identity, wanted)
     return web.json_response(
         {"breakoutId": wanted, "count": len(viewers), "viewers": [viewer_json(v) for v in viewers]}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
-from handlers.http.formats import csv_response, data_response, wants_csv
-from handlers.http.queries import MAX_PAGE, page_query, report_query
+from handlers.http.formats import csv_response, data_response
+from handlers.http.queries import MAX_PAGE, page_of, report_query_of, wants_csv
+from handlers.http.validation import Fields, path_id
 from handlers.keys import REPORTS
-from handlers.socket.payloads import breakout_id
 from handlers.wire.records import Json, iso_ms
 from models.domain.records import now_ms
 from models.reports.report import BreakoutPeriod, BreakoutReport
@@ -55,9 +55,10 @@ def _users_json(report: BreakoutReport) -> list[Json]:
 
 async def breakout_attendance(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
-    as_csv = wants_csv(request)
-    page = page_query(request.query, default=MAX_PAGE)
+    wanted = path_id(request, "breakout_id")
+    query = Fields(request.query)
+    as_csv, page = wants_csv(query, request), page_of(query, default=MAX_PAGE)
+    query.done()
     report = await request.app[REPORTS].breakout_attendance(
         identity, wanted, now_ms(), page.cursor or "", None if as_csv else page.limit
     )
@@ -102,7 +103,9 @@ def _period_json(period: BreakoutPeriod, *, detail: bool) -> Json:
 
 async def org_breakouts_aggregate(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    wanted = report_query(request.query)
+    query = Fields(request.query)
+    wanted = report_query_of(query)
+    query.done()
     periods = await request.app[REPORTS].org_breakouts(
         identity, first=wanted.first, last=wanted.last, period=wanted.period, now=now_ms()
     )

@@ -5,16 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
-from handlers.http.formats import csv_response, wants_csv
+from handlers.http.formats import csv_response
+from handlers.http.queries import wants_csv
+from handlers.http.validation import Fields, path_id
 from handlers.keys import REPORTS
-from handlers.socket.payloads import breakout_id
 from handlers.wire.records import SESSION_FIELDS, session_json
 
 
 async def list_sessions(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    wanted = breakout_id(request.match_info["breakout_id"], "breakout id")
-    as_csv = wants_csv(request)
+    wanted = path_id(request, "breakout_id")
+    query = Fields(request.query)
+    as_csv = wants_csv(query, request)
+    query.done()
     sessions = await request.app[REPORTS].breakout_sessions(identity, wanted)
     rows = [session_json(session) for session in sessions]
     if not as_csv:

@@ -1,4 +1,4 @@
-"""Response formats the read endpoints share: JSON or CSV chosen by `?format=` or Accept."""
+"""Response formats the read endpoints share: the JSON envelope and CSV exports."""
 
 from __future__ import annotations
 
@@ -8,17 +8,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
-
-from models.domain.errors import InvalidPayload
-
-
-def wants_csv(request: web.Request) -> bool:
-    chosen = request.query.get("format")
-    if chosen is not None:
-        if chosen not in {"json", "csv"}:
-            raise InvalidPayload("format must be json or csv")
-        return chosen == "csv"
-    return "text/csv" in request.headers.get("Accept", "")
 
 
 def csv_response(
@@ -33,13 +22,6 @@ def csv_response(
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-async def json_body(request: web.Request) -> object:
-    try:
-        return await request.json()
-    except ValueError:
-        raise InvalidPayload("the body must be JSON") from None
 
 
 def data_response(data: object, status: int = 200, **extra: object) -> web.Response:

@@ -11,27 +11,26 @@ import socketio
 from aiohttp import web
 
 from handlers.keys import ATTENDANCE, BROADCASTER, COMMANDS, ENRICHER, SETTINGS, TOKENS
+from handlers.socket.acks import acked, error_ack
 from handlers.socket.clients import client_info, request_profile
 from handlers.socket.payloads import breakout_request, join_request
-from handlers.wire.records import (
-    Json,
-    acked,
-    error_ack,
-    iso_ms,
-    room_name,
-    viewer_json,
+from handlers.wire.names import (
+    CLIENT_EVENTS,
+    LIFECYCLE_EVENTS,
+    chat_room,
+    handler_name,
+    staff_room,
     watchers_room,
 )
-from handlers.wire.schools import staff_room
+from handlers.wire.records import Json, iso_ms, viewer_json
 from models.domain.access import HOSTS
 from models.domain.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
 from models.domain.rates import AddressLimiter, EventLimiter, Verdict
 from models.domain.records import AttendanceSession, ExitReason, now_ms
 
 logger = logging.getLogger(__name__)
-
-# Called by the server itself, never by a client (protocol.GuardedServer sees to that).
-LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+# What a client may send, as handler names (join_chat_room for join-chat-room).
+HANDLED_EVENTS = frozenset(handler_name(event) for event in CLIENT_EVENTS)
 
 
 def _refused(error: DomainError) -> socketio.exceptions.ConnectionRefusedError:
@@ -55,12 +54,10 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             exempt=(*settings.connect_limit_exempt, *settings.trusted_proxies),
         )
         self._event_limits: dict[str, EventLimiter] = {}
-        # What a client may send, as handler names (join_chat_room for join-chat-room).
-        self._events = frozenset(name[3:] for name in dir(self) if name.startswith("on_"))
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         # Wire events are kebab-case (join-chat-room); handlers are on_join_chat_room.
-        handler_event = event.replace("-", "_")
+        handler_event = handler_name(event)
         if event not in LIFECYCLE_EVENTS:
             refusal = await self._refusal(args[0], handler_event)
             if refusal is not None:
@@ -155,9 +152,9 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if was == now:
             return
         if was is not None:
-            await self.leave_room(sid, room_name(was))
+            await self.leave_room(sid, chat_room(was))
         if now is not None:
-            await self.enter_room(sid, room_name(now))
+            await self.enter_room(sid, chat_room(now))
 
     async def _refusal(self, sid: str, handler_event: str) -> Json | None:
         """The ack refusing a client event, or None to handle it."""
@@ -168,7 +165,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.disconnect(sid)
         if verdict is not Verdict.ALLOW:
             return error_ack(RateLimited.code, "too many events; slow down")
-        if handler_event not in self._events:
+        if handler_event not in HANDLED_EVENTS:
             return error_ack(InvalidPayload.code, "unknown event")
         return None
 

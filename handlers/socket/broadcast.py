@@ -7,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from handlers.wire.records import Json, room_name, viewer_json, watchers_room
+from handlers.wire.names import PRESENCE_DIFF, VIEWER_COUNT, chat_room, watchers_room
+from handlers.wire.records import Json, viewer_json
 from models.cluster.bus import Bus, Kind
 from models.live.desk import ExitOutcome, JoinOutcome
 from models.live.presence import PresenceStore
@@ -120,15 +121,15 @@ class PresenceBroadcaster:
             breakout_id = update["breakoutId"]
             try:
                 await self._emit_here(
-                    "viewer-count",
+                    VIEWER_COUNT,
                     {"breakoutId": breakout_id, "count": update["count"]},
-                    [room_name(breakout_id), watchers_room(breakout_id)],
+                    [chat_room(breakout_id), watchers_room(breakout_id)],
                 )
                 diff = {
                     "breakoutId": breakout_id,
                     "joins": update["joins"],
                     "leaves": update["leaves"],
                 }
-                await self._emit_here("presence-diff", diff, [watchers_room(breakout_id)])
+                await self._emit_here(PRESENCE_DIFF, diff, [watchers_room(breakout_id)])
             except Exception:  # one breakout's failure must not stop the others' updates
                 logger.exception("presence broadcast for breakout %s failed", breakout_id)

@@ -9,16 +9,13 @@ from datetime import datetime
 import socketio
 
 from handlers.socket.broadcast import PresenceBroadcaster
-from handlers.wire.records import iso_ms, room_name
+from handlers.wire.names import BREAKOUT_ENDED, DEVICE_LIMIT_EXCEEDED, PLAYBACK, chat_room
+from handlers.wire.records import iso_ms
 from models.cluster.bus import Bus, Kind, Message
 from models.domain.records import Breakout
 from models.live.desk import Attendance, JoinOutcome
 
 logger = logging.getLogger(__name__)
-
-BREAKOUT_ENDED_EVENT = "breakout-ended"
-PLAYBACK_EVENT = "playback"
-DEVICE_LIMIT_EXCEEDED = "device-limit-exceeded"
 
 
 class ClusterCommands:
@@ -66,8 +63,8 @@ class ClusterCommands:
     async def _end(self, breakout_id: str, ended_at: datetime) -> None:
         notice = {"breakoutId": breakout_id, "endedAt": iso_ms(ended_at)}
         for connection_id, outcome in await self._attendance.close_breakout(breakout_id, ended_at):
-            await self._sio.emit(BREAKOUT_ENDED_EVENT, notice, to=connection_id)
-            await self._sio.leave_room(connection_id, room_name(breakout_id))
+            await self._sio.emit(BREAKOUT_ENDED, notice, to=connection_id)
+            await self._sio.leave_room(connection_id, chat_room(breakout_id))
             self._broadcaster.left(outcome)
 
     async def _expel(self, session_id: str) -> None:
@@ -75,7 +72,7 @@ class ClusterCommands:
         if found is None:
             return  # held by another node, or already gone
         connection_id, outcome = found
-        await self._sio.emit(PLAYBACK_EVENT, DEVICE_LIMIT_EXCEEDED, to=connection_id)
-        await self._sio.leave_room(connection_id, room_name(outcome.session.breakout_id))
+        await self._sio.emit(PLAYBACK, DEVICE_LIMIT_EXCEEDED, to=connection_id)
+        await self._sio.leave_room(connection_id, chat_room(outcome.session.breakout_id))
         self._broadcaster.left(outcome)
         logger.info("expelled session %s over its device limit", session_id)

@@ -7,7 +7,7 @@ from typing import Any
 import socketio
 from socketio import packet
 
-from handlers.wire.records import error_ack
+from handlers.socket.acks import error_ack
 
 MAX_EVENT_NAME_CHARS = 64
 

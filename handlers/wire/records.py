@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, ParamSpec
 
-from models.domain.errors import DomainError
 from models.domain.records import AttendanceSession, Breakout
 from models.live.presence import Viewer
 
@@ -16,15 +13,6 @@ logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 P = ParamSpec("P")
-
-
-def room_name(breakout_id: str) -> str:
-    return f"chat-room-{breakout_id}"
-
-
-def watchers_room(breakout_id: str) -> str:
-    """Hosts watching a breakout; kept apart from the chat room so viewers hear no host events."""
-    return f"watchers-{breakout_id}"
 
 
 def iso_ms(moment: datetime | None) -> str | None:
@@ -112,27 +100,3 @@ def session_json(session: AttendanceSession) -> Json:
         client.device_type,
     )
     return dict(zip(SESSION_FIELDS, values, strict=True))
-
-
-def error_ack(code: str, message: str) -> Json:
-    return {"ok": False, "error": {"code": code, "message": message}}
-
-
-def acked(handler: Callable[P, Awaitable[Json]]) -> Callable[P, Awaitable[Json]]:
-    """Turn a socket event handler's refusals into `{ok:false, error}` acks.
-
-    Domain errors carry a message meant for the client; anything else is logged here and the
-    client learns only that the server could not do it, never a traceback.
-    """
-
-    @functools.wraps(handler)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Json:
-        try:
-            return await handler(*args, **kwargs)
-        except DomainError as exc:
-            return error_ack(exc.code, exc.message)
-        except Exception:
-            logger.exception("event handler %s failed", handler.__name__)
-            return error_ack("unavailable", "the server could not handle this event")
-
-    return wrapper

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from handlers.wire.records import Json, iso_ms
-from models.domain.records import CheckEvent, FeverAlert, School, SchoolUser
 from models.reports.report import SchoolReport
-
-FEVER_ALERT_EVENT = "fever-alert"
-
-
-def staff_room(org_id: str) -> str:
-    """The sockets of an org's hosts and admins, who hear its fever alerts live."""
-    return f"staff-{org_id}"
+from models.schools.records import CheckEvent, FeverAlert, School, SchoolUser
 
 
 def school_json(school: School) -> Json:

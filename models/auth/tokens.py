@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,12 +12,11 @@ import jwt
 
 from config import Settings
 from models.domain.errors import Unauthorized
+from models.domain.fields import MAX_NAME_CHARS, is_token_id
 from models.domain.records import Identity, Role
 
 SYMMETRIC_ALGORITHMS = ("HS256",)
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-_MAX_NAME_CHARS = 200
 
 
 class TokenConfigError(ValueError):
@@ -165,11 +163,11 @@ def _read_jwks(path: Path) -> jwt.PyJWKSet:
 def _identity_from_claims(claims: dict[str, object], leeway_s: int) -> Identity:
     user_id, org_id, role = claims.get("sub"), claims.get("org"), claims.get("role")
     name = claims.get("name", user_id)
-    if not isinstance(user_id, str) or not _ID_PATTERN.match(user_id):
+    if not isinstance(user_id, str) or not is_token_id(user_id):
         raise Unauthorized("the token's subject is not a valid user id")
-    if not isinstance(org_id, str) or not _ID_PATTERN.match(org_id):
+    if not isinstance(org_id, str) or not is_token_id(org_id):
         raise Unauthorized("the token's org is not a valid id")
-    if not isinstance(name, str) or len(name) > _MAX_NAME_CHARS:
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
         raise Unauthorized("the token's name is not valid")
     try:
         parsed_role = Role(str(role))

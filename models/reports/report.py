@@ -16,8 +16,8 @@ from models.domain.access import (
     require_can_read_sessions,
     require_role,
 )
-from models.domain.errors import InvalidPayload
-from models.domain.records import AttendanceSession, Breakout, Identity, School
+from models.domain.errors import ValidationFailed
+from models.domain.records import AttendanceSession, Breakout, Identity
 from models.reports.rules import (
     BreakoutPolicy,
     Period,
@@ -29,6 +29,7 @@ from models.reports.rules import (
     period_end,
 )
 from models.schools.directory import fetch_school
+from models.schools.records import School
 from models.store.breakouts import BreakoutDirectory
 from models.store.sessions import fetch_breakout_sessions
 
@@ -190,9 +191,9 @@ class BreakoutPeriod:
 
 def report_range(first: date, last: date) -> None:
     if first > last:
-        raise InvalidPayload("from is after to")
+        raise ValidationFailed({"to": "is before from"})
     if (last - first).days >= MAX_REPORT_DAYS:
-        raise InvalidPayload(f"a report spans at most {MAX_REPORT_DAYS} days")
+        raise ValidationFailed({"to": f"a report spans at most {MAX_REPORT_DAYS} days"})
 
 
 class Reports:

@@ -22,8 +22,9 @@ from models.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from models.domain.records import CheckEvent, CheckEventSpec, CheckKind, FeverAlert, Identity
+from models.domain.records import Identity
 from models.schools.directory import fetch_school
+from models.schools.records import CheckEvent, CheckEventSpec, CheckKind, FeverAlert
 from models.store.database import Connection, returned
 
 # Locks the user's row: two posts for one user at once are taken one after the other.

@@ -15,7 +15,8 @@ from models.domain.access import (
     require_role,
 )
 from models.domain.errors import Conflict, NotFound, ValidationFailed
-from models.domain.records import Identity, School, SchoolSpec, SchoolUser, SchoolUserSpec
+from models.domain.records import Identity
+from models.schools.records import School, SchoolSpec, SchoolUser, SchoolUserSpec
 from models.store.database import Connection, returned
 
 SELECT_SCHOOL = """

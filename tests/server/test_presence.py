@@ -192,12 +192,12 @@ async def test_hosts_create_and_update_breakouts_and_their_device_limit_applies(
         (Role.ATTENDEE, "org-a", {}, 403),
         (Role.ANALYST, "org-a", {}, 403),
         (Role.HOST, "org-b", {}, 403),  # the breakout is org-a's
-        (Role.HOST, "org-a", {"deviceLimit": -1}, 400),
-        (Role.HOST, "org-a", {"deviceLimit": True}, 400),
-        (Role.HOST, "org-a", {"startsAt": "2026-11-21T09:00:00"}, 400),
-        (Role.HOST, "org-a", {"startsAt": "2026-11-21T10:00Z", "endsAt": "2026-11-21T09:00Z"}, 400),
-        (Role.HOST, "org-a", {"name": ""}, 400),
-        (Role.HOST, "org-a", [], 400),
+        (Role.HOST, "org-a", {"deviceLimit": -1}, 422),
+        (Role.HOST, "org-a", {"deviceLimit": True}, 422),
+        (Role.HOST, "org-a", {"startsAt": "2026-11-21T09:00:00"}, 422),
+        (Role.HOST, "org-a", {"startsAt": "2026-11-21T10:00Z", "endsAt": "2026-11-21T09:00Z"}, 422),
+        (Role.HOST, "org-a", {"name": ""}, 422),
+        (Role.HOST, "org-a", [], 422),
     ],
 )
 async def test_breakout_updates_are_checked(

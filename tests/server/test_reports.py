@@ -133,7 +133,7 @@ async def test_org_breakouts_aggregate(
     status, weeks = await _get(http, server, path, org, **params, period="week")
     assert status == 200 and sum(p["present"] for p in weeks["data"]["periods"]) == 1
     bad = {"from": str(yesterday), "to": str(yesterday - timedelta(days=1))}
-    assert (await _get(http, server, path, org, **bad))[0] == 400
+    assert (await _get(http, server, path, org, **bad))[0] == 422
 
 
 async def test_analysts_read_the_views_and_nothing_else(

@@ -136,14 +136,19 @@ async def test_unknown_breakout_is_404(server: RunningServer, http: aiohttp.Clie
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/breakouts/bad%20id/sessions", "/api/breakouts/b1/sessions?format=xml"]
+    ("path", "field"),
+    [
+        ("/api/breakouts/bad%20id/sessions", "breakout_id"),
+        ("/api/breakouts/b1/sessions?format=xml", "format"),
+    ],
 )
-async def test_bad_requests_are_400(
-    server: RunningServer, http: aiohttp.ClientSession, path: str
+async def test_bad_requests_are_422_naming_the_field(
+    server: RunningServer, http: aiohttp.ClientSession, path: str, field: str
 ) -> None:
     async with http.get(f"{server.url}{path}", headers=bearer(server)) as response:
-        assert response.status == 400
-        assert (await response.json())["code"] == "invalid_payload"
+        assert response.status == 422
+        body = await response.json()
+        assert body["code"] == "validation_failed" and field in body["errors"]
 
 
 async def test_unknown_route_is_problem_json(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.socket.broadcast import PresenceBroadcaster
-from handlers.wire.records import Json, room_name, watchers_room
+from handlers.wire.names import chat_room, watchers_room
+from handlers.wire.records import Json
 from models.cluster.bus import MemoryBus
 from models.live.desk import JoinOutcome
 from models.live.presence import MemoryPresence, Viewer
@@ -35,7 +36,7 @@ async def test_a_storm_into_one_breakout_is_one_diff_with_each_join_once() -> No
 
     [(count_event, count, count_rooms), (diff_event, diff, diff_rooms)] = sent
     assert (count_event, count) == ("viewer-count", {"breakoutId": "b1", "count": 2000})
-    assert count_rooms == [room_name("b1"), watchers_room("b1")]
+    assert count_rooms == [chat_room("b1"), watchers_room("b1")]
     assert diff_event == "presence-diff" and diff_rooms == [watchers_room("b1")]
     assert [join["sessionId"] for join in diff["joins"]] == [s.session_id for s in sessions]
     await broadcaster.flush()

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.socket.payloads import MAX_ID_CHARS, breakout_request, join_request
+from handlers.socket.payloads import breakout_request, join_request
 from models.domain.errors import InvalidPayload
+from models.domain.fields import MAX_ID_CHARS
 from models.domain.records import SessionType
 
 

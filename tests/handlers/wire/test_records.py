@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from handlers.wire.records import iso_ms, room_name
+from handlers.wire.records import iso_ms
 
 
 def test_timestamps_are_utc_with_milliseconds() -> None:
@@ -14,7 +14,3 @@ def test_other_zones_are_converted_to_utc() -> None:
     moment = datetime(2026, 11, 21, 10, 0, 0, 0, tzinfo=timezone(timedelta(hours=1)))
     assert iso_ms(moment) == "2026-11-21T09:00:00.000Z"
     assert iso_ms(None) is None
-
-
-def test_room_name() -> None:
-    assert room_name("b1") == "chat-room-b1"

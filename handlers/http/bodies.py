@@ -1,0 +1,129 @@
+"""The JSON bodies the HTTP API takes: breakouts, schools, users and check events (422 style)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from handlers.http.validation import Fields
+from models.domain.fields import MAX_EMAIL_CHARS
+from models.domain.records import BreakoutSpec
+from models.schools.records import CheckEventSpec, CheckKind, SchoolSpec, SchoolUserSpec
+
+MAX_DEVICE_LIMIT = 1000
+MAX_PRESENT_MINUTES = 100_000
+MAX_IMAGE_CHARS = 2048
+# Strictly between these, in degrees Celsius: outside them the reading is a faulty sensor.
+MIN_TEMPERATURE_C = 28.0
+MAX_TEMPERATURE_C = 43.0
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DATA_URL = re.compile(r"data:", re.IGNORECASE)
+
+
+def breakout_spec(payload: object) -> BreakoutSpec:
+    """`{name?, startsAt?, endsAt?, deviceLimit?, presentMinMinutes?, presentMinPercent?}`."""
+    fields = Fields.of_body(payload)
+    name = fields.text("name", required=False)
+    limit = fields.whole("deviceLimit", 0, MAX_DEVICE_LIMIT)
+    starts_at, ends_at = fields.time("startsAt"), fields.time("endsAt")
+    if starts_at and ends_at and ends_at < starts_at:
+        fields.problem("endsAt", "is before startsAt")
+    minutes = fields.whole("presentMinMinutes", 0, MAX_PRESENT_MINUTES)
+    percent = fields.number("presentMinPercent", 0, 100)
+    if fields.given("presentMinMinutes") and fields.given("presentMinPercent"):
+        fields.problem("presentMinPercent", "set presentMinMinutes or presentMinPercent, not both")
+    fields.done()
+    return BreakoutSpec(
+        name=name,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        device_limit=limit,
+        present_min_minutes=minutes,
+        present_min_percent=percent,
+    )
+
+
+def _time_zone(value: Any) -> str:
+    try:
+        if not isinstance(value, str) or len(value) > 64:
+            raise ValueError(value)
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError("must be an IANA time zone such as Europe/Madrid") from None
+    return value
+
+
+def _weekdays(value: Any) -> tuple[int, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 7 for d in value)
+    ):
+        raise ValueError("must list ISO weekdays 1 (Monday) to 7 (Sunday)")
+    return tuple(sorted(set(value)))
+
+
+def school_request(payload: object, *, partial: bool) -> tuple[str | None, SchoolSpec]:
+    """`{id?, name, time_zone?, school_days?}`; for PATCH every field is optional."""
+    fields = Fields.of_body(payload)
+    school_id = None if partial else fields.identifier("id", required=False)
+    name = fields.text("name", required=not partial)
+    zone = fields.parsed("time_zone", _time_zone)
+    days = fields.parsed("school_days", _weekdays)
+    fields.done()
+    return school_id, SchoolSpec(name=name, time_zone=zone, school_days=days)
+
+
+def user_request(payload: object, *, partial: bool) -> tuple[str | None, SchoolUserSpec]:
+    """`{id?, school_id, name, email?}`; for PATCH every field is optional."""
+    fields = Fields.of_body(payload)
+    user_id = None if partial else fields.identifier("id", required=False)
+    school_id = fields.identifier("school_id", required=not partial)
+    name = fields.text("name", required=not partial)
+    email = fields.text("email", required=False, max_chars=MAX_EMAIL_CHARS)
+    if email is not None and not _EMAIL.fullmatch(email):
+        fields.problem("email", "must be an email address")
+    fields.done()
+    return user_id, SchoolUserSpec(
+        school_id=school_id,
+        name=name,
+        email=email,
+        email_given=not partial or "email" in fields.values,
+    )
+
+
+def _temperature(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("is required, in degrees Celsius")
+    if not MIN_TEMPERATURE_C < value < MAX_TEMPERATURE_C:
+        raise ValueError(
+            f"must be strictly between {MIN_TEMPERATURE_C:g} and {MAX_TEMPERATURE_C:g} °C"
+        )
+    return float(value)
+
+
+def check_event_request(payload: object) -> CheckEventSpec:
+    """`{user_id, school_id, type, temperature, image?, timestamp?}`."""
+    fields = Fields.of_body(payload)
+    user_id = fields.identifier("user_id", required=True)
+    school_id = fields.identifier("school_id", required=True)
+    kind = fields.choice("type", {kind.value for kind in CheckKind})
+    if kind is None:
+        fields.problem("type", "must be 'checkin' or 'checkout'")
+    temperature = fields.parsed("temperature", _temperature)
+    if temperature is None:
+        fields.problem("temperature", "is required, in degrees Celsius")
+    image = fields.text("image", required=False, max_chars=MAX_IMAGE_CHARS)
+    if image is not None and _DATA_URL.match(image):
+        fields.problem("image", "must be a URL or a storage reference, not the image itself")
+    at = fields.time("timestamp")
+    fields.done()
+    return CheckEventSpec(
+        user_id=cast(str, user_id),
+        school_id=cast(str, school_id),
+        kind=CheckKind(cast(str, kind)),
+        temperature=cast(float, temperature),
+        image=image,
+        at=at,
+    )

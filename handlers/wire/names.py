@@ -1,0 +1,40 @@
+"""Every Socket.IO event and room name of the contract (namespace "/"), in one place."""
+
+from __future__ import annotations
+
+# What clients send; AudienceNamespace handles each in on_<name with underscores>.
+JOIN_CHAT_ROOM = "join-chat-room"
+LEAVE_CHAT_ROOM = "leave-chat-room"
+WATCH_BREAKOUT = "watch-breakout"
+UNWATCH_BREAKOUT = "unwatch-breakout"
+CLIENT_EVENTS = frozenset({JOIN_CHAT_ROOM, LEAVE_CHAT_ROOM, WATCH_BREAKOUT, UNWATCH_BREAKOUT})
+# Called by the server itself, never by a client (protocol.GuardedServer sees to that).
+LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+
+# What the server sends.
+VIEWER_COUNT = "viewer-count"  # to the chat room and its watchers
+PRESENCE_DIFF = "presence-diff"  # to the watchers
+BREAKOUT_ENDED = "breakout-ended"  # to the chat room
+PLAYBACK = "playback"  # to an expelled socket, with DEVICE_LIMIT_EXCEEDED
+DEVICE_LIMIT_EXCEEDED = "device-limit-exceeded"
+FEVER_ALERT = "fever-alert"  # to an org's staff
+
+
+def handler_name(event: str) -> str:
+    """The namespace method's name for a wire event: join-chat-room -> join_chat_room."""
+    return event.replace("-", "_")
+
+
+def chat_room(breakout_id: str) -> str:
+    """The sockets with an open session in the breakout: its viewers (and its chat)."""
+    return f"chat-room-{breakout_id}"
+
+
+def watchers_room(breakout_id: str) -> str:
+    """Hosts watching a breakout; kept apart from the chat room so viewers hear no host events."""
+    return f"watchers-{breakout_id}"
+
+
+def staff_room(org_id: str) -> str:
+    """The sockets of an org's hosts and admins, who hear its fever alerts live."""
+    return f"staff-{org_id}"
