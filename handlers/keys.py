@@ -19,7 +19,8 @@ from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus
 from models.live.desk import Attendance
 from models.live.presence import PresenceStore
-from models.reports.report import Reports
+from models.reports.breakouts import BreakoutReports
+from models.reports.schools import SchoolReports
 from models.runtime.metrics import Metrics
 from models.schools.checkins import CheckIns
 from models.schools.directory import Schools
@@ -46,6 +47,7 @@ BREAKOUTS = web.AppKey("breakouts", BreakoutDirectory)
 ATTENDANCE = web.AppKey("attendance", Attendance)
 SCHOOLS = web.AppKey("schools", Schools)
 CHECKINS = web.AppKey("checkins", CheckIns)
-REPORTS = web.AppKey("reports", Reports)
+SCHOOL_REPORTS = web.AppKey("school_reports", SchoolReports)
+BREAKOUT_REPORTS = web.AppKey("breakout_reports", BreakoutReports)
 BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
 COMMANDS = web.AppKey("commands", ClusterCommands)

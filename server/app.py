@@ -31,6 +31,7 @@ from handlers.http.cors import cors_middleware, socketio_origins
 from handlers.http.problems import problem_middleware
 from handlers.keys import (
     ATTENDANCE,
+    BREAKOUT_REPORTS,
     BREAKOUTS,
     BROADCASTER,
     BUS,
@@ -42,7 +43,7 @@ from handlers.keys import (
     POOL,
     PRESENCE,
     REDIS,
-    REPORTS,
+    SCHOOL_REPORTS,
     SCHOOLS,
     SETTINGS,
     SIO,
@@ -61,8 +62,10 @@ from models.jobs.retention import RETENTION_EVERY_S, purge_round
 from models.live.desk import Attendance
 from models.live.presence import MemoryPresence
 from models.live.redis_presence import RedisPresence, connect_redis
-from models.reports.report import BreakoutRules, Reports
+from models.reports.breakouts import BreakoutReports
 from models.reports.rollups import roll_up_round
+from models.reports.rules import BreakoutRules
+from models.reports.schools import SchoolReports
 from models.runtime.loops import Loop
 from models.runtime.metrics import Metrics
 from models.schools.checkins import CheckIns
@@ -150,7 +153,8 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_attendance, sets=(ATTENDANCE,), needs=(WRITER, BREAKOUTS, PRESENCE)),
         Resource(_schools, sets=(SCHOOLS,), needs=(POOL,)),
         Resource(_checkins, sets=(CHECKINS,), needs=(POOL,)),
-        Resource(_reports, sets=(REPORTS,), needs=(POOL, BREAKOUTS)),
+        Resource(_school_reports, sets=(SCHOOL_REPORTS,), needs=(POOL,)),
+        Resource(_breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS)),
         Resource(_rollups, sets=(), needs=(POOL,)),
         Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
         Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, BROADCASTER, BUS)),
@@ -294,18 +298,23 @@ async def _checkins(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def _reports(app: web.Application) -> AsyncIterator[None]:
+async def _school_reports(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[REPORTS] = Reports(
+    app[SCHOOL_REPORTS] = SchoolReports(
         app[POOL],
-        app[BREAKOUTS],
         day_min_seconds=settings.present_day_min_hours * 3600,
         period_min_ratio=settings.present_period_min_percent / 100,
-        breakout_rules=BreakoutRules(
-            min_minutes=settings.breakout_present_min_minutes,
-            min_percent=settings.breakout_present_min_percent,
-        ),
     )
+    yield
+
+
+async def _breakout_reports(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    rules = BreakoutRules(
+        min_minutes=settings.breakout_present_min_minutes,
+        min_percent=settings.breakout_present_min_percent,
+    )
+    app[BREAKOUT_REPORTS] = BreakoutReports(app[POOL], app[BREAKOUTS], rules=rules)
     yield
 
 

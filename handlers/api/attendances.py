@@ -9,7 +9,7 @@ from handlers.http.bodies import check_event_request
 from handlers.http.formats import data_response
 from handlers.http.queries import event_filter_of, page_of, report_query_of
 from handlers.http.validation import Fields, json_body
-from handlers.keys import CHECKINS, REPORTS, SIO
+from handlers.keys import CHECKINS, SCHOOL_REPORTS, SIO
 from handlers.wire.names import FEVER_ALERT, staff_room
 from handlers.wire.schools import alert_json, event_json, school_report_json
 from models.domain.errors import NotFound
@@ -74,7 +74,7 @@ async def school_aggregate(request: web.Request) -> web.Response:
     query = Fields(request.query)
     wanted = report_query_of(query)
     query.done()
-    report = await request.app[REPORTS].school_attendance(
+    report = await request.app[SCHOOL_REPORTS].school_attendance(
         identity,
         request.match_info["id"],
         first=wanted.first,

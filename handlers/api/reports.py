@@ -8,10 +8,10 @@ from handlers.http.bearer import bearer_identity
 from handlers.http.formats import csv_response, data_response
 from handlers.http.queries import MAX_PAGE, page_of, report_query_of, wants_csv
 from handlers.http.validation import Fields, path_id
-from handlers.keys import REPORTS
+from handlers.keys import BREAKOUT_REPORTS
 from handlers.wire.records import Json, iso_ms
 from models.domain.records import now_ms
-from models.reports.report import BreakoutPeriod, BreakoutReport
+from models.reports.breakouts import BreakoutPeriod, BreakoutReport
 
 USER_FIELDS = (
     "userId",
@@ -59,7 +59,7 @@ async def breakout_attendance(request: web.Request) -> web.Response:
     query = Fields(request.query)
     as_csv, page = wants_csv(query, request), page_of(query, default=MAX_PAGE)
     query.done()
-    report = await request.app[REPORTS].breakout_attendance(
+    report = await request.app[BREAKOUT_REPORTS].breakout_attendance(
         identity, wanted, now_ms(), page.cursor or "", None if as_csv else page.limit
     )
     users = _users_json(report)
@@ -106,7 +106,7 @@ async def org_breakouts_aggregate(request: web.Request) -> web.Response:
     query = Fields(request.query)
     wanted = report_query_of(query)
     query.done()
-    periods = await request.app[REPORTS].org_breakouts(
+    periods = await request.app[BREAKOUT_REPORTS].org_breakouts(
         identity, first=wanted.first, last=wanted.last, period=wanted.period, now=now_ms()
     )
     return data_response(

@@ -8,7 +8,7 @@ from handlers.http.bearer import bearer_identity
 from handlers.http.formats import csv_response
 from handlers.http.queries import wants_csv
 from handlers.http.validation import Fields, path_id
-from handlers.keys import REPORTS
+from handlers.keys import BREAKOUT_REPORTS
 from handlers.wire.records import SESSION_FIELDS, session_json
 
 
@@ -18,7 +18,7 @@ async def list_sessions(request: web.Request) -> web.Response:
     query = Fields(request.query)
     as_csv = wants_csv(query, request)
     query.done()
-    sessions = await request.app[REPORTS].breakout_sessions(identity, wanted)
+    sessions = await request.app[BREAKOUT_REPORTS].breakout_sessions(identity, wanted)
     rows = [session_json(session) for session in sessions]
     if not as_csv:
         return web.json_response({"sessions": rows})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.wire.records import Json, iso_ms
-from models.reports.report import SchoolReport
+from models.reports.schools import SchoolReport
 from models.schools.records import CheckEvent, FeverAlert, School, SchoolUser
 
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from models.domain.errors import ValidationFailed
+from models.domain.records import Breakout
+
+MAX_REPORT_DAYS = 366
 # Ratios are compared with this slack so that 4 of 5 days is exactly 80% in floating point too.
 _EPSILON = 1e-9
 
@@ -182,3 +186,27 @@ def breakout_policy(
     if scheduled:
         return BreakoutPolicy(None, default_percent)
     return BreakoutPolicy(default_minutes, None)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakoutRules:
+    """The server's default presence rule for breakouts that set none."""
+
+    min_minutes: float
+    min_percent: float
+
+    def policy(self, breakout: Breakout) -> BreakoutPolicy:
+        return breakout_policy(
+            breakout.present_min_minutes,
+            breakout.present_min_percent,
+            default_minutes=self.min_minutes,
+            default_percent=self.min_percent,
+            scheduled=bool(breakout.scheduled_seconds),
+        )
+
+
+def report_range(first: date, last: date) -> None:
+    if first > last:
+        raise ValidationFailed({"to": "is before from"})
+    if (last - first).days >= MAX_REPORT_DAYS:
+        raise ValidationFailed({"to": f"a report spans at most {MAX_REPORT_DAYS} days"})

@@ -267,13 +267,13 @@ async def test_internal_errors_reach_clients_without_details(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from models.live.desk import Attendance
-    from models.reports.report import Reports
+    from models.reports.breakouts import BreakoutReports
 
     async def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail at /srv/app.py line 42")
 
     monkeypatch.setattr(Attendance, "_join", explode)
-    monkeypatch.setattr(Reports, "breakout_sessions", explode)
+    monkeypatch.setattr(BreakoutReports, "breakout_sessions", explode)
     viewer = await connect(server, server.token())
 
     ack = await viewer.call("join-chat-room", {"breakoutId": new_breakout_id()})

@@ -1,63 +1,19 @@
-"""What analysts and admins read: sessions, school attendance and breakout attendance reports."""
+"""Breakout reports: a breakout's sessions and attendance, and an org's breakouts per period."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from models.domain.access import (
-    READ_SCHOOLS,
-    SCHOOL_READERS,
-    SESSION_READERS,
-    require_can_read_sessions,
-    require_role,
-)
-from models.domain.errors import ValidationFailed
+from models.domain.access import SESSION_READERS, require_can_read_sessions, require_role
 from models.domain.records import AttendanceSession, Breakout, Identity
-from models.reports.rules import (
-    BreakoutPolicy,
-    Period,
-    PeriodFigures,
-    PresenceRules,
-    UserDays,
-    aggregate_presence,
-    breakout_policy,
-    period_end,
-)
-from models.schools.directory import fetch_school
-from models.schools.records import School
+from models.reports.rules import BreakoutPolicy, BreakoutRules, Period, period_end, report_range
 from models.store.breakouts import BreakoutDirectory
 from models.store.sessions import fetch_breakout_sessions
 
-MAX_REPORT_DAYS = 366
-
-SELECT_SCHOOL_USERS = "SELECT id, name FROM school_users WHERE school_id = $1"
-# In the school now: a visit still open that began today (one left open since an earlier day
-# is a missed check-out, not presence).
-SELECT_CHECKED_IN = """
-SELECT user_id FROM school_visits
-WHERE school_id = $1 AND exit_ts IS NULL AND entry_ts >= $2 AND entry_ts <= $3
-"""
-# Each user's days per period (date_trunc: ISO weeks, calendar months), summed where they are;
-# a day is present when it reaches $6 seconds, or (today, $4) when the user is in now ($8).
-# presence_days() (migration 0003) reads rollups and computes stale days live.
-SELECT_SCHOOL_PERIODS = """
-WITH day_rule AS (
-    SELECT d.user_id, d.day, d.seconds,
-           d.seconds >= $6 OR (d.day = $4 AND d.user_id = ANY($8::text[])) AS present
-    FROM presence_days('school', ARRAY[$1::text], $2, $3, $5, true) AS d
-)
-SELECT user_id, date_trunc($7, day::timestamp)::date AS period, sum(seconds) AS seconds,
-       count(*) FILTER (WHERE present) AS present_days,
-       count(*) FILTER (WHERE present AND extract(isodow FROM day)::int = ANY($9::int[]))
-           AS present_school_days
-FROM day_rule
-GROUP BY 1, 2
-"""
 SELECT_FIRST_ENTRY = "SELECT min(entry_ts) FROM attendance_sessions WHERE breakout_id = $1"
 # Per user: attended live time (closed sessions, overlaps once), sessions, first join, last
 # leave, time watching the recording, and sessions still open; one page of users from after
@@ -117,35 +73,6 @@ FROM breakouts WHERE org_id = $1
 
 
 @dataclass(frozen=True, slots=True)
-class BreakoutRules:
-    """The server's default presence rule for breakouts that set none."""
-
-    min_minutes: float
-    min_percent: float
-
-    def policy(self, breakout: Breakout) -> BreakoutPolicy:
-        return breakout_policy(
-            breakout.present_min_minutes,
-            breakout.present_min_percent,
-            default_minutes=self.min_minutes,
-            default_percent=self.min_percent,
-            scheduled=bool(breakout.scheduled_seconds),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SchoolReport:
-    school: School
-    first: date
-    last: date
-    period: Period
-    rules: PresenceRules
-    # Every user of the school by id, with their name.
-    names: dict[str, str]
-    periods: list[PeriodFigures]
-
-
-@dataclass(frozen=True, slots=True)
 class UserAttendance:
     """One user's attendance of one breakout (overlapping sessions counted once).
 
@@ -189,30 +116,15 @@ class BreakoutPeriod:
     per_breakout: dict[str, tuple[int, int]]
 
 
-def report_range(first: date, last: date) -> None:
-    if first > last:
-        raise ValidationFailed({"to": "is before from"})
-    if (last - first).days >= MAX_REPORT_DAYS:
-        raise ValidationFailed({"to": f"a report spans at most {MAX_REPORT_DAYS} days"})
-
-
-class Reports:
-    """Read-only reports over sessions, visits and their daily rollups."""
+class BreakoutReports:
+    """Read-only reports over sessions and their daily rollups."""
 
     def __init__(
-        self,
-        pool: asyncpg.Pool,
-        breakouts: BreakoutDirectory,
-        *,
-        day_min_seconds: float,
-        period_min_ratio: float,
-        breakout_rules: BreakoutRules,
+        self, pool: asyncpg.Pool, breakouts: BreakoutDirectory, *, rules: BreakoutRules
     ) -> None:
         self._pool = pool
         self._breakouts = breakouts
-        self._day_min_seconds = day_min_seconds
-        self._period_min_ratio = period_min_ratio
-        self._breakout_rules = breakout_rules
+        self._breakout_rules = rules
 
     async def breakout_sessions(
         self, identity: Identity, breakout_id: str
@@ -222,69 +134,6 @@ class Reports:
         require_can_read_sessions(identity, breakout)
         async with self._pool.acquire() as connection:
             return await fetch_breakout_sessions(connection, breakout.id)
-
-    async def school_attendance(
-        self,
-        identity: Identity,
-        school_id: str,
-        *,
-        first: date,
-        last: date,
-        period: Period,
-        now: datetime,
-        detail: bool,
-    ) -> SchoolReport:
-        """Present and absent users of the school per day, week or month, in its time zone."""
-        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
-        report_range(first, last)
-        async with self._pool.acquire() as connection:
-            school = await fetch_school(connection, school_id, identity.org_id)
-            zone = ZoneInfo(school.time_zone)
-            local_now = now.astimezone(zone)
-            today = local_now.date()
-            midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
-            names = {
-                row["id"]: row["name"]
-                for row in await connection.fetch(SELECT_SCHOOL_USERS, school_id)
-            }
-            in_now = {
-                row["user_id"]
-                for row in await connection.fetch(SELECT_CHECKED_IN, school_id, midnight, now)
-            }
-            rules = PresenceRules(
-                day_min_seconds=self._day_min_seconds,
-                period_min_ratio=self._period_min_ratio,
-                school_days=frozenset(school.school_days),
-            )
-            rows = await connection.fetch(
-                SELECT_SCHOOL_PERIODS,
-                school_id,
-                first,
-                last,
-                today,
-                now,
-                rules.day_min_seconds,
-                period.value,
-                list(in_now),
-                sorted(rules.school_days),
-            )
-        days = {
-            (row["user_id"], row["period"]): UserDays(
-                row["seconds"], row["present_days"], row["present_school_days"]
-            )
-            for row in rows
-        }
-        figures = aggregate_presence(
-            users=sorted(names),
-            days=days,
-            first=first,
-            last=last,
-            today=today,
-            period=period,
-            rules=rules,
-            detail=detail,
-        )
-        return SchoolReport(school, first, last, period, rules, names, figures)
 
     async def breakout_attendance(
         self, identity: Identity, breakout_id: str, now: datetime, after: str, limit: int | None

@@ -1,0 +1,132 @@
+"""School attendance reports: present and absent users per day, week or month."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from models.domain.access import READ_SCHOOLS, SCHOOL_READERS, require_role
+from models.domain.records import Identity
+from models.reports.rules import (
+    Period,
+    PeriodFigures,
+    PresenceRules,
+    UserDays,
+    aggregate_presence,
+    report_range,
+)
+from models.schools.directory import fetch_school
+from models.schools.records import School
+
+SELECT_SCHOOL_USERS = "SELECT id, name FROM school_users WHERE school_id = $1"
+# In the school now: a visit still open that began today (one left open since an earlier day
+# is a missed check-out, not presence).
+SELECT_CHECKED_IN = """
+SELECT user_id FROM school_visits
+WHERE school_id = $1 AND exit_ts IS NULL AND entry_ts >= $2 AND entry_ts <= $3
+"""
+# Each user's days per period (date_trunc: ISO weeks, calendar months), summed where they are;
+# a day is present when it reaches $6 seconds, or (today, $4) when the user is in now ($8).
+# presence_days() (migration 0003) reads rollups and computes stale days live.
+SELECT_SCHOOL_PERIODS = """
+WITH day_rule AS (
+    SELECT d.user_id, d.day, d.seconds,
+           d.seconds >= $6 OR (d.day = $4 AND d.user_id = ANY($8::text[])) AS present
+    FROM presence_days('school', ARRAY[$1::text], $2, $3, $5, true) AS d
+)
+SELECT user_id, date_trunc($7, day::timestamp)::date AS period, sum(seconds) AS seconds,
+       count(*) FILTER (WHERE present) AS present_days,
+       count(*) FILTER (WHERE present AND extract(isodow FROM day)::int = ANY($9::int[]))
+           AS present_school_days
+FROM day_rule
+GROUP BY 1, 2
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolReport:
+    school: School
+    first: date
+    last: date
+    period: Period
+    rules: PresenceRules
+    # Every user of the school by id, with their name.
+    names: dict[str, str]
+    periods: list[PeriodFigures]
+
+
+class SchoolReports:
+    """Read-only reports over school visits and their daily rollups."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, day_min_seconds: float, period_min_ratio: float
+    ) -> None:
+        self._pool = pool
+        self._day_min_seconds = day_min_seconds
+        self._period_min_ratio = period_min_ratio
+
+    async def school_attendance(
+        self,
+        identity: Identity,
+        school_id: str,
+        *,
+        first: date,
+        last: date,
+        period: Period,
+        now: datetime,
+        detail: bool,
+    ) -> SchoolReport:
+        """Present and absent users of the school per day, week or month, in its time zone."""
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        report_range(first, last)
+        async with self._pool.acquire() as connection:
+            school = await fetch_school(connection, school_id, identity.org_id)
+            zone = ZoneInfo(school.time_zone)
+            local_now = now.astimezone(zone)
+            today = local_now.date()
+            midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+            names = {
+                row["id"]: row["name"]
+                for row in await connection.fetch(SELECT_SCHOOL_USERS, school_id)
+            }
+            in_now = {
+                row["user_id"]
+                for row in await connection.fetch(SELECT_CHECKED_IN, school_id, midnight, now)
+            }
+            rules = PresenceRules(
+                day_min_seconds=self._day_min_seconds,
+                period_min_ratio=self._period_min_ratio,
+                school_days=frozenset(school.school_days),
+            )
+            rows = await connection.fetch(
+                SELECT_SCHOOL_PERIODS,
+                school_id,
+                first,
+                last,
+                today,
+                now,
+                rules.day_min_seconds,
+                period.value,
+                list(in_now),
+                sorted(rules.school_days),
+            )
+        days = {
+            (row["user_id"], row["period"]): UserDays(
+                row["seconds"], row["present_days"], row["present_school_days"]
+            )
+            for row in rows
+        }
+        figures = aggregate_presence(
+            users=sorted(names),
+            days=days,
+            first=first,
+            last=last,
+            today=today,
+            period=period,
+            rules=rules,
+            detail=detail,
+        )
+        return SchoolReport(school, first, last, period, rules, names, figures)
