@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
 from config import IpStorage
@@ -12,20 +14,13 @@ from models.domain.records import ClientInfo
 
 def client_info(profile: ClientProfile, ip_storage: IpStorage) -> ClientInfo:
     """The profile as stored: the address cut per IP_STORAGE before it is written anywhere."""
-    location, device = profile.location, profile.device
+    # Location's and Device's fields are named as ClientInfo's.
+    device = asdict(profile.device) | {"device_type": profile.device.device_type.value}
     return ClientInfo(
         ip=stored_ip(profile.ip, ip_storage),
-        city=location.city,
-        region=location.region,
-        country_code=location.country_code,
-        latitude=location.latitude,
-        longitude=location.longitude,
-        browser=device.browser,
-        browser_version=device.browser_version,
-        os=device.os,
-        os_version=device.os_version,
-        device_type=device.device_type.value,
         user_agent=profile.user_agent,
+        **asdict(profile.location),
+        **device,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -67,6 +67,10 @@ class ClientInfo:
     os_version: str | None = None
     device_type: str | None = None
     user_agent: str | None = None
+
+
+# ClientInfo's fields in order: the columns of a session's client part, named alike everywhere.
+CLIENT_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(ClientInfo))
 
 
 @dataclass(frozen=True, slots=True)

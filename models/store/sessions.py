@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 import asyncpg
 
-from models.domain.records import AttendanceSession, ClientInfo, ExitReason, SessionType
+from models.domain.records import (
+    CLIENT_FIELDS,
+    AttendanceSession,
+    ClientInfo,
+    ExitReason,
+    SessionType,
+)
 from models.store.database import Connection
 
 # A batch of opens and exits is one statement, so one round trip and its own transaction. Each
@@ -53,22 +60,17 @@ UNION ALL
 SELECT user_id, breakout_id, session_id FROM closed
 """
 
-SELECT_BREAKOUT_SESSIONS = """
+# Every column of a session, the client's named as ClientInfo's fields (CLIENT_FIELDS).
+_SELECT_SESSIONS = """
 SELECT user_id, breakout_id, session_id, session_type, entry_ts, exit_ts, exit_reason,
-       user_name, org_id, host(client_ip) AS client_ip, city, region, country_code, latitude,
-       longitude, browser, browser_version, os, os_version, device_type, user_agent, node_id
+       user_name, org_id, node_id, host(client_ip) AS ip, city, region, country_code, latitude,
+       longitude, browser, browser_version, os, os_version, device_type, user_agent
 FROM attendance_sessions
-WHERE breakout_id = $1
-ORDER BY entry_ts, user_id, session_id
 """
-
-SELECT_OPEN_SESSIONS_OF_NODE = """
-SELECT user_id, breakout_id, session_id, session_type, entry_ts, exit_ts, exit_reason,
-       user_name, org_id, host(client_ip) AS client_ip, city, region, country_code, latitude,
-       longitude, browser, browser_version, os, os_version, device_type, user_agent, node_id
-FROM attendance_sessions
-WHERE node_id = $1 AND exit_ts IS NULL
-"""
+SELECT_BREAKOUT_SESSIONS = (
+    _SELECT_SESSIONS + "WHERE breakout_id = $1 ORDER BY entry_ts, user_id, session_id"
+)
+SELECT_OPEN_SESSIONS_OF_NODE = _SELECT_SESSIONS + "WHERE node_id = $1 AND exit_ts IS NULL"
 
 # A process that died with journaled writes is gone for good: once its journal is replayed, the
 # sessions it still had open close at the last moment its journal shows it alive.
@@ -100,9 +102,11 @@ def session_key(session: AttendanceSession) -> SessionKey:
     return (session.user_id, session.breakout_id, session.session_id)
 
 
+_client_values = attrgetter(*CLIENT_FIELDS)
+
+
 def _open_row(session: AttendanceSession, exit_: SessionExit | None) -> tuple[object, ...]:
-    """A session_open_row."""
-    client = session.client
+    """A session_open_row (migration 0004): the client's part in CLIENT_FIELDS order."""
     return (
         session.user_id,
         session.breakout_id,
@@ -111,18 +115,7 @@ def _open_row(session: AttendanceSession, exit_: SessionExit | None) -> tuple[ob
         session.entry_ts,
         session.user_name,
         session.org_id,
-        client.ip,
-        client.city,
-        client.region,
-        client.country_code,
-        client.latitude,
-        client.longitude,
-        client.browser,
-        client.browser_version,
-        client.os,
-        client.os_version,
-        client.device_type,
-        client.user_agent,
+        *_client_values(session.client),
         session.node_id,
         None if exit_ is None else exit_.at,
         None if exit_ is None else exit_.reason.value,
@@ -155,20 +148,7 @@ def _session(row: asyncpg.Record) -> AttendanceSession:
         user_name=row["user_name"],
         org_id=row["org_id"],
         node_id=row["node_id"],
-        client=ClientInfo(
-            ip=row["client_ip"],
-            city=row["city"],
-            region=row["region"],
-            country_code=row["country_code"],
-            latitude=row["latitude"],
-            longitude=row["longitude"],
-            browser=row["browser"],
-            browser_version=row["browser_version"],
-            os=row["os"],
-            os_version=row["os_version"],
-            device_type=row["device_type"],
-            user_agent=row["user_agent"],
-        ),
+        client=ClientInfo(**{name: row[name] for name in CLIENT_FIELDS}),
     )
 
 
