@@ -8,7 +8,7 @@ from handlers.http.bearer import bearer_identity
 from handlers.http.bodies import check_event_request
 from handlers.http.formats import data_response
 from handlers.http.queries import event_filter_of, page_of, report_query_of
-from handlers.http.validation import Fields, json_body
+from handlers.http.validation import json_body, read_query
 from handlers.keys import CHECKINS, SCHOOL_REPORTS, SIO
 from handlers.wire.names import FEVER_ALERT, staff_room
 from handlers.wire.schools import alert_json, event_json, school_report_json
@@ -35,9 +35,7 @@ async def record_event(request: web.Request) -> web.Response:
 
 
 async def list_events(request: web.Request) -> web.Response:
-    query = Fields(request.query)
-    page, wanted = page_of(query, numeric=True), event_filter_of(query)
-    query.done()
+    page, wanted = read_query(request, lambda q: (page_of(q, numeric=True), event_filter_of(q)))
     events = await request.app[CHECKINS].list_events(
         bearer_identity(request), wanted, int(page.cursor or 0), page.limit
     )
@@ -56,9 +54,7 @@ async def delete_event(request: web.Request) -> web.Response:
 
 
 async def list_fever_alerts(request: web.Request) -> web.Response:
-    query = Fields(request.query)
-    page = page_of(query, numeric=True)
-    query.done()
+    page = read_query(request, lambda q: page_of(q, numeric=True))
     alerts = await request.app[CHECKINS].fever_alerts(
         bearer_identity(request),
         request.match_info["id"],
@@ -71,9 +67,7 @@ async def list_fever_alerts(request: web.Request) -> web.Response:
 
 async def school_aggregate(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    query = Fields(request.query)
-    wanted = report_query_of(query)
-    query.done()
+    wanted = read_query(request, report_query_of)
     report = await request.app[SCHOOL_REPORTS].school_attendance(
         identity,
         request.match_info["id"],

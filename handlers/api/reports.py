@@ -7,7 +7,7 @@ from aiohttp import web
 from handlers.http.bearer import bearer_identity
 from handlers.http.formats import csv_response, data_response
 from handlers.http.queries import MAX_PAGE, page_of, report_query_of, wants_csv
-from handlers.http.validation import Fields, path_id
+from handlers.http.validation import path_id, read_query
 from handlers.keys import BREAKOUT_REPORTS
 from handlers.wire.records import Json, iso_ms
 from models.domain.records import now_ms
@@ -56,9 +56,9 @@ def _users_json(report: BreakoutReport) -> list[Json]:
 async def breakout_attendance(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = path_id(request, "breakout_id")
-    query = Fields(request.query)
-    as_csv, page = wants_csv(query, request), page_of(query, default=MAX_PAGE)
-    query.done()
+    as_csv, page = read_query(
+        request, lambda q: (wants_csv(q, request), page_of(q, default=MAX_PAGE))
+    )
     report = await request.app[BREAKOUT_REPORTS].breakout_attendance(
         identity, wanted, now_ms(), page.cursor or "", None if as_csv else page.limit
     )
@@ -103,9 +103,7 @@ def _period_json(period: BreakoutPeriod, *, detail: bool) -> Json:
 
 async def org_breakouts_aggregate(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    query = Fields(request.query)
-    wanted = report_query_of(query)
-    query.done()
+    wanted = read_query(request, report_query_of)
     periods = await request.app[BREAKOUT_REPORTS].org_breakouts(
         identity, first=wanted.first, last=wanted.last, period=wanted.period, now=now_ms()
     )

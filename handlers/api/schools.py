@@ -7,21 +7,14 @@ from aiohttp import web
 from handlers.http.bearer import bearer_identity
 from handlers.http.bodies import school_request, user_request
 from handlers.http.formats import data_response
-from handlers.http.queries import Page, page_of
-from handlers.http.validation import Fields, json_body
+from handlers.http.queries import page_of
+from handlers.http.validation import json_body, read_query
 from handlers.keys import SCHOOLS
 from handlers.wire.schools import school_json, user_json
 
 
-def _page(request: web.Request) -> Page:
-    query = Fields(request.query)
-    page = page_of(query)
-    query.done()
-    return page
-
-
 async def list_schools(request: web.Request) -> web.Response:
-    page = _page(request)
+    page = read_query(request, page_of)
     schools = await request.app[SCHOOLS].list_schools(
         bearer_identity(request), page.cursor or "", page.limit
     )
@@ -54,7 +47,7 @@ async def delete_school(request: web.Request) -> web.Response:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    page = _page(request)
+    page = read_query(request, page_of)
     users = await request.app[SCHOOLS].list_users(
         bearer_identity(request), request.query.get("school_id"), page.cursor or "", page.limit
     )

@@ -125,6 +125,14 @@ class Fields:
             raise ValidationFailed(self.errors)
 
 
+def read_query(request: web.Request, read: Callable[[Fields], T]) -> T:
+    """What `read` takes from the query string; every bad parameter is named in one 422."""
+    query = Fields(request.query)
+    found = read(query)
+    query.done()
+    return found
+
+
 async def json_body(request: web.Request) -> object:
     try:
         return await request.json()

@@ -12,6 +12,7 @@ from models.domain.access import SESSION_READERS, require_can_read_sessions, req
 from models.domain.records import AttendanceSession, Breakout, Identity
 from models.reports.rules import BreakoutPolicy, BreakoutRules, Period, period_end, report_range
 from models.store.breakouts import BreakoutDirectory
+from models.store.database import record_of
 from models.store.sessions import fetch_breakout_sessions
 
 SELECT_FIRST_ENTRY = "SELECT min(entry_ts) FROM attendance_sessions WHERE breakout_id = $1"
@@ -162,16 +163,9 @@ class BreakoutReports:
                 limit,
             )
         users = [
-            UserAttendance(
-                user_id=row["user_id"],
-                user_name=row["user_name"],
-                first_join=row["first_join"],
-                last_leave=row["last_leave"],
-                seconds=row["seconds"],
-                sessions=row["sessions"],
-                on_demand_seconds=row["on_demand_seconds"],
-                on_demand_sessions=row["on_demand_sessions"],
-                open_sessions=row["open_sessions"],
+            record_of(
+                UserAttendance,
+                row,
                 percent=round(100 * row["seconds"] / scheduled, 2) if scheduled else None,
                 present=policy.present(row["seconds"], scheduled),
             )

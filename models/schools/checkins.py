@@ -25,7 +25,7 @@ from models.domain.errors import (
 from models.domain.records import Identity
 from models.schools.directory import fetch_school
 from models.schools.records import CheckEvent, CheckEventSpec, CheckKind, FeverAlert
-from models.store.database import Connection, returned
+from models.store.database import Connection, record_of, returned
 
 # Locks the user's row: two posts for one user at once are taken one after the other.
 LOCK_USER = """
@@ -97,20 +97,11 @@ class EventFilter:
 
 
 def _event(row: asyncpg.Record) -> CheckEvent:
-    return CheckEvent(
-        id=row["id"],
-        school_id=row["school_id"],
-        user_id=row["user_id"],
-        kind=CheckKind(row["kind"]),
-        at=row["at"],
-        temperature=row["temperature"],
-        image=row["image"],
-        recorded_at=row["recorded_at"],
-    )
+    return record_of(CheckEvent, row, kind=CheckKind(row["kind"]))
 
 
 def _alert(row: asyncpg.Record) -> FeverAlert:
-    return FeverAlert(**dict(row))
+    return record_of(FeverAlert, row)
 
 
 class CheckIns:

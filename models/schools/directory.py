@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import asyncpg
 
@@ -17,7 +16,7 @@ from models.domain.access import (
 from models.domain.errors import Conflict, NotFound, ValidationFailed
 from models.domain.records import Identity
 from models.schools.records import School, SchoolSpec, SchoolUser, SchoolUserSpec
-from models.store.database import Connection, returned
+from models.store.database import Connection, record_of, returned
 
 SELECT_SCHOOL = """
 SELECT id, org_id, name, time_zone, school_days, created_at, updated_at
@@ -97,13 +96,11 @@ def new_id(prefix: str) -> str:
 
 
 def _school(row: asyncpg.Record) -> School:
-    fields: dict[str, Any] = dict(row)
-    fields["school_days"] = tuple(fields["school_days"])
-    return School(**fields)
+    return record_of(School, row, school_days=tuple(row["school_days"]))
 
 
 def _user(row: asyncpg.Record) -> SchoolUser:
-    return SchoolUser(**dict(row))
+    return record_of(SchoolUser, row)
 
 
 async def fetch_school(connection: Connection, school_id: str, org_id: str) -> School:

@@ -11,7 +11,7 @@ import asyncpg
 from models.domain.access import HOST, HOSTS, require_role
 from models.domain.errors import Forbidden, NotFound, Unavailable
 from models.domain.records import Breakout, BreakoutSpec, Identity
-from models.store.database import DATABASE_GONE, Connection
+from models.store.database import DATABASE_GONE, Connection, record_of
 
 SELECT_BREAKOUT = """
 SELECT id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
@@ -49,17 +49,7 @@ RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_
 
 
 def _breakout(row: asyncpg.Record) -> Breakout:
-    return Breakout(
-        id=row["id"],
-        org_id=row["org_id"],
-        name=row["name"],
-        ended_at=row["ended_at"],
-        device_limit=row["device_limit"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        present_min_minutes=row["present_min_minutes"],
-        present_min_percent=row["present_min_percent"],
-    )
+    return record_of(Breakout, row)
 
 
 async def fetch_breakout(connection: Connection, breakout_id: str) -> Breakout | None:

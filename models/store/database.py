@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+import functools
+from collections.abc import Callable
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
+
+T = TypeVar("T")
 
 # A repository function works on a plain connection and on one borrowed from a pool alike.
 # (Subscripted only for the type checker: asyncpg's classes are not generic at run time.)
@@ -33,3 +38,15 @@ def returned(row: asyncpg.Record | None) -> asyncpg.Record:
     if row is None:
         raise RuntimeError("the statement returned no row")
     return row
+
+
+@functools.cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    return tuple(field.name for field in fields(record_type))
+
+
+def record_of(record_type: Callable[..., T], row: asyncpg.Record, **computed: Any) -> T:
+    """The dataclass record of a row whose columns are named as the record's fields; `computed`
+    gives the fields that are not a plain column (an enum, a nested record, a derived value)."""
+    names = _field_names(record_type)
+    return record_type(**{name: row[name] for name in names if name not in computed}, **computed)

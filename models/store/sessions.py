@@ -16,7 +16,7 @@ from models.domain.records import (
     ExitReason,
     SessionType,
 )
-from models.store.database import Connection
+from models.store.database import Connection, record_of
 
 # A batch of opens and exits is one statement, so one round trip and its own transaction. Each
 # kind travels as one array of rows (types session_open_row and session_exit_row, migration
@@ -137,18 +137,13 @@ async def write_sessions(
 
 
 def _session(row: asyncpg.Record) -> AttendanceSession:
-    return AttendanceSession(
-        user_id=row["user_id"],
-        breakout_id=row["breakout_id"],
-        session_id=row["session_id"],
+    reason = row["exit_reason"]
+    return record_of(
+        AttendanceSession,
+        row,
         session_type=SessionType(row["session_type"]),
-        entry_ts=row["entry_ts"],
-        exit_ts=row["exit_ts"],
-        exit_reason=None if row["exit_reason"] is None else ExitReason(row["exit_reason"]),
-        user_name=row["user_name"],
-        org_id=row["org_id"],
-        node_id=row["node_id"],
-        client=ClientInfo(**{name: row[name] for name in CLIENT_FIELDS}),
+        exit_reason=None if reason is None else ExitReason(reason),
+        client=record_of(ClientInfo, row),
     )
 
 
