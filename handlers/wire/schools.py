@@ -2,57 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from dataclasses import fields
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
 from handlers.wire.records import Json, iso_ms
 from models.reports.schools import SchoolReport
 from models.schools.records import CheckEvent, FeverAlert, School, SchoolUser
 
 
+def _snake_json(
+    record: Any, *, renamed: Mapping[str, str] | None = None, left_out: Collection[str] = ()
+) -> Json:
+    """A school record as its JSON: each field by its own (snake_case) name unless `renamed`,
+    times in ISO 8601 UTC, enums as their value, tuples as lists."""
+    renamed = renamed or {}
+    body: Json = {}
+    for field in fields(record):
+        if field.name in left_out:
+            continue
+        value = getattr(record, field.name)
+        if isinstance(value, datetime):
+            value = iso_ms(value)
+        elif isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        body[renamed.get(field.name, field.name)] = value
+    return body
+
+
 def school_json(school: School) -> Json:
-    return {
-        "id": school.id,
-        "org_id": school.org_id,
-        "name": school.name,
-        "time_zone": school.time_zone,
-        "school_days": list(school.school_days),
-        "created_at": iso_ms(school.created_at),
-        "updated_at": iso_ms(school.updated_at),
-    }
+    return _snake_json(school)
 
 
 def user_json(user: SchoolUser) -> Json:
-    return {
-        "id": user.id,
-        "school_id": user.school_id,
-        "name": user.name,
-        "email": user.email,
-        "created_at": iso_ms(user.created_at),
-        "updated_at": iso_ms(user.updated_at),
-    }
+    return _snake_json(user)
 
 
 def event_json(event: CheckEvent) -> Json:
-    return {
-        "id": event.id,
-        "school_id": event.school_id,
-        "user_id": event.user_id,
-        "type": event.kind.value,
-        "timestamp": iso_ms(event.at),
-        "temperature": event.temperature,
-        "image": event.image,
-        "recorded_at": iso_ms(event.recorded_at),
-    }
+    return _snake_json(event, renamed={"kind": "type", "at": "timestamp"})
 
 
 def alert_json(alert: FeverAlert) -> Json:
-    return {
-        "id": alert.id,
-        "attendance_id": alert.event_id,
-        "school_id": alert.school_id,
-        "user_id": alert.user_id,
-        "temperature": alert.temperature,
-        "timestamp": iso_ms(alert.at),
-        "raised_at": iso_ms(alert.raised_at),
-    }
+    return _snake_json(
+        alert, renamed={"event_id": "attendance_id", "at": "timestamp"}, left_out={"org_id"}
+    )
 
 
 def school_report_json(report: SchoolReport, *, detail: bool) -> Json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -65,6 +66,7 @@ async def reap_node(
     )
 
 
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """One round of a node's heartbeat loop: beat, then close the sessions of every node silent
     for over `ttl_s` (one survivor per dead node, at its last heartbeat, reason node_lost).
@@ -72,33 +74,24 @@ class Heartbeat:
     The beat comes first, so a failure while reaping another node never stops this one beating.
     """
 
-    def __init__(
-        self,
-        registry: NodeRegistry,
-        pool: asyncpg.Pool,
-        attendance: Attendance,
-        *,
-        ttl_s: float,
-        clock: Callable[[], datetime],
-        on_exit: Callable[[ExitOutcome], None],
-    ) -> None:
-        self._registry = registry
-        self._pool = pool
-        self._attendance = attendance
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._on_exit = on_exit
+    registry: NodeRegistry
+    pool: asyncpg.Pool
+    attendance: Attendance
+    _: KW_ONLY
+    ttl_s: float
+    clock: Callable[[], datetime]
+    on_exit: Callable[[ExitOutcome], None]
 
     async def round(self) -> None:
-        now = self._clock()
-        await self._registry.beat(now)
-        for node_id, last_heard in await self._registry.dead(now, self._ttl_s):
-            if not await self._registry.claim(node_id, hold_s=max(self._ttl_s, 30)):
+        now = self.clock()
+        await self.registry.beat(now)
+        for node_id, last_heard in await self.registry.dead(now, self.ttl_s):
+            if not await self.registry.claim(node_id, hold_s=max(self.ttl_s, 30)):
                 continue
-            outcomes = await reap_node(self._pool, self._attendance, node_id, last_heard)
+            outcomes = await reap_node(self.pool, self.attendance, node_id, last_heard)
             for outcome in outcomes:
-                self._on_exit(outcome)
-            await self._registry.forget(node_id)
+                self.on_exit(outcome)
+            await self.registry.forget(node_id)
             logger.warning(
                 "node %s silent since %s: closed its %d open sessions (node_lost)",
                 node_id,

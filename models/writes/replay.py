@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -22,6 +23,7 @@ Apply = Callable[[list[JournalEntry]], Awaitable[set[SessionKey]]]
 CloseLost = Callable[[Sequence[str], datetime], Awaitable[int]]
 
 
+@dataclass(eq=False)
 class JournalReplay:
     """Moves the journal's entries into PostgreSQL, oldest first, a chunk per turn.
 
@@ -36,29 +38,25 @@ class JournalReplay:
     at the last moment its journal shows it alive (`node_lost`).
     """
 
-    def __init__(
-        self,
-        journal: Journal,
-        *,
-        apply: Apply,
-        close_lost: CloseLost,
-        turn: asyncio.Lock,
-        chunk_rows: int,
-    ) -> None:
-        self._journal = journal
-        self._apply = apply
-        self._close_lost = close_lost
-        self._turn = turn
-        self._chunk_rows = chunk_rows
-        self._inherited = journal.backlog
-        self._lost_nodes: set[str] = set()
-        self._lost_last_alive: datetime | None = None
+    journal: Journal
+    _: KW_ONLY
+    apply: Apply
+    close_lost: CloseLost
+    turn: asyncio.Lock
+    chunk_rows: int
+    # Entries at the head of the journal that a gone run left; its nodes, and when last alive.
+    _inherited: int = field(init=False)
+    _lost_nodes: set[str] = field(init=False, default_factory=set)
+    _lost_last_alive: datetime | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self._inherited = self.journal.backlog
 
     async def round(self) -> None:
         """Replay what the journal holds; then close what a gone run left open."""
         replayed = False
-        while self._journal.backlog:
-            async with self._turn:
+        while self.journal.backlog:
+            async with self.turn:
                 if not await self._replay_chunk():
                     return  # the database is still away: the next round tries again
             replayed = True
@@ -66,15 +64,15 @@ class JournalReplay:
             logger.info("journal replayed; writing to the database again")
         self._inherited = 0  # whatever was skipped as torn or corrupt is gone for good
         if self._lost_nodes:
-            async with self._turn:
+            async with self.turn:
                 await self._close_lost_sessions()
 
     async def _replay_chunk(self) -> bool:
         """Replay the oldest entries; False when the database is away."""
-        journal = self._journal
-        entries = await asyncio.to_thread(journal.next_chunk, self._chunk_rows)
+        journal = self.journal
+        entries = await asyncio.to_thread(journal.next_chunk, self.chunk_rows)
         try:
-            await self._apply(entries)
+            await self.apply(entries)
         except DATABASE_GONE:
             return False
         except asyncpg.PostgresError as exc:
@@ -87,14 +85,14 @@ class JournalReplay:
     async def _replay_each(self, entries: list[JournalEntry]) -> bool:
         for entry in entries:
             try:
-                await self._apply([entry])
+                await self.apply([entry])
             except DATABASE_GONE:
                 return False
             except asyncpg.PostgresError as exc:
                 logger.error("journaled write refused by the database, set aside: %s", exc)
-                await asyncio.to_thread(self._journal.reject, entry, str(exc))
+                await asyncio.to_thread(self.journal.reject, entry, str(exc))
             else:
-                await asyncio.to_thread(self._journal.consumed, 1)
+                await asyncio.to_thread(self.journal.consumed, 1)
             self._note_replayed([entry])
         return True
 
@@ -116,7 +114,7 @@ class JournalReplay:
         assert self._lost_last_alive is not None  # noqa: S101 - set with the nodes
         nodes = sorted(self._lost_nodes)
         try:
-            count = await self._close_lost(nodes, self._lost_last_alive)
+            count = await self.close_lost(nodes, self._lost_last_alive)
         except DATABASE_GONE:
             return
         logger.info(

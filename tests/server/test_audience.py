@@ -14,7 +14,7 @@ from handlers.keys import BREAKOUTS
 from models.domain.records import Role
 from tests.support.clients import IPHONE, RawSocket
 from tests.support.geo import LONDON, LONDON_IP
-from tests.support.records import new_breakout_id
+from tests.support.records import new_breakout_id, sessions_in
 from tests.support.servers import RunningServer
 
 
@@ -110,11 +110,7 @@ async def test_rejoining_the_same_breakout_returns_the_open_session(
     second = await viewer.call("join-chat-room", {"breakoutId": breakout})
 
     assert second == first
-    async with server.pool.acquire() as connection:
-        rows = await connection.fetchval(
-            "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
-        )
-    assert rows == 1
+    assert await sessions_in(server.pool, breakout) == 1
 
 
 async def test_two_tabs_of_one_user_have_two_sessions_when_the_limit_allows(

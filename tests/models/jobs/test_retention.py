@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -11,55 +11,34 @@ from config import RetentionMode
 from models.jobs import retention
 from models.jobs.retention import purge_sessions
 from models.reports.rollups import roll_up_all
-from tests.support.records import new_breakout_id
+from tests.support.records import create_breakout
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
+def stay(
+    user: str, breakout: str, session: str, day: datetime, reason: str | None
+) -> tuple[object, ...]:
+    """An hour's stay that began on `day`; no reason: still open."""
+    left = None if reason is None else day + timedelta(hours=1)
+    return (user, breakout, session, day, left, reason)
+
+
 async def seed(db: asyncpg.Pool) -> str:
     """Three old closed sessions, one old open one, one recent closed one."""
-    breakout = new_breakout_id()
+    breakout = await create_breakout(db, "o")
     async with db.acquire() as connection:
-        await connection.execute("INSERT INTO breakouts (id, org_id) VALUES ($1, 'o')", breakout)
         await connection.executemany(
             "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,"
             " exit_reason, org_id, user_name, client_ip, user_agent, city, region, latitude,"
             " longitude, country_code, browser) VALUES ($1, $2, $3, $4, $5, $6, 'o', 'Ada',"
             " '81.2.69.0', 'UA', 'London', 'England', 51.5, -0.1, 'GB', 'Chrome')",
             [
-                (
-                    "u1",
-                    breakout,
-                    "old-1",
-                    datetime(2025, 1, 1, tzinfo=UTC),
-                    datetime(2025, 1, 1, 1, tzinfo=UTC),
-                    "leave",
-                ),
-                (
-                    "u2",
-                    breakout,
-                    "old-2",
-                    datetime(2025, 2, 1, tzinfo=UTC),
-                    datetime(2025, 2, 1, 1, tzinfo=UTC),
-                    "disconnect",
-                ),
-                (
-                    "u3",
-                    breakout,
-                    "old-3",
-                    datetime(2025, 3, 1, tzinfo=UTC),
-                    datetime(2025, 3, 1, 1, tzinfo=UTC),
-                    "leave",
-                ),
-                ("u4", breakout, "old-open", datetime(2025, 3, 1, tzinfo=UTC), None, None),
-                (
-                    "u5",
-                    breakout,
-                    "recent",
-                    datetime(2026, 5, 30, tzinfo=UTC),
-                    datetime(2026, 5, 30, 1, tzinfo=UTC),
-                    "leave",
-                ),
+                stay("u1", breakout, "old-1", datetime(2025, 1, 1, tzinfo=UTC), "leave"),
+                stay("u2", breakout, "old-2", datetime(2025, 2, 1, tzinfo=UTC), "disconnect"),
+                stay("u3", breakout, "old-3", datetime(2025, 3, 1, tzinfo=UTC), "leave"),
+                stay("u4", breakout, "old-open", datetime(2025, 3, 1, tzinfo=UTC), None),
+                stay("u5", breakout, "recent", datetime(2026, 5, 30, tzinfo=UTC), "leave"),
             ],
         )
     return breakout

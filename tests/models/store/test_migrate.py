@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from models.store.migrate import apply_migrations, available_migrations
-from tests.support.records import new_breakout_id
+from tests.support.records import create_breakout
 
 
 def test_migration_files_are_numbered_in_order() -> None:
@@ -32,9 +32,8 @@ def test_badly_named_files_are_refused(tmp_path: Path) -> None:
 
 
 async def test_attended_view_needs_both_timestamps(db: asyncpg.Pool) -> None:
-    breakout = new_breakout_id()
+    breakout = await create_breakout(db, "o")
     async with db.acquire() as connection:
-        await connection.execute("INSERT INTO breakouts (id, org_id) VALUES ($1, 'o')", breakout)
         await connection.execute(
             "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, org_id,"
             " exit_ts, exit_reason) VALUES "

@@ -8,7 +8,7 @@ import asyncpg
 
 from models.domain.records import CLIENT_FIELDS, ExitReason, now_ms
 from models.store.sessions import SessionExit, fetch_breakout_sessions, write_sessions
-from tests.support.records import new_breakout_id, sample_session
+from tests.support.records import create_breakout, sample_session
 
 
 async def test_the_write_row_type_has_the_client_columns_in_client_fields_order(
@@ -25,7 +25,7 @@ async def test_the_write_row_type_has_the_client_columns_in_client_fields_order(
 
 
 async def test_a_written_session_reads_back_whole(db: asyncpg.Pool) -> None:
-    breakout = new_breakout_id()
+    breakout = await create_breakout(db)
     written = sample_session(breakout, 1)
     written = dataclasses.replace(
         written,
@@ -46,9 +46,6 @@ async def test_a_written_session_reads_back_whole(db: asyncpg.Pool) -> None:
     )
     left = SessionExit(written.user_id, breakout, written.session_id, now_ms(), ExitReason.LEAVE)
     async with db.acquire() as connection:
-        await connection.execute(
-            "INSERT INTO breakouts (id, org_id) VALUES ($1, 'org-a')", breakout
-        )
         await write_sessions(connection, [written], [left])
         [read] = await fetch_breakout_sessions(connection, breakout)
 

@@ -17,7 +17,7 @@ from models.domain.records import AttendanceSession, ExitReason, now_ms
 from models.store.sessions import SessionExit, write_sessions
 from models.writes.journal import Journal
 from models.writes.writer import SessionWriter
-from tests.support.records import new_breakout_id
+from tests.support.records import create_breakout, sessions_in
 from tests.support.records import sample_session as session
 from tests.support.servers import free_port
 
@@ -26,12 +26,7 @@ WriterFactory = Callable[..., SessionWriter]
 
 @pytest.fixture
 async def breakout(db: asyncpg.Pool) -> str:
-    breakout_id = new_breakout_id()
-    async with db.acquire() as connection:
-        await connection.execute(
-            "INSERT INTO breakouts (id, org_id) VALUES ($1, 'org-a')", breakout_id
-        )
-    return breakout_id
+    return await create_breakout(db)
 
 
 @pytest.fixture
@@ -115,11 +110,7 @@ async def test_a_caller_that_goes_away_leaves_its_write_and_its_batch_whole(
 
     with pytest.raises(asyncio.CancelledError):
         await calls[1]
-    async with db.acquire() as connection:
-        stored = await connection.fetchval(
-            "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
-        )
-    assert stored == 3
+    assert await sessions_in(db, breakout) == 3
 
 
 async def test_exit_is_written_once(
@@ -194,13 +185,7 @@ async def test_a_refused_row_does_not_sink_its_batch(
     )
 
     assert isinstance(results[0], Unavailable) and results[1] is None
-    async with db.acquire() as connection:
-        assert (
-            await connection.fetchval(
-                "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
-            )
-            == 1
-        )
+    assert await sessions_in(db, breakout) == 1
 
 
 async def test_unreachable_database_gives_unavailable(
@@ -232,13 +217,7 @@ async def test_close_commits_what_is_queued_then_refuses(
     await asyncio.gather(*pending)
     with pytest.raises(Unavailable):
         await writer.open_session(session(breakout, 9))
-    async with db.acquire() as connection:
-        assert (
-            await connection.fetchval(
-                "SELECT count(*) FROM attendance_sessions WHERE breakout_id = $1", breakout
-            )
-            == 5
-        )
+    assert await sessions_in(db, breakout) == 5
 
 
 class FlakyPool:
