@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
 
-import asyncpg
 from aiohttp import web
 
 from handlers.http.problems import problem
 from handlers.keys import NODE_ID, POOL, WRITER
-
-logger = logging.getLogger(__name__)
+from models.store.database import database_answers
 
 READY_TIMEOUT_S = 2.0
 
@@ -31,7 +27,7 @@ async def readyz(request: web.Request) -> web.Response:
     away, or the journal still replaying): every node shares the database, so taking them all
     out of a load balancer would refuse events they can keep; 503 when nothing can record."""
     writer = request.app[WRITER]
-    reachable = await _database_answers(request.app[POOL])
+    reachable = await database_answers(request.app[POOL], READY_TIMEOUT_S)
     if reachable and not writer.degraded:
         return web.json_response({"status": "ready"})
     if writer.journaling:
@@ -43,17 +39,6 @@ async def readyz(request: web.Request) -> web.Response:
             }
         )
     return problem(503, "unavailable", "the database is not reachable")
-
-
-async def _database_answers(pool: asyncpg.Pool) -> bool:
-    try:
-        async with asyncio.timeout(READY_TIMEOUT_S):
-            async with pool.acquire() as connection:
-                await connection.fetchval("SELECT 1")
-    except Exception as exc:  # any failure means "not reachable"; the reason goes to the log
-        logger.warning("readiness check: database not reachable: %s", exc)
-        return False
-    return True
 
 
 def add_routes(app: web.Application) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
@@ -13,6 +15,7 @@ if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # A repository function works on a plain connection and on one borrowed from a pool alike.
 # (Subscripted only for the type checker: asyncpg's classes are not generic at run time.)
@@ -50,3 +53,16 @@ def record_of(record_type: Callable[..., T], row: asyncpg.Record, **computed: An
     gives the fields that are not a plain column (an enum, a nested record, a derived value)."""
     names = _field_names(record_type)
     return record_type(**{name: row[name] for name in names if name not in computed}, **computed)
+
+
+async def database_answers(pool: asyncpg.Pool, timeout_s: float) -> bool:
+    """Whether the database answers a trivial query within `timeout_s` (the reason goes to the
+    log)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with pool.acquire() as connection:
+                await connection.fetchval("SELECT 1")
+    except Exception as exc:  # any failure means "not reachable"
+        logger.warning("database not reachable: %s", exc)
+        return False
+    return True
