@@ -51,6 +51,8 @@ class Loop:
         self._round = round
         self._every_s = every_s
         self._metrics = metrics
+        if metrics is not None:  # the loop shows, at 0, before it first fails
+            metrics.loop_failures.labels(loop=name)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
