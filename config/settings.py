@@ -385,9 +385,10 @@ class Settings:
     )
     heartbeat_interval_s: float = setting(
         "HEARTBEAT_INTERVAL_S",
-        "5",
+        "1",
         _parse_positive_float,
-        "with Redis: how often a node says it is alive and looks for dead ones",
+        "with Redis: how often a node says it is alive and looks for dead ones (one round trip, "
+        "two commands); a dead node's sessions end at its last beat, so within this of the truth",
     )
     heartbeat_ttl_s: float = setting(
         "HEARTBEAT_TTL_S",

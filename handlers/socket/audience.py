@@ -26,7 +26,7 @@ from handlers.wire.records import Json, iso_ms, viewer_json
 from models.domain.access import HOSTS
 from models.domain.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
 from models.domain.rates import AddressLimiter, EventLimiter, Verdict
-from models.domain.records import AttendanceSession, ExitReason, now_ms
+from models.domain.records import AttendanceSession, ExitReason
 
 logger = logging.getLogger(__name__)
 # What a client may send, as handler names (join_chat_room for join-chat-room).
@@ -134,7 +134,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
         self._event_limits.pop(sid, None)
         attendance = self._app[ATTENDANCE]
-        left_at = self._last_heard(sid, reason)
+        left_at = self._last_heard(sid)
         try:
             async with attendance.seat(sid) as seat:
                 outcome = await seat.disconnect(left_at, ExitReason.DISCONNECT)
@@ -169,17 +169,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return error_ack(InvalidPayload.code, "unknown event")
         return None
 
-    def _last_heard(self, sid: str, reason: str | None) -> datetime:
-        """When the client was last heard from: now, unless it went silent (ping timeout).
-
-        Engine.IO sends a ping `ping_interval` after each pong and gives up `ping_timeout` after an
-        unanswered ping; the last pong came one interval before that unanswered ping.
-        """
-        if reason != self.server.reason.PING_TIMEOUT:
-            return now_ms()
-        engine = self.server.eio
-        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
-        socket = engine.sockets.get(eio_sid) if eio_sid else None
-        unanswered_ping = getattr(socket, "last_ping", None) or (time.time() - engine.ping_timeout)
-        heard = datetime.fromtimestamp(unanswered_ping - engine.ping_interval, UTC)
+    def _last_heard(self, sid: str) -> datetime:
+        """When the client was last heard from: its silence, not Engine.IO's timeout, ended it."""
+        heard = datetime.fromtimestamp(self.server.left_at(sid, self.namespace, time.time()), UTC)
         return heard.replace(microsecond=heard.microsecond - heard.microsecond % 1000)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
@@ -31,10 +32,23 @@ class NodeRegistry:
     async def beat(self, now: datetime) -> None:
         await self._redis.hset(HEARTBEATS_KEY, self.node_id, int(now.timestamp() * 1000))
 
+    async def beat_and_find_dead(self, now: datetime, ttl_s: float) -> list[tuple[str, datetime]]:
+        """Beat, and read who else is alive, in one round trip (two commands)."""
+        async with self._redis.pipeline(transaction=False) as pipeline:
+            pipeline.hset(HEARTBEATS_KEY, self.node_id, int(now.timestamp() * 1000))
+            pipeline.hgetall(HEARTBEATS_KEY)
+            _, beats = await pipeline.execute()
+        return self._silent(beats, now, ttl_s)
+
     async def dead(self, now: datetime, ttl_s: float) -> list[tuple[str, datetime]]:
         """Nodes not heard from for more than `ttl_s`, with when they last were."""
+        return self._silent(await self._redis.hgetall(HEARTBEATS_KEY), now, ttl_s)
+
+    def _silent(
+        self, beats: dict[Any, Any], now: datetime, ttl_s: float
+    ) -> list[tuple[str, datetime]]:
         found = []
-        for node, stamp in (await self._redis.hgetall(HEARTBEATS_KEY)).items():
+        for node, stamp in beats.items():
             name = node.decode() if isinstance(node, bytes) else str(node)
             last = datetime.fromtimestamp(int(stamp) / 1000, UTC)
             if name != self.node_id and (now - last).total_seconds() > ttl_s:
@@ -84,8 +98,7 @@ class Heartbeat:
 
     async def round(self) -> None:
         now = self.clock()
-        await self.registry.beat(now)
-        for node_id, last_heard in await self.registry.dead(now, self.ttl_s):
+        for node_id, last_heard in await self.registry.beat_and_find_dead(now, self.ttl_s):
             if not await self.registry.claim(node_id, hold_s=max(self.ttl_s, 30)):
                 continue
             outcomes = await reap_node(self.pool, self.attendance, node_id, last_heard)

@@ -343,6 +343,30 @@ async def test_silent_client_exit_is_stamped_when_last_heard(
     assert row["exit_ts"] >= row["entry_ts"]
 
 
+@pytest.mark.slow
+async def test_a_frozen_client_alone_on_its_node_is_stamped_when_last_heard(
+    server: RunningServer,
+) -> None:
+    """Default ping settings (25 s + 20 s) and one silent socket: Engine.IO's read timeout closes
+    it as "transport close", not "ping timeout"; the exit is still its last packet's time."""
+    silent = await RawSocket.connect(server.url, server.token("u1"))
+    joined = await silent.call("join-chat-room", {"breakoutId": new_breakout_id()})
+    last_heard = datetime.now(UTC)  # the join was its last packet: it answers no ping
+
+    row = None
+    for _ in range(70):  # Engine.IO gives up after 45 s
+        row = await server.session_row(joined["sessionId"])
+        if row is not None and row["exit_ts"] is not None:
+            break
+        await asyncio.sleep(1)
+    noticed = datetime.now(UTC)
+    await silent.close()
+
+    assert row is not None and row["exit_reason"] == "disconnect"
+    assert (noticed - last_heard).total_seconds() > 40  # noticed only at the timeout
+    assert abs((row["exit_ts"] - last_heard).total_seconds()) < 2
+
+
 async def test_graceful_stop_closes_open_sessions_with_reason_shutdown(
     server: RunningServer, connect: Any, db: asyncpg.Pool
 ) -> None:
