@@ -107,7 +107,7 @@ async def test_breakout_report_per_user_as_json_and_csv(
     )
     rows = list(csv.DictReader(io.StringIO(text)))
     assert status == 200 and [row["userId"] for row in rows] == ["u1", "u2", "u3", "u4"]
-    assert rows[0]["attendedSeconds"] == "2400.0" and rows[0]["present"] == "True"
+    assert rows[0]["attendedSeconds"] == "2400.0" and rows[0]["present"] == "true"
 
     # The same figures once the day is rolled up.
     await roll_up_all(server.pool)

@@ -70,7 +70,24 @@ async def test_sessions_as_csv(
         rows = list(csv.DictReader(io.StringIO(await response.text())))
 
     assert [r["sessionId"] for r in rows] == [session_id]
-    assert rows[0]["attended"] == "True" and rows[0]["countryCode"] == "GB"
+    assert rows[0]["attended"] == "true" and rows[0]["countryCode"] == "GB"
+
+
+async def test_a_name_that_is_a_formula_is_exported_as_text(
+    server: RunningServer, connect: Any, http: aiohttp.ClientSession
+) -> None:
+    formula = '=HYPERLINK("http://evil.example","Ada")'
+    breakout = new_breakout_id()
+    viewer = await connect(server, server.token("u1", name=formula))
+    await viewer.call("join-chat-room", {"breakoutId": breakout})
+
+    for path in ("sessions", "attendance"):
+        async with http.get(
+            f"{server.url}/api/breakouts/{breakout}/{path}?format=csv",
+            headers=bearer(server, Role.HOST),
+        ) as response:
+            [row] = list(csv.DictReader(io.StringIO(await response.text())))
+        assert row["userName"] == "'" + formula, path
 
 
 async def test_open_session_is_not_attended(
