@@ -21,6 +21,7 @@ from config import (
     describe_settings,
     load_settings,
 )
+from handlers.http.logs import AccessLog
 from handlers.keys import SETTINGS
 from models.auth.tokens import TokenAuthority, TokenConfigError
 from models.domain.records import Role, now_ms
@@ -168,6 +169,7 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         print=announce,
         reuse_port=settings.reuse_port or None,
+        access_log_class=AccessLog,
         loop=uvloop.new_event_loop() if settings.event_loop is EventLoop.UVLOOP else None,
     )
 

@@ -28,6 +28,7 @@ from handlers.api import (
     sessions,
 )
 from handlers.http.cors import cors_middleware, socketio_origins
+from handlers.http.logs import quiet_malformed_requests
 from handlers.http.problems import problem_middleware
 from handlers.keys import (
     ATTENDANCE,
@@ -100,6 +101,7 @@ def new_node_id() -> str:
 
 
 def create_app(settings: Settings) -> web.Application:
+    quiet_malformed_requests()
     app = web.Application(
         # CORS outermost, so refusals (problem JSON) carry its headers too.
         middlewares=[cors_middleware(settings.cors_origins), problem_middleware],

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from config import load_settings
+from handlers.http.logs import AccessLog
 from models.store.migrate import apply_migrations
 from server import create_app
 from server.embedded.redis import EmbeddedRedis
@@ -91,7 +92,7 @@ async def make_server(
         }
         settings = load_settings({}).with_overrides(**(defaults | overrides))
         app = create_app(settings)
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLog)
         await runner.setup()
         running = RunningServer(url=f"http://{settings.host}:{settings.port}", runner=runner)
         started.append(running)

@@ -8,7 +8,7 @@ from handlers.http.bearer import bearer_identity
 from handlers.http.bodies import check_event_request
 from handlers.http.formats import data_response
 from handlers.http.queries import event_filter_of, page_of, report_query_of
-from handlers.http.validation import json_body, read_query
+from handlers.http.validation import json_body, path_id, read_query
 from handlers.keys import CHECKINS, SCHOOL_REPORTS, SIO
 from handlers.wire.names import FEVER_ALERT, staff_room
 from handlers.wire.schools import alert_json, event_json, school_report_json
@@ -19,7 +19,7 @@ from models.schools.checkins import NO_CURSOR
 
 def _event_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound(f"attendance {raw} does not exist")
     return int(raw)
 
@@ -57,7 +57,7 @@ async def list_fever_alerts(request: web.Request) -> web.Response:
     page = read_query(request, lambda q: page_of(q, numeric=True))
     alerts = await request.app[CHECKINS].fever_alerts(
         bearer_identity(request),
-        request.match_info["id"],
+        path_id(request, "id"),
         int(page.cursor or NO_CURSOR),
         page.limit,
     )
@@ -70,7 +70,7 @@ async def school_aggregate(request: web.Request) -> web.Response:
     wanted = read_query(request, report_query_of)
     report = await request.app[SCHOOL_REPORTS].school_attendance(
         identity,
-        request.match_info["id"],
+        path_id(request, "id"),
         first=wanted.first,
         last=wanted.last,
         period=wanted.period,

@@ -8,7 +8,7 @@ from handlers.http.bearer import bearer_identity
 from handlers.http.bodies import school_request, user_request
 from handlers.http.formats import data_response
 from handlers.http.queries import page_of
-from handlers.http.validation import json_body, read_query
+from handlers.http.validation import json_body, path_id, read_query
 from handlers.keys import SCHOOLS
 from handlers.wire.schools import school_json, user_json
 
@@ -23,7 +23,7 @@ async def list_schools(request: web.Request) -> web.Response:
 
 
 async def get_school(request: web.Request) -> web.Response:
-    school = await request.app[SCHOOLS].get(bearer_identity(request), request.match_info["id"])
+    school = await request.app[SCHOOLS].get(bearer_identity(request), path_id(request, "id"))
     return data_response(school_json(school))
 
 
@@ -37,12 +37,12 @@ async def create_school(request: web.Request) -> web.Response:
 async def update_school(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     _, spec = school_request(await json_body(request), partial=request.method == "PATCH")
-    school = await request.app[SCHOOLS].update(identity, request.match_info["id"], spec)
+    school = await request.app[SCHOOLS].update(identity, path_id(request, "id"), spec)
     return data_response(school_json(school))
 
 
 async def delete_school(request: web.Request) -> web.Response:
-    await request.app[SCHOOLS].delete(bearer_identity(request), request.match_info["id"])
+    await request.app[SCHOOLS].delete(bearer_identity(request), path_id(request, "id"))
     return web.Response(status=204)
 
 
@@ -56,7 +56,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def get_user(request: web.Request) -> web.Response:
-    user = await request.app[SCHOOLS].get_user(bearer_identity(request), request.match_info["id"])
+    user = await request.app[SCHOOLS].get_user(bearer_identity(request), path_id(request, "id"))
     return data_response(user_json(user))
 
 
@@ -70,12 +70,12 @@ async def create_user(request: web.Request) -> web.Response:
 async def update_user(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     _, spec = user_request(await json_body(request), partial=request.method == "PATCH")
-    user = await request.app[SCHOOLS].update_user(identity, request.match_info["id"], spec)
+    user = await request.app[SCHOOLS].update_user(identity, path_id(request, "id"), spec)
     return data_response(user_json(user))
 
 
 async def delete_user(request: web.Request) -> web.Response:
-    await request.app[SCHOOLS].delete_user(bearer_identity(request), request.match_info["id"])
+    await request.app[SCHOOLS].delete_user(bearer_identity(request), path_id(request, "id"))
     return web.Response(status=204)
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from aiohttp import web
 
 from handlers.http.validation import Fields
-from models.domain.fields import MAX_ID_CHARS, parse_aware_time
+from models.domain.fields import MAX_ID_CHARS, parse_aware_time, parse_date
 from models.reports.rules import Period
 from models.schools.checkins import EventFilter
 
@@ -33,7 +33,9 @@ def page_of(query: Fields, default: int = DEFAULT_PAGE, *, numeric: bool = False
 
     def cursor(value: object) -> str:
         text = str(value)
-        if not 1 <= len(text) <= MAX_ID_CHARS or (numeric and not text.isdigit()):
+        if not 1 <= len(text) <= MAX_ID_CHARS:
+            raise ValueError(_FOREIGN_CURSOR)
+        if numeric and not (text.isascii() and text.isdigit() and len(text) <= 18):
             raise ValueError(_FOREIGN_CURSOR)
         return text
 
@@ -47,10 +49,7 @@ def _moment(query: Fields, key: str, *, end: bool) -> datetime | None:
         text = str(value)
         if len(text) != 10:
             return parse_aware_time(text)
-        try:
-            start = datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
-        except ValueError:
-            raise ValueError("must be a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        start = datetime.combine(parse_date(text), time(0), tzinfo=UTC)
         return start + timedelta(days=1) if end else start
 
     return query.parsed(key, moment)

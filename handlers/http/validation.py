@@ -13,7 +13,15 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from models.domain.errors import ValidationFailed
-from models.domain.fields import MAX_NAME_CHARS, parse_aware_time, parse_id
+from models.domain.fields import (
+    MAX_NAME_CHARS,
+    is_clean,
+    parse_aware_time,
+    parse_count,
+    parse_date,
+    parse_id,
+    parse_name,
+)
 
 T = TypeVar("T")
 
@@ -51,14 +59,8 @@ class Fields:
             return None
 
     def text(self, key: str, *, required: bool, max_chars: int = MAX_NAME_CHARS) -> str | None:
-        """Text of 1 to `max_chars` characters once trimmed; returned trimmed."""
-
-        def trimmed(value: Any) -> str:
-            if not isinstance(value, str) or not 1 <= len(value.strip()) <= max_chars:
-                raise ValueError(f"must be text of 1 to {max_chars} characters")
-            return value.strip()
-
-        return self.parsed(key, trimmed, required=required)
+        """Text of 1 to `max_chars` characters once trimmed, no control characters; trimmed."""
+        return self.parsed(key, lambda value: parse_name(value, max_chars), required=required)
 
     def identifier(self, key: str, *, required: bool) -> str | None:
         return self.parsed(key, parse_id, required=required)
@@ -91,13 +93,7 @@ class Fields:
 
     def count(self, key: str, low: int, high: int, default: int) -> int:
         """A whole number written in a query string (`?limit=100`)."""
-
-        def count(value: Any) -> int:
-            if not str(value).isdigit() or not low <= int(value) <= high:
-                raise ValueError(f"must be a whole number {low}-{high}")
-            return int(value)
-
-        found = self.parsed(key, count)
+        found = self.parsed(key, lambda value: parse_count(value, low, high))
         return default if found is None else found
 
     def choice(self, key: str, options: Collection[str], default: str | None = None) -> str | None:
@@ -111,14 +107,7 @@ class Fields:
 
     def day(self, key: str, *, required: bool) -> date | None:
         """A date, YYYY-MM-DD."""
-
-        def day(value: Any) -> date:
-            try:
-                return date.fromisoformat(str(value))
-            except ValueError:
-                raise ValueError("must be a date, YYYY-MM-DD") from None
-
-        return self.parsed(key, day, required=required)
+        return self.parsed(key, parse_date, required=required)
 
     def done(self) -> None:
         if self.errors:
@@ -128,6 +117,10 @@ class Fields:
 def read_query(request: web.Request, read: Callable[[Fields], T]) -> T:
     """What `read` takes from the query string; every bad parameter is named in one 422."""
     query = Fields(request.query)
+    for key, value in request.query.items():
+        if not is_clean(key) or not is_clean(value):
+            query.problem(key if is_clean(key) else "query", "must not hold control characters")
+    query.done()
     found = read(query)
     query.done()
     return found
@@ -136,8 +129,10 @@ def read_query(request: web.Request, read: Callable[[Fields], T]) -> T:
 async def json_body(request: web.Request) -> object:
     try:
         return await request.json()
-    except ValueError:
+    except ValueError:  # not JSON, or not UTF-8
         raise ValidationFailed({"body": "must be JSON"}) from None
+    except RecursionError:  # [[[[...]]]] ten thousand deep
+        raise ValidationFailed({"body": "is nested too deeply"}) from None
 
 
 def path_id(request: web.Request, key: str) -> str:

@@ -12,7 +12,7 @@ import jwt
 
 from config import Settings
 from models.domain.errors import Unauthorized
-from models.domain.fields import MAX_NAME_CHARS, is_token_id
+from models.domain.fields import MAX_NAME_CHARS, is_clean, is_token_id
 from models.domain.records import Identity, Role
 
 SYMMETRIC_ALGORITHMS = ("HS256",)
@@ -127,7 +127,8 @@ class TokenAuthority:
             raise Unauthorized("the token has expired") from None
         except jwt.ImmatureSignatureError:
             raise Unauthorized("the token is not valid yet") from None
-        except (jwt.InvalidTokenError, jwt.PyJWKError):
+        except (jwt.InvalidTokenError, jwt.PyJWKError, ValueError):
+            # ValueError: text that is no token at all (a lone surrogate cannot even be encoded)
             raise Unauthorized("the token is not valid") from None
         return _identity_from_claims(claims, self._leeway_s)
 
@@ -167,19 +168,19 @@ def _identity_from_claims(claims: dict[str, object], leeway_s: int) -> Identity:
         raise Unauthorized("the token's subject is not a valid user id")
     if not isinstance(org_id, str) or not is_token_id(org_id):
         raise Unauthorized("the token's org is not a valid id")
-    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not is_clean(name):
         raise Unauthorized("the token's name is not valid")
     try:
         parsed_role = Role(str(role))
     except ValueError:
         raise Unauthorized("the token's role is not one we know") from None
     expires = claims["exp"]
-    if not isinstance(expires, int | float):
-        raise Unauthorized("the token's expiry is not a time")
+    try:
+        if isinstance(expires, bool) or not isinstance(expires, int | float):
+            raise ValueError(expires)
+        valid_until = datetime.fromtimestamp(expires + leeway_s, UTC)
+    except (ValueError, OverflowError, OSError):  # e.g. exp 1e20: past any datetime
+        raise Unauthorized("the token's expiry is not a time") from None
     return Identity(
-        user_id=user_id,
-        name=name,
-        org_id=org_id,
-        role=parsed_role,
-        valid_until=datetime.fromtimestamp(expires + leeway_s, UTC),
+        user_id=user_id, name=name, org_id=org_id, role=parsed_role, valid_until=valid_until
     )
