@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import gc
 import logging
+import socket
 import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import uvloop
 from aiohttp import web
 
@@ -23,14 +25,18 @@ from config import (
 )
 from handlers.http.logs import AccessLog
 from handlers.keys import SETTINGS
-from models.auth.tokens import TokenAuthority, TokenConfigError
+from models.auth.tokens import TokenAuthority, TokenConfigError, secret_path
+from models.domain.fields import MAX_ID_CHARS, is_token_id, parse_name
 from models.domain.records import Role, now_ms
 from models.jobs.retention import purge_sessions
 from models.jobs.seed import SeedPlan, seed
 from models.reports.rollups import roll_up_all
 from models.store.migrate import apply_migrations
+from models.writes.journal import JournalError
 from server import create_app
 from server.database import database_url, open_pool
+from server.embedded.postgres import EmbeddedPostgresError
+from server.embedded.redis import EmbeddedRedisError
 from server.workers import Supervisor
 
 logger = logging.getLogger("run")
@@ -52,6 +58,28 @@ COMMAND_SETTINGS = {
         "LOG_LEVEL",
     ),
 }
+
+
+def _token_id(raw: str) -> str:
+    """A user or org id as the server accepts it in a token."""
+    if not is_token_id(raw):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r}: 1 to {MAX_ID_CHARS} letters, digits and _ . : @ -"
+        )
+    return raw
+
+
+def _token_name(raw: str) -> str:
+    try:
+        return parse_name(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"the name {exc}") from None
+
+
+def _positive_seconds(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a whole number of seconds, 1 or more")
+    return int(raw)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,15 +126,15 @@ def _parser() -> argparse.ArgumentParser:
         epilog=describe_settings(COMMAND_SETTINGS["token"]),
         formatter_class=formatter,
     )
-    token.add_argument("--user", required=True, help="user id (the token's sub)")
-    token.add_argument("--name", required=True, help="display name")
+    token.add_argument("--user", required=True, type=_token_id, help="user id (the token's sub)")
+    token.add_argument("--name", required=True, type=_token_name, help="display name")
     token.add_argument(
         "--role", required=True, choices=[role.value for role in Role], help="the user's role"
     )
-    token.add_argument("--org", required=True, help="organisation (tenant) id")
+    token.add_argument("--org", required=True, type=_token_id, help="organisation (tenant) id")
     token.add_argument(
         "--ttl",
-        type=int,
+        type=_positive_seconds,
         default=DEFAULT_TOKEN_TTL_S,
         help=f"seconds until it expires (default {DEFAULT_TOKEN_TTL_S})",
     )
@@ -152,7 +180,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class StartupError(RuntimeError):
+    """The server cannot start for a reason the operator can fix; the message says which."""
+
+
+STARTUP_ERRORS: tuple[type[Exception], ...] = (
+    StartupError,
+    TokenConfigError,
+    EmbeddedPostgresError,
+    EmbeddedRedisError,
+    JournalError,
+    OSError,  # the database or Redis unreachable, a directory not writable
+    asyncpg.PostgresError,  # the database refusing us (password, missing database)
+)
+
+
+def _refuse_a_busy_port(settings: Settings) -> None:
+    """Before anything starts (an embedded database among them): is the port free?"""
+    if settings.reuse_port:
+        return  # the workers of `serve --workers` share it on purpose
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            raise StartupError(
+                f"PORT {settings.port} on {settings.host} cannot be used ({exc.strerror}); "
+                "choose another with PORT or --port"
+            ) from None
+
+
 def _serve(settings: Settings) -> None:
+    _refuse_a_busy_port(settings)
     app = create_app(settings)
     app.on_startup.append(_tune_gc)
 
@@ -224,8 +284,6 @@ async def _seed(settings: Settings, plan: SeedPlan) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    import asyncpg
-
     async with database_url(settings) as url:
         connection = await asyncpg.connect(url)
         try:
@@ -234,6 +292,26 @@ async def _migrate(settings: Settings) -> None:
             await connection.close()
     names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none pending"
     logger.info("migrations applied: %s", names)
+
+
+def _say_where_the_secret_lives(settings: Settings) -> None:
+    """Tokens verify only on a server with the same secret: say which one signs this one, and
+    warn loudly when it is about to be made next to no server."""
+    if settings.auth_secret or settings.auth_public_key or settings.auth_jwks_file:
+        logger.info("token signed with AUTH_SECRET")
+        return
+    path = secret_path(settings.var_dir).resolve()
+    served_here = any((settings.var_dir / part).exists() for part in ("pg", "journal"))
+    if not path.exists() and not served_here:
+        logger.warning(
+            "no server has run with VAR_DIR %s: creating a NEW token secret in %s. A server "
+            "elsewhere will refuse this token; run this command where the server runs, or give "
+            "both the same AUTH_SECRET",
+            settings.var_dir.resolve(),
+            path,
+        )
+    else:
+        logger.info("token signed with the secret in %s", path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,13 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "serve"
     try:
         return _run(command, args, settings)
-    except TokenConfigError as exc:
-        logger.error("%s", exc)
+    except STARTUP_ERRORS as exc:
+        # What the operator can fix (a busy port, an unreachable or refusing database, a held
+        # journal, unusable keys): one line naming it, no traceback.
+        logger.error("run.py %s: %s", command, exc)
         return 2
 
 
 def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
     if command == "token":
+        _say_where_the_secret_lives(settings)
         token = TokenAuthority.from_settings(settings).mint(
             user_id=args.user,
             name=args.name,

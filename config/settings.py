@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 T = TypeVar("T")
@@ -126,6 +127,52 @@ def _parse_optional_str(raw: str) -> str | None:
     return raw.strip() or None
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(enum: type[E]) -> Callable[[str], E]:
+    """A parser of one of an enum's values, naming them all when the text is none of them."""
+
+    def parse(raw: str) -> E:
+        try:
+            return enum(raw.strip().lower())
+        except ValueError:
+            allowed = ", ".join(member.value for member in enum)
+            raise ValueError(f"expected one of {allowed}") from None
+
+    return parse
+
+
+def _url_of(*schemes: str) -> Callable[[str], str | None]:
+    """A parser of an optional URL with one of `schemes`, a host or socket and a valid port."""
+
+    def parse(raw: str) -> str | None:
+        url = raw.strip()
+        if not url:
+            return None
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError("not a URL with a numeric port") from None
+        if parts.scheme not in schemes:
+            raise ValueError(f"expected a {' or '.join(schemes)} URL")
+        return url
+
+    return parse
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+def _parse_log_level(raw: str) -> str:
+    return _choice(LogLevel)(raw).value.upper()
+
+
 def _parse_optional_path(raw: str) -> Path | None:
     return Path(raw).expanduser() if raw.strip() else None
 
@@ -139,12 +186,16 @@ class SettingSpec:
     default: str
     parse: Callable[[str], Any]
     help: str
+    # Never repeated in an error message (a password in a URL, a signing secret).
+    secret: bool = False
 
 
-def setting(env: str, default: str, parse: Callable[[str], T], help: str) -> T:
+def setting(
+    env: str, default: str, parse: Callable[[str], T], help: str, *, secret: bool = False
+) -> T:
     """Declare a field of Settings: the variable that sets it, its default as one would write
     it in the environment, the parser, and the help text that --help and README show."""
-    spec = SettingSpec(env, "", default, parse, help)
+    spec = SettingSpec(env, "", default, parse, help, secret)
     return field(default=parse(default), metadata={"setting": spec})
 
 
@@ -173,15 +224,17 @@ class Settings:
     database_url: str | None = setting(
         "DATABASE_URL",
         "",
-        _parse_optional_str,
+        _url_of("postgresql", "postgres"),
         "PostgreSQL URL; empty starts an embedded PostgreSQL under `VAR_DIR`",
+        secret=True,
     )
     redis_url: str | None = setting(
         "REDIS_URL",
         "",
-        _parse_optional_str,
+        _url_of("redis", "rediss", "unix"),
         "Redis for live presence and Socket.IO fan-out across processes and machines; empty: "
         "this process only",
+        secret=True,
     )
     redis_pool_size: int = setting(
         "REDIS_POOL_SIZE",
@@ -197,6 +250,7 @@ class Settings:
         "",
         _parse_optional_str,
         "HS256 token secret; empty generates one once into `VAR_DIR/auth_secret`",
+        secret=True,
     )
     auth_public_key: Path | None = setting(
         "AUTH_PUBLIC_KEY",
@@ -244,14 +298,15 @@ class Settings:
     )
     trusted_proxies: tuple[IpNetwork, ...] = setting(
         "TRUSTED_PROXIES",
-        "127.0.0.0/8,::1/128",
+        "",
         _parse_networks,
-        "CIDRs whose `X-Forwarded-For` is believed",
+        "CIDRs of the proxies whose `X-Forwarded-For` is believed; empty: none, the TCP peer is "
+        "the client (a proxy on this machine: `127.0.0.1/32`)",
     )
     ip_storage: IpStorage = setting(
         "IP_STORAGE",
         "truncated",
-        IpStorage,
+        _choice(IpStorage),
         "client IP kept in the record: `full`, `truncated` (/24, /48) or `none`",
     )
     retention_days: int = setting(
@@ -263,7 +318,7 @@ class Settings:
     retention_mode: RetentionMode = setting(
         "RETENTION_MODE",
         "anonymise",
-        RetentionMode,
+        _choice(RetentionMode),
         "`anonymise` (drop name, IP, User-Agent, city, region, coordinates) or `delete`",
     )
     cors_origins: tuple[str, ...] = setting(
@@ -409,7 +464,7 @@ class Settings:
     event_loop: EventLoop = setting(
         "EVENT_LOOP",
         "uvloop",
-        EventLoop,
+        _choice(EventLoop),
         "`uvloop` (libuv: cheaper socket I/O) or `asyncio` (the standard library's loop)",
     )
     gc_gen0_threshold: int = setting(
@@ -467,7 +522,9 @@ class Settings:
         _parse_positive_float,
         "how often the daily-presence rollups are brought up to date",
     )
-    log_level: str = setting("LOG_LEVEL", "INFO", str.upper, "`DEBUG`, `INFO`, `WARNING`, `ERROR`")
+    log_level: str = setting(
+        "LOG_LEVEL", "INFO", _parse_log_level, "`DEBUG`, `INFO`, `WARNING`, `ERROR`"
+    )
 
     @property
     def uses_redis(self) -> bool:
@@ -488,7 +545,7 @@ class Settings:
 
 
 SETTINGS: tuple[SettingSpec, ...] = tuple(
-    SettingSpec(spec.env, f.name, spec.default, spec.parse, spec.help)
+    SettingSpec(spec.env, f.name, spec.default, spec.parse, spec.help, spec.secret)
     for f in fields(Settings)
     for spec in (f.metadata["setting"],)
 )
@@ -504,7 +561,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[spec.field] = spec.parse(raw)
         except ValueError as exc:
-            raise SettingsError(f"{spec.env}={raw!r} is not valid: {exc}") from None
+            shown = spec.env if spec.secret else f"{spec.env}={raw!r}"
+            raise SettingsError(f"{shown} is not valid: {exc}") from None
     return Settings(**values)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -169,7 +170,12 @@ def resources(settings: Settings) -> list[Resource]:
 
 
 def add_resources(app: web.Application, chosen: list[Resource]) -> None:
-    """Append each resource's cleanup context, refusing one that comes before what it needs."""
+    """Start the resources in order and stop them in reverse, refusing an order in which one
+    comes before what it needs.
+
+    They run as one cleanup context: when one fails to start, those already started are
+    stopped at once (aiohttp itself would leave them to the event loop's final clean-up, which
+    cannot, and a half-started server would leave, say, its database's lock behind)."""
     available = set(_GIVEN)
     for resource in chosen:
         missing = [repr(key) for key in resource.needs if key not in available]
@@ -178,13 +184,21 @@ def add_resources(app: web.Application, chosen: list[Resource]) -> None:
                 f"resource {resource.context.__name__} needs {', '.join(missing)}, "
                 "which no resource before it sets"
             )
-        app.cleanup_ctx.append(resource.context)
         available.update(resource.sets)
+
+    async def every_resource(app: web.Application) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as started:
+            for resource in chosen:
+                context = contextlib.asynccontextmanager(resource.context)
+                await started.enter_async_context(context(app))
+            yield
+
+    app.cleanup_ctx.append(every_resource)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    async with database_url(settings) as url:
+    async with database_url(settings, metrics=app[METRICS], keep_up=True) as url:
         pool = await open_pool(url, settings.db_pool_size)
         app[POOL] = pool
         yield

@@ -10,24 +10,50 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from config import Settings
+from models.runtime.loops import Loop
+from models.runtime.metrics import Metrics
 from models.store.migrate import apply_migrations
 from server.embedded.postgres import EmbeddedPostgres
 
 logger = logging.getLogger(__name__)
 
 
+# How often a server checks that its embedded PostgreSQL is still up.
+EMBEDDED_CHECK_S = 5.0
+
+
 @contextlib.asynccontextmanager
-async def database_url(settings: Settings) -> AsyncIterator[str]:
-    """The configured URL, or one of an embedded server started for the duration."""
+async def database_url(
+    settings: Settings, *, metrics: Metrics | None = None, keep_up: bool = False
+) -> AsyncIterator[str]:
+    """The configured URL, or one of an embedded server used for the duration (started if it
+    is not running; on the way out stopped only if nobody else uses it).
+
+    With `keep_up` (a server), an embedded PostgreSQL that dies is started again on its port:
+    the writer journals meanwhile and replays once it is back."""
     if settings.database_url:
         yield settings.database_url
         return
     embedded = EmbeddedPostgres(settings.var_dir / "pg")
     running = await asyncio.to_thread(embedded.start)
     logger.info("using embedded PostgreSQL at %s", running.url)
+    watchdog = None
+    if keep_up:
+
+        async def restart_if_down() -> None:
+            if await asyncio.to_thread(embedded.running) is None:
+                logger.warning("embedded PostgreSQL is down; starting it again")
+                await asyncio.to_thread(embedded.start, running.port)
+
+        watchdog = Loop(
+            "embedded-postgres", restart_if_down, every_s=EMBEDDED_CHECK_S, metrics=metrics
+        )
+        watchdog.start()
     try:
         yield running.url
     finally:
+        if watchdog is not None:
+            await watchdog.stop()
         await asyncio.to_thread(embedded.stop)
 
 

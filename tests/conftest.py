@@ -21,6 +21,7 @@ from tests.support.geo import build_city_db
 from tests.support.servers import TEST_SECRET, RunningServer, free_port, private_postgres
 
 ServerFactory = Callable[..., Awaitable[RunningServer]]
+LOOPBACK = "127.0.0.1/32,::1/128"
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +88,8 @@ async def make_server(
             "journal_dir": tmp_path / "journal" / str(port),  # one owner per journal
             "auth_secret": TEST_SECRET,
             "geoip_db": city_db,
+            # The test clients stand behind a proxy on loopback, forwarding their addresses.
+            "trusted_proxies": load_settings({"TRUSTED_PROXIES": LOOPBACK}).trusted_proxies,
             "host": "127.0.0.1",
             "port": port,
         }

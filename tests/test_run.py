@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import asyncpg
+import pytest
 import socketio
 
 from models.auth.tokens import TokenAuthority
@@ -67,6 +69,56 @@ def test_token_is_signed_with_the_servers_secret(tmp_path: Path) -> None:
         "host",
         "o1",
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL='chatty' is not valid: expected one of debug"),
+        ({"IP_STORAGE": "bogus"}, "expected one of full, truncated, none"),
+        ({"DATABASE_URL": "postgresql://app:pw@db:port/x"}, "DATABASE_URL is not valid"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_2(env: dict[str, str], said: str) -> None:
+    done = run_py("serve", env=env)
+    assert done.returncode == 2 and said in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_a_busy_port_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_py("serve", env={"PORT": str(port), "VAR_DIR": str(tmp_path)}, timeout_s=60)
+    assert done.returncode == 2 and f"PORT {port}" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "pg").exists()  # the embedded database was never started
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--ttl", "0"], ["--ttl", "-5"], ["--user", "a b"], ["--org", ""], ["--name", "Ada\x07"]],
+    ids=["ttl-0", "ttl-negative", "user-with-space", "empty-org", "name-with-control"],
+)
+def test_token_checks_its_arguments_as_the_server_does(tmp_path: Path, flags: list[str]) -> None:
+    base = {"--user": "u7", "--name": "Grace", "--role": "host", "--org": "o1"}
+    args = [item for pair in base.items() for item in pair] + flags
+    done = run_py("token", *args, env={"VAR_DIR": str(tmp_path), "AUTH_SECRET": ""})
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+
+
+def test_token_says_where_its_secret_lives_and_warns_of_a_new_one(tmp_path: Path) -> None:
+    env = {"VAR_DIR": str(tmp_path / "elsewhere"), "AUTH_SECRET": ""}
+    args = ("token", "--user", "u7", "--name", "Grace", "--role", "host", "--org", "o1")
+    first = run_py(*args, env=env)
+    secret = (tmp_path / "elsewhere" / "auth_secret").resolve()
+    assert (
+        first.returncode == 0 and "NEW token secret" in first.stderr and str(secret) in first.stderr
+    )
+    (tmp_path / "elsewhere" / "journal").mkdir()  # a server has run here since
+    again = run_py(*args, env=env)
+    assert "NEW" not in again.stderr and str(secret) in again.stderr
 
 
 def test_bad_setting_exits_with_a_clear_message() -> None:

@@ -23,11 +23,16 @@ class TokenConfigError(ValueError):
     """The configured key material cannot be used; the message says which and why."""
 
 
+def secret_path(var_dir: Path) -> Path:
+    """Where the generated HS256 secret is kept when AUTH_SECRET is not set."""
+    return var_dir / "auth_secret"
+
+
 def load_or_create_secret(configured: str | None, var_dir: Path) -> str:
     """The configured secret, else one generated once and kept (mode 0600) under var_dir."""
     if configured:
         return configured
-    path = var_dir / "auth_secret"
+    path = secret_path(var_dir)
     if path.exists():
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)

@@ -118,7 +118,8 @@ class Journal:
         except BlockingIOError:
             lock.close()
             raise JournalError(
-                f"journal directory {self.directory} is in use by another process"
+                f"journal directory {self.directory} is in use by another server process: "
+                "give this one a JOURNAL_DIR (or VAR_DIR) of its own"
             ) from None
         self._lock = lock
         self._sealed = sorted(self.directory.glob(f"*{SEGMENT_SUFFIX}"))

@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +75,22 @@ def _ensure_system_user() -> pwd.struct_passwd:
 
 
 class EmbeddedPostgres:
-    """Initialises (once), starts and stops a PostgreSQL cluster in `root` on a loopback port."""
+    """Initialises (once), starts and stops a PostgreSQL cluster in `root` on a loopback port.
+
+    Several processes may use one cluster (a server, and `seed` or `migrate` beside it; two
+    servers in one folder): each holds a shared lock on `users.lock` while it uses it, and
+    `stop()` stops the cluster only when no other process holds one, and only when one of us
+    started it (a cluster someone started by hand is theirs to stop). So no command ever
+    stops a database another process is using.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
+        self._users = self.root / "users.lock"
+        self._ours = self.root / "started-here"
+        self._using: IO[str] | None = None
         self._run_as: pwd.struct_passwd | None = None
 
     def start(self, port: int | None = None) -> RunningPostgres:
@@ -96,13 +107,32 @@ class EmbeddedPostgres:
             running = self.running()
             if running is None:
                 running = self._start_server(port or _free_port())
+                self._ours.touch()
             self._ensure_database(running)
+            if self._using is None:
+                self._using = self._users.open("a")
+                fcntl.flock(self._using, fcntl.LOCK_SH)
             return running
 
     def stop(self) -> None:
-        if self.running() is None:
-            return
-        self._pg(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
+        """Stop using the cluster; stop it too when nobody else uses it and we started it."""
+        if self._using is not None:
+            self._using.close()  # releases our shared lock
+            self._using = None
+        with self._locked():
+            if self.running() is None:
+                return
+            with self._users.open("a") as probe:
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    logger.info("embedded PostgreSQL left running: another process uses it")
+                    return
+            if not self._ours.exists():
+                logger.info("embedded PostgreSQL left running: it was started by hand")
+                return
+            self._pg(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
+            self._ours.unlink(missing_ok=True)
 
     def running(self) -> RunningPostgres | None:
         """The server this directory holds, when one is up."""

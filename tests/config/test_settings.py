@@ -17,7 +17,7 @@ def test_defaults_work_with_an_empty_environment() -> None:
     assert settings.auto_create_breakouts is True
     assert settings.ip_storage is IpStorage.TRUNCATED
     assert settings.var_dir == Path("./var")
-    assert ipaddress.ip_network("127.0.0.0/8") in settings.trusted_proxies
+    assert settings.trusted_proxies == ()  # no proxy is believed unless configured
 
 
 def test_environment_overrides_each_setting() -> None:
@@ -51,6 +51,8 @@ def test_environment_overrides_each_setting() -> None:
         ("IP_STORAGE", "half"),
         ("DB_POOL_SIZE", "0"),
         ("WRITER_BATCH_WAIT_MIN_ROWS", "1"),
+        ("LOG_LEVEL", "chatty"),
+        ("REDIS_URL", "http://cache:6379"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -91,3 +93,15 @@ def test_help_of_a_command_lists_only_the_settings_it_names() -> None:
     assert "DATABASE_URL" in text and "VAR_DIR" in text and "REDIS_URL" not in text
     with pytest.raises(KeyError):
         describe_settings(["NO_SUCH_SETTING"])
+
+
+def test_a_bad_choice_lists_the_allowed_values() -> None:
+    with pytest.raises(SettingsError, match="expected one of full, truncated, none"):
+        load_settings({"IP_STORAGE": "bogus"})
+
+
+def test_a_malformed_database_url_is_named_and_its_password_never_shown() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"DATABASE_URL": "postgresql://app:hunter2@db:port/attendance"})
+    assert str(raised.value).startswith("DATABASE_URL is not valid")
+    assert "hunter2" not in str(raised.value)

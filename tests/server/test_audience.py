@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 import socketio
 
+from config import load_settings
 from handlers.keys import BREAKOUTS
 from models.domain.records import Role
 from tests.support.clients import IPHONE, RawSocket
@@ -198,7 +199,7 @@ async def test_concurrent_events_of_one_socket_keep_one_open_session(
 async def test_enrichment_from_trusted_proxy_header_is_stored(
     server: RunningServer, connect: Any
 ) -> None:
-    # The test client connects from 127.0.0.1, inside the default TRUSTED_PROXIES.
+    # The test client connects from 127.0.0.1, which the test servers trust as a proxy.
     viewer = await connect(
         server, server.token(), user_agent=IPHONE, forwarded_for=f"10.9.8.7, {LONDON_IP}"
     )
@@ -212,10 +213,11 @@ async def test_enrichment_from_trusted_proxy_header_is_stored(
     assert row["user_agent"] == IPHONE
 
 
-async def test_forwarded_header_from_an_untrusted_peer_is_ignored(
+async def test_by_default_a_forwarded_header_is_ignored_even_from_loopback(
     make_server: Any, connect: Any
 ) -> None:
-    server = await make_server(trusted_proxies=())
+    default = load_settings({}).trusted_proxies  # trusts no proxy
+    server = await make_server(trusted_proxies=default)
     viewer = await connect(server, server.token(), forwarded_for=LONDON_IP)
     joined = await viewer.call("join-chat-room", {"breakoutId": new_breakout_id()})
 

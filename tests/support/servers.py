@@ -69,16 +69,26 @@ class RunningServer:
 
 
 @contextlib.contextmanager
+def open_directory(prefix: str) -> Iterator[Path]:
+    """A temporary directory every user can reach: an embedded PostgreSQL run as root runs
+    as its own system user, which must reach its data directory."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def private_postgres(prefix: str) -> Iterator[EmbeddedPostgres]:
     """An embedded PostgreSQL of a test's own, for tests that stop or restart it."""
-    root = Path(tempfile.mkdtemp(prefix=prefix))
-    root.chmod(0o755)  # the server may run as its own system user
-    embedded = EmbeddedPostgres(root / "pg")
-    try:
-        yield embedded
-    finally:
-        embedded.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with open_directory(prefix) as root:
+        embedded = EmbeddedPostgres(root / "pg")
+        try:
+            yield embedded
+        finally:
+            embedded.stop()
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +118,7 @@ async def serving(
         "AUTH_SECRET": TEST_SECRET,
         "VAR_DIR": str(var_dir),
         "PORT": str(port),
+        "TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
         **environment,
     }
     with log_path.open("wb") as log:
@@ -117,7 +128,7 @@ async def serving(
     _LOGS[process.pid] = log_path
     url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_ready(url)
+        await _wait_ready(url, process)
         yield process, url
     except BaseException:
         sys.stderr.write(f"--- output of run.py {' '.join(args)} ---\n{_read(log_path)}\n")
@@ -128,9 +139,11 @@ async def serving(
             await process.wait()
 
 
-async def _wait_ready(url: str) -> None:
+async def _wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
     async with aiohttp.ClientSession() as http:
-        for _ in range(100):
+        for _ in range(300):  # an embedded PostgreSQL's first start takes a few seconds
+            if process.returncode is not None:
+                raise AssertionError(f"the server exited with {process.returncode}")
             try:
                 async with http.get(f"{url}/readyz") as response:
                     if response.status == 200:
