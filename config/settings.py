@@ -504,6 +504,19 @@ class Settings:
         _parse_non_negative_int,
         "how far ahead of the server's clock a check event's timestamp may be",
     )
+    checkin_own_skew_s: float = setting(
+        "CHECKIN_OWN_SKEW_S",
+        "120",
+        _parse_non_negative_int,
+        "an attendee's own check event takes the server's time: its `timestamp` may differ by "
+        "this much at most (a phone's clock)",
+    )
+    checkin_max_past_days: float = setting(
+        "CHECKIN_MAX_PAST_DAYS",
+        "7",
+        _parse_non_negative_int,
+        "how far back an admin may enter a check event for a user (it records who entered it)",
+    )
     breakout_present_min_minutes: float = setting(
         "BREAKOUT_PRESENT_MIN_MINUTES",
         "10",

@@ -310,6 +310,8 @@ async def _checkins(app: web.Application) -> AsyncIterator[None]:
         app[POOL],
         fever_threshold_c=settings.fever_threshold_c,
         max_future_s=settings.checkin_max_future_s,
+        own_skew_s=settings.checkin_own_skew_s,
+        max_past_days=settings.checkin_max_past_days,
     )
     yield
 

@@ -20,13 +20,14 @@ WHERE (st.place_kind, st.place_id, st.day) IN (
     SELECT m.place_kind, m.place_id, m.day
     FROM presence_daily_stale AS m
     LEFT JOIN schools AS sc ON m.place_kind = 'school' AND sc.id = m.place_id
-    WHERE m.day < (now() AT TIME ZONE coalesce(sc.time_zone, 'UTC'))::date
+    WHERE (m.failed_at IS NULL OR m.failed_at < now() - interval '1 hour')
+      AND (m.day < (now() AT TIME ZONE coalesce(sc.time_zone, 'UTC'))::date
        OR (m.place_kind IN ('breakout', 'recording') AND NOT EXISTS (
               SELECT FROM attendance_sessions AS o
               WHERE o.breakout_id = m.place_id AND o.exit_ts IS NULL))
        OR (m.place_kind = 'school' AND NOT EXISTS (
               SELECT FROM school_visits AS o
-              WHERE o.school_id = m.place_id AND o.exit_ts IS NULL))
+              WHERE o.school_id = m.place_id AND o.exit_ts IS NULL)))
     ORDER BY m.day
     LIMIT $1
     FOR UPDATE OF m SKIP LOCKED
@@ -46,23 +47,55 @@ INSERT INTO presence_daily (place_kind, place_id, day, user_id, user_name, secon
 SELECT * FROM presence_by_day($1, $2, $3, now(), false)
 """
 
+# A day whose rollup failed: stale again, tried after an hour (the claim skips it till then).
+MARK_FAILED = """
+INSERT INTO presence_daily_stale (place_kind, place_id, day, failed_at) VALUES ($1, $2, $3, now())
+ON CONFLICT (place_kind, place_id, day) DO UPDATE SET failed_at = now()
+"""
+
 ROLLUP_BATCH_DAYS = 200
 
 
-async def roll_up_stale_days(connection: Connection) -> int:
-    """Redo the rollups of up to ROLLUP_BATCH_DAYS stale days; return how many were redone."""
+async def _redo(connection: Connection, days: list[asyncpg.Record]) -> None:
+    keys = (
+        [row["place_kind"] for row in days],
+        [row["place_id"] for row in days],
+        [row["day"] for row in days],
+    )
+    await connection.execute(DELETE_ROLLUPS, *keys)
+    await connection.execute(INSERT_ROLLUPS, *keys)
+
+
+async def roll_up_stale_days(connection: Connection) -> tuple[int, int]:
+    """Redo the rollups of up to ROLLUP_BATCH_DAYS stale days: how many were claimed, and how
+    many of them redone. One place's failing day never holds back the others: the batch is
+    then redone a day at a time, and a day that fails stays stale, tried again in an hour."""
     async with connection.transaction():
         claimed = await connection.fetch(CLAIM_STALE_DAYS, ROLLUP_BATCH_DAYS)
         if not claimed:
-            return 0
-        keys = (
-            [row["place_kind"] for row in claimed],
-            [row["place_id"] for row in claimed],
-            [row["day"] for row in claimed],
-        )
-        await connection.execute(DELETE_ROLLUPS, *keys)
-        await connection.execute(INSERT_ROLLUPS, *keys)
-    return len(claimed)
+            return 0, 0
+        try:
+            async with connection.transaction():  # a savepoint
+                await _redo(connection, claimed)
+            return len(claimed), len(claimed)
+        except asyncpg.PostgresError:
+            pass
+        redone = 0
+        for day in claimed:
+            try:
+                async with connection.transaction():
+                    await _redo(connection, [day])
+                redone += 1
+            except asyncpg.PostgresError as exc:
+                logger.warning(
+                    "rollup of %s %s on %s failed, tried again in an hour: %s",
+                    day["place_kind"],
+                    day["place_id"],
+                    day["day"],
+                    exc,
+                )
+                await connection.execute(MARK_FAILED, *day)
+        return len(claimed), redone
 
 
 async def roll_up_all(pool: asyncpg.Pool) -> int:
@@ -70,9 +103,9 @@ async def roll_up_all(pool: asyncpg.Pool) -> int:
     total = 0
     while True:
         async with pool.acquire() as connection:
-            done = await roll_up_stale_days(connection)
-        total += done
-        if done < ROLLUP_BATCH_DAYS:
+            claimed, redone = await roll_up_stale_days(connection)
+        total += redone
+        if claimed < ROLLUP_BATCH_DAYS:
             return total
 
 

@@ -22,7 +22,7 @@ from models.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from models.domain.records import Identity
+from models.domain.records import Identity, Role
 from models.schools.directory import fetch_school
 from models.schools.records import CheckEvent, CheckEventSpec, CheckKind, FeverAlert
 from models.store.database import Connection, record_of, returned
@@ -37,9 +37,10 @@ SELECT_OPEN_VISIT = """
 SELECT checkin_id, school_id, entry_ts FROM school_visits WHERE user_id = $1 AND exit_ts IS NULL
 """
 INSERT_EVENT = """
-INSERT INTO check_events AS e (school_id, user_id, kind, at, temperature, image)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
+INSERT INTO check_events AS e (school_id, user_id, kind, at, temperature, image, entered_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at,
+       e.entered_by
 """
 OPEN_VISIT = """
 INSERT INTO school_visits (checkin_id, school_id, user_id, entry_ts) VALUES ($1, $2, $3, $4)
@@ -67,13 +68,15 @@ ORDER BY a.id DESC
 LIMIT $4
 """
 SELECT_EVENT = """
-SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
+SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at,
+       e.entered_by
 FROM check_events AS e JOIN schools AS s ON s.id = e.school_id
 WHERE e.id = $1 AND s.org_id = $2
 """
 # Every filter is optional (NULL); the page continues after the id $6.
 SELECT_EVENTS = """
-SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at
+SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at,
+       e.entered_by
 FROM check_events AS e JOIN schools AS s ON s.id = e.school_id
 WHERE s.org_id = $1
   AND ($2::text IS NULL OR e.school_id = $2)
@@ -108,20 +111,26 @@ class CheckIns:
     """Records check events as visits (check-in to check-out) and raises fever alerts."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, fever_threshold_c: float, max_future_s: float
+        self,
+        pool: asyncpg.Pool,
+        *,
+        fever_threshold_c: float,
+        max_future_s: float,
+        own_skew_s: float = 120,
+        max_past_days: float = 7,
     ) -> None:
         self._pool = pool
         self._fever_threshold_c = fever_threshold_c
         self._max_future = timedelta(seconds=max_future_s)
+        self._own_skew = timedelta(seconds=own_skew_s)
+        self._max_past = timedelta(days=max_past_days)
 
     async def record(
         self, identity: Identity, spec: CheckEventSpec, now: datetime
     ) -> tuple[CheckEvent, FeverAlert | None]:
         """Store the event (a check-in opens a visit, a check-out closes it); alert on fever."""
         require_can_check_in(identity, spec.user_id)
-        at = spec.at or now
-        if at > now + self._max_future:
-            raise ValidationFailed({"timestamp": "is too far in the future"})
+        at = self._when(identity, spec, now)
         async with self._pool.acquire() as connection, connection.transaction():
             await self._require_member(connection, identity, spec)
             visit = await connection.fetchrow(SELECT_OPEN_VISIT, spec.user_id)
@@ -145,6 +154,7 @@ class CheckIns:
                         at,
                         spec.temperature,
                         spec.image,
+                        identity.user_id,
                     )
                 )
             )
@@ -167,6 +177,22 @@ class CheckIns:
                     )
                 )
         return event, alert
+
+    def _when(self, identity: Identity, spec: CheckEventSpec, now: datetime) -> datetime:
+        """When the event happened. An attendee's own event happens now (their clock may be off
+        by OWN_SKEW at most): nobody marks themself present after the fact. An admin may enter
+        one that happened up to CHECKIN_MAX_PAST_DAYS ago; the event records who entered it."""
+        at = spec.at or now
+        if at > now + self._max_future:
+            raise ValidationFailed({"timestamp": "is too far in the future"})
+        if identity.role is Role.ATTENDEE and abs(at - now) > self._own_skew:
+            seconds = self._own_skew.total_seconds()
+            raise ValidationFailed(
+                {"timestamp": f"your own check-ins take the server's time (within {seconds:g} s)"}
+            )
+        if at < now - self._max_past:
+            raise ValidationFailed({"timestamp": f"is more than {self._max_past.days} days ago"})
+        return at
 
     async def get(self, identity: Identity, event_id: int) -> CheckEvent:
         require_role(identity, SCHOOL_READERS, READ_SCHOOLS)

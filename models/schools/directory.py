@@ -55,6 +55,7 @@ FROM school_visits AS v,
 WHERE v.school_id = $1
 ON CONFLICT DO NOTHING
 """
+IS_TIME_ZONE = "SELECT is_time_zone($1)"
 SCHOOL_HAS_USERS = "SELECT EXISTS (SELECT FROM school_users WHERE school_id = $1)"
 DELETE_SCHOOL = "DELETE FROM schools WHERE id = $1 AND org_id = $2"
 
@@ -103,6 +104,13 @@ def _user(row: asyncpg.Record) -> SchoolUser:
     return record_of(SchoolUser, row)
 
 
+async def _require_known_zone(connection: Connection, zone: str | None) -> None:
+    """Python and PostgreSQL know different zone names (right/UTC, posixrules, localtime):
+    a school's days are cut in PostgreSQL, so its zone must be one PostgreSQL knows."""
+    if zone is not None and not await connection.fetchval(IS_TIME_ZONE, zone):
+        raise ValidationFailed({"time_zone": "must be an IANA time zone such as Europe/Madrid"})
+
+
 async def fetch_school(connection: Connection, school_id: str, org_id: str) -> School:
     row = await connection.fetchrow(SELECT_SCHOOL, school_id, org_id)
     if row is None:
@@ -131,6 +139,7 @@ class Schools:
     async def create(self, identity: Identity, school_id: str | None, spec: SchoolSpec) -> School:
         require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
         async with self._pool.acquire() as connection:
+            await _require_known_zone(connection, spec.time_zone)
             row = await connection.fetchrow(
                 INSERT_SCHOOL,
                 school_id or new_id("sch"),
@@ -148,6 +157,7 @@ class Schools:
         days = None if spec.school_days is None else list(spec.school_days)
         async with self._pool.acquire() as connection, connection.transaction():
             before = await fetch_school(connection, school_id, identity.org_id)
+            await _require_known_zone(connection, spec.time_zone)
             row = await connection.fetchrow(
                 UPDATE_SCHOOL, school_id, identity.org_id, spec.name, spec.time_zone, days
             )

@@ -76,6 +76,8 @@ class CheckEvent:
     temperature: float
     image: str | None
     recorded_at: datetime
+    # Who posted it: the user themself, or an admin entering it for them.
+    entered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

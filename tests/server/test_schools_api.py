@@ -61,6 +61,12 @@ class Api:
 
 
 @pytest.fixture
+async def server(make_server: Any) -> RunningServer:
+    """The reports below are fed a month of history, entered by an admin."""
+    return await make_server(checkin_max_past_days=60)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
 def api(http: aiohttp.ClientSession, server: RunningServer) -> Api:
     return Api(http, server, f"org-{secrets.token_hex(4)}")
 
@@ -383,3 +389,41 @@ async def test_a_new_time_zone_moves_the_schools_days(api: Api, server: RunningS
     assert [p["users"][0]["seconds"] for p in after["data"]["periods"]] == [0, 7200]
     await roll_up_all(server.pool)
     assert (await _aggregate(api, school, query))[1] == after
+
+
+async def test_an_attendee_cannot_backdate_its_own_check_in(
+    api: Api, server: RunningServer
+) -> None:
+    school = await api.school()
+    ada = await api.user(school)
+    own = api.headers(Role.ATTENDEE, user=ada)
+    body = {"user_id": ada, "school_id": school, "type": "checkin", "temperature": 36.6}
+    status, answer = await api.call(
+        "POST", "/api/attendances", body | {"timestamp": "1970-01-02T08:00:00Z"}, headers=own
+    )
+    assert status == 422 and "server's time" in answer["errors"]["timestamp"]
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    status, _ = await api.call("POST", "/api/attendances", body | {"timestamp": yesterday}, own)
+    assert status == 422
+    a_moment_ago = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+    status, answer = await api.call(
+        "POST", "/api/attendances", body | {"timestamp": a_moment_ago}, headers=own
+    )
+    assert status == 201 and answer["data"]["entered_by"] == ada
+
+
+async def test_an_admin_enters_past_events_within_the_window_and_is_named(
+    api: Api, server: RunningServer
+) -> None:
+    school = await api.school()
+    ada = await api.user(school)
+    status, answer = await api.check("checkin", ada, school, datetime.now(UTC) - timedelta(days=90))
+    assert status == 422 and "days ago" in answer["errors"]["timestamp"]
+    status, answer = await api.check("checkin", ada, school, datetime.now(UTC) - timedelta(days=3))
+    assert status == 201 and answer["data"]["entered_by"] == "staff"
+
+
+@pytest.mark.parametrize("zone", ["right/UTC", "posixrules", "localtime"])
+async def test_time_zones_postgresql_does_not_know_are_refused(api: Api, zone: str) -> None:
+    status, body = await api.call("POST", "/api/schools", {"name": "Hill", "time_zone": zone})
+    assert status == 422 and "time_zone" in body["errors"], body

@@ -1,0 +1,77 @@
+"""The rollup job against a real PostgreSQL: one place's failing day never holds back others."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from models.reports.rollups import roll_up_all
+from tests.support.records import create_breakout
+
+# A fault injected in PostgreSQL itself: rollup rows of one breakout cannot be written.
+POISON = """
+CREATE TABLE test_poisoned_places (place_id text PRIMARY KEY);
+CREATE FUNCTION refuse_poisoned_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT FROM test_poisoned_places WHERE place_id = NEW.place_id) THEN
+        RAISE EXCEPTION 'injected rollup failure';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_poisoned_rollup BEFORE INSERT ON presence_daily
+FOR EACH ROW EXECUTE FUNCTION refuse_poisoned_rollup();
+"""
+CURE = """
+DROP TRIGGER refuse_poisoned_rollup ON presence_daily;
+DROP FUNCTION refuse_poisoned_rollup();
+DROP TABLE test_poisoned_places;
+"""
+
+
+async def a_day_of_attendance(db: asyncpg.Pool, breakout: str) -> None:
+    day = datetime.now(UTC) - timedelta(days=2)
+    async with db.acquire() as connection:
+        await connection.execute(
+            "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,"
+            " exit_reason, org_id, user_name) VALUES ('u1', $1, 's1', $2, $3, 'leave', 'org-a',"
+            " 'Ada')",
+            breakout,
+            day,
+            day + timedelta(hours=1),
+        )
+
+
+async def stale_days(db: asyncpg.Pool, breakout: str) -> list[asyncpg.Record]:
+    async with db.acquire() as connection:
+        return await connection.fetch(
+            "SELECT failed_at FROM presence_daily_stale WHERE place_id = $1", breakout
+        )
+
+
+async def rolled_up(db: asyncpg.Pool, breakout: str) -> int:
+    async with db.acquire() as connection:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM presence_daily WHERE place_id = $1", breakout
+        )
+    return count
+
+
+async def test_a_failing_place_never_holds_back_the_others(db: asyncpg.Pool) -> None:
+    poisoned, healthy = await create_breakout(db), await create_breakout(db)
+    await a_day_of_attendance(db, poisoned)
+    await a_day_of_attendance(db, healthy)
+    async with db.acquire() as connection:
+        await connection.execute(POISON)
+        await connection.execute("INSERT INTO test_poisoned_places VALUES ($1)", poisoned)
+    try:
+        await roll_up_all(db)
+        assert await rolled_up(db, healthy) == 1
+        assert await rolled_up(db, poisoned) == 0
+        [kept] = await stale_days(db, poisoned)
+        assert kept["failed_at"] is not None  # stale still, tried again in an hour
+        await roll_up_all(db)  # the next round does not spin on it
+        assert len(await stale_days(db, poisoned)) == 1
+    finally:
+        async with db.acquire() as connection:
+            await connection.execute(CURE)
