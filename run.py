@@ -23,7 +23,6 @@ from config import (
     describe_settings,
     load_settings,
 )
-from handlers.http.logs import AccessLog
 from handlers.keys import SETTINGS
 from models.auth.tokens import TokenAuthority, TokenConfigError, secret_path
 from models.domain.fields import MAX_ID_CHARS, is_token_id, parse_name
@@ -33,7 +32,7 @@ from models.jobs.seed import SeedPlan, seed
 from models.reports.rollups import roll_up_all
 from models.store.migrate import apply_migrations
 from models.writes.journal import JournalError
-from server import create_app
+from server import create_app, runner_options
 from server.database import database_url, open_pool
 from server.embedded.postgres import EmbeddedPostgresError
 from server.embedded.redis import EmbeddedRedisError
@@ -229,7 +228,7 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         print=announce,
         reuse_port=settings.reuse_port or None,
-        access_log_class=AccessLog,
+        **runner_options(settings),
         loop=uvloop.new_event_loop() if settings.event_loop is EventLoop.UVLOOP else None,
     )
 

@@ -333,6 +333,20 @@ class Settings:
         _parse_positive_int,
         "largest Engine.IO message from a client (larger closes the socket)",
     )
+    http_read_timeout_s: float = setting(
+        "HTTP_READ_TIMEOUT_S",
+        "15",
+        _parse_positive_float,
+        "longest an HTTP client may take to send a request's headers (or sit idle between "
+        "requests), and, separately, its body; past it the connection is closed (body: 408)",
+    )
+    max_queued_bytes: int = setting(
+        "MAX_QUEUED_BYTES",
+        "1048576",
+        _parse_positive_int,
+        "bytes of acks and broadcasts that may wait for a socket that reads slowly; past it the "
+        "socket is disconnected",
+    )
     max_body_bytes: int = setting(
         "MAX_BODY_BYTES", "65536", _parse_positive_int, "largest HTTP request body (larger: 413)"
     )

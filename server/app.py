@@ -29,7 +29,7 @@ from handlers.api import (
     sessions,
 )
 from handlers.http.cors import cors_middleware, socketio_origins
-from handlers.http.logs import quiet_malformed_requests
+from handlers.http.logs import AccessLog, quiet_malformed_requests
 from handlers.http.problems import problem_middleware
 from handlers.keys import (
     ATTENDANCE,
@@ -114,6 +114,13 @@ def create_app(settings: Settings) -> web.Application:
     app[TOKENS] = TokenAuthority.from_settings(settings)
 
     sio = GuardedServer(
+        # Frames (events, acks, anything) get twice the events' budget: for a client that
+        # sends events, the events' own limit (rate_limited acks, then a clean disconnect)
+        # comes first.
+        frame_rate_per_s=2 * settings.event_rate_per_s,
+        frame_burst=2 * settings.event_burst,
+        flood_disconnect_after=2 * settings.flood_disconnect_after,
+        max_queued_bytes=settings.max_queued_bytes,
         async_mode="aiohttp",
         # With Redis, emits to rooms and sockets reach them on whichever node they are.
         client_manager=(
@@ -137,6 +144,13 @@ def create_app(settings: Settings) -> web.Application:
     add_resources(app, resources(settings))
     app.on_shutdown.append(_close_sessions)
     return app
+
+
+def runner_options(settings: Settings) -> dict[str, Any]:
+    """How the HTTP server around the app runs (`web.run_app`, and the tests' AppRunner): the
+    access log with secrets redacted, and a connection that sends no whole request within
+    HTTP_READ_TIMEOUT_S (a stalled request line or headers, an idle keep-alive) is closed."""
+    return {"access_log_class": AccessLog, "keepalive_timeout": settings.http_read_timeout_s}
 
 
 def resources(settings: Settings) -> list[Resource]:

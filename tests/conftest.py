@@ -12,9 +12,8 @@ import pytest
 from aiohttp import web
 
 from config import load_settings
-from handlers.http.logs import AccessLog
 from models.store.migrate import apply_migrations
-from server import create_app
+from server import create_app, runner_options
 from server.embedded.redis import EmbeddedRedis
 from tests.support.clients import Viewer, connect_viewer
 from tests.support.geo import build_city_db
@@ -95,7 +94,7 @@ async def make_server(
         }
         settings = load_settings({}).with_overrides(**(defaults | overrides))
         app = create_app(settings)
-        runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLog)
+        runner = web.AppRunner(app, handle_signals=False, **runner_options(settings))
         await runner.setup()
         running = RunningServer(url=f"http://{settings.host}:{settings.port}", runner=runner)
         started.append(running)

@@ -18,6 +18,7 @@ STATUS_BY_CODE = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "request_timeout": 408,
     "not_joined": 409,
     "conflict": 409,
     "already_checked_in": 409,

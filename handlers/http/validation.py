@@ -6,13 +6,15 @@ them together as `ValidationFailed` (problem JSON with `errors: {field: why}`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from models.domain.errors import ValidationFailed
+from handlers.keys import SETTINGS
+from models.domain.errors import RequestTimeout, ValidationFailed
 from models.domain.fields import (
     MAX_NAME_CHARS,
     is_clean,
@@ -128,7 +130,10 @@ def read_query(request: web.Request, read: Callable[[Fields], T]) -> T:
 
 async def json_body(request: web.Request) -> object:
     try:
-        return await request.json()
+        async with asyncio.timeout(request.app[SETTINGS].http_read_timeout_s):
+            return await request.json()
+    except TimeoutError:  # a body trickled in slower than anyone sends one
+        raise RequestTimeout("the request body did not arrive in time") from None
     except ValueError:  # not JSON, or not UTF-8
         raise ValidationFailed({"body": "must be JSON"}) from None
     except RecursionError:  # [[[[...]]]] ten thousand deep

@@ -1,35 +1,89 @@
-"""Socket.IO protocol hygiene: what a client's EVENT packet may name, and when it was heard."""
+"""Socket.IO protocol hygiene: what a client may send, how often, and what it is sent."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import socketio
 from socketio import packet
 
 from handlers.socket.acks import error_ack
-from handlers.socket.liveness import hear, left_at
+from handlers.socket.watch import WatchedSocket, left_at, watch
+from models.domain.rates import EventLimiter, Verdict
 
 MAX_EVENT_NAME_CHARS = 64
 
 
+logger = logging.getLogger(__name__)
+# Socket.IO packet types carrying binary attachments: none in our contract.
+_BINARY_PACKETS = (str(packet.BINARY_EVENT), str(packet.BINARY_ACK))
+
+
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
-    """An AsyncServer that refuses client events named like its own lifecycle events.
+    """An AsyncServer that bounds what each connection may send and be sent.
 
-    python-socketio dispatches a client's `["disconnect"]` or `["connect", ...]` EVENT packet to
-    the same handlers the server calls when a socket really connects or goes away; a client could
-    then close its own session while staying connected, or feed a forged environ to the connect
-    handler. Such packets, and events that are not short strings, get an `invalid_payload` ack.
-
-    Every connection notes when its client was last heard (`handlers.socket.liveness`).
+    - Client events named like the server's own lifecycle events are refused: python-socketio
+      dispatches a client's `["disconnect"]` or `["connect", ...]` EVENT packet to the same
+      handlers the server calls when a socket really connects or goes away; a client could then
+      close its own session while staying connected, or feed a forged environ to the connect
+      handler. Such packets, and events that are not short strings, get an `invalid_payload` ack.
+    - Binary packets close the connection: python-socketio buffers every binary frame a packet
+      announces (up to 9,999,999,999 of them), and the contract has no binary events.
+    - Every frame counts against a per-connection budget (`frame_rate_per_s`, `frame_burst`),
+      not only events: past `flood_disconnect_after` frames over it in a row, the connection
+      is cut (acks of nothing, connects to other namespaces, ... cost no event budget).
+    - Each connection notes when its client was last heard, and one that holds more than
+      `max_queued_bytes` unsent is disconnected (`handlers.socket.watch`).
     """
 
+    def __init__(
+        self,
+        *,
+        frame_rate_per_s: float,
+        frame_burst: int,
+        flood_disconnect_after: int,
+        max_queued_bytes: int,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self._frame_budget = (frame_rate_per_s, frame_burst, flood_disconnect_after)
+        self._max_queued_bytes = max_queued_bytes
+        self._frames: dict[str, EventLimiter] = {}
+
     async def _handle_eio_connect(self, eio_sid: str, environ: Any) -> None:
-        hear(self.eio.sockets.get(eio_sid))
+        watch(self.eio.sockets.get(eio_sid), environ, self._max_queued_bytes)
+        rate, burst, disconnect_after = self._frame_budget
+        self._frames[eio_sid] = EventLimiter(rate, burst, disconnect_after, time.monotonic())
         await super()._handle_eio_connect(eio_sid, environ)
 
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:
+        self._frames.pop(eio_sid, None)
+        self._binary_packet.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        limiter = self._frames.get(eio_sid)
+        verdict = limiter.check(time.monotonic()) if limiter else Verdict.ALLOW
+        if verdict is Verdict.DISCONNECT:
+            await self._drop(eio_sid, "kept sending past its frame budget")
+            return
+        # A frame past the budget is still handled (an event then gets its rate_limited ack
+        # from the namespace): only a flood that goes on is cut off.
+        if not isinstance(data, str) or data[:1] in _BINARY_PACKETS:
+            await self._drop(eio_sid, "sent a binary packet")
+            return
+        await super()._handle_eio_message(eio_sid, data)
+
+    async def _drop(self, eio_sid: str, why: str) -> None:
+        engine_socket = self.eio.sockets.get(eio_sid)
+        if isinstance(engine_socket, WatchedSocket) and not engine_socket.closing:
+            logger.warning("disconnecting a socket that %s", why)
+            engine_socket.drop()
+
     def left_at(self, sid: str, namespace: str, now: float) -> float:
-        """When the client of Socket.IO connection `sid` left (see `liveness.left_at`)."""
+        """When the client of Socket.IO connection `sid` left (see `watch.left_at`)."""
         eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
         engine_socket = self.eio.sockets.get(eio_sid) if eio_sid else None
         return left_at(engine_socket, self.eio.ping_interval, now)

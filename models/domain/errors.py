@@ -39,6 +39,12 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
 
+class RequestTimeout(DomainError):
+    """The client did not send its request in time (HTTP 408)."""
+
+    code = "request_timeout"
+
+
 class Unavailable(DomainError):
     code = "unavailable"
 
