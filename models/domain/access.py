@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models.domain.errors import Forbidden, Unauthorized
+from models.domain.errors import Forbidden, NotFound, Unauthorized
 from models.domain.records import Breakout, Identity, Role
 
 # Who may do what, always within their own organisation (README: "Roles and tenants").
@@ -19,8 +19,10 @@ def require_role(identity: Identity, roles: frozenset[Role], action: str) -> Non
 
 
 def require_same_org(identity: Identity, breakout: Breakout) -> None:
+    """Another organisation's breakout answers exactly as one that does not exist: whoever
+    asks learns nothing of what other organisations have."""
     if identity.org_id != breakout.org_id:
-        raise Forbidden("this breakout belongs to another organisation")
+        raise NotFound(f"breakout {breakout.id} does not exist")
 
 
 def _require(identity: Identity, breakout: Breakout, roles: frozenset[Role], action: str) -> None:

@@ -67,10 +67,15 @@ async def test_auto_created_breakout_belongs_to_the_creators_org(
     outsider = await connect(server, server.token("u2", org="org-a", role=Role.ADMIN))
     assert (await outsider.call("join-chat-room", {"breakoutId": breakout}))["error"][
         "code"
-    ] == "forbidden"
+    ] == "not_found"
     headers = {"Authorization": f"Bearer {server.token('a', org='org-a', role=Role.ADMIN)}"}
     async with http.get(f"{server.url}/api/breakouts/{breakout}/sessions", headers=headers) as r:
-        assert r.status == 403
+        assert r.status == 404  # exactly as for a breakout that does not exist
+    async with http.get(f"{server.url}/api/breakouts/no-such-one/sessions", headers=headers) as r:
+        unknown = await r.json()
+    async with http.get(f"{server.url}/api/breakouts/{breakout}/sessions", headers=headers) as r:
+        foreign = await r.json()
+    assert {**foreign, "detail": ""} == {**unknown, "detail": ""}
 
 
 # --- token lifetime ---------------------------------------------------------------------------
@@ -334,8 +339,8 @@ async def test_request_bodies_are_capped(
         (Role.ADMIN, "org-a", None),
         (Role.ATTENDEE, "org-a", "forbidden"),
         (Role.ANALYST, "org-a", "forbidden"),
-        (Role.HOST, "org-b", "forbidden"),
-        (Role.ADMIN, "org-b", "forbidden"),
+        (Role.HOST, "org-b", "not_found"),
+        (Role.ADMIN, "org-b", "not_found"),
     ],
 )
 async def test_who_may_watch_a_breakout(

@@ -109,8 +109,8 @@ async def test_open_session_is_not_attended(
     ("role", "org", "status", "code"),
     [
         (Role.ATTENDEE, "org-a", 403, "forbidden"),
-        (Role.ANALYST, "org-b", 403, "forbidden"),
-        (Role.HOST, "org-b", 403, "forbidden"),
+        (Role.ANALYST, "org-b", 404, "not_found"),
+        (Role.HOST, "org-b", 404, "not_found"),
     ],
 )
 async def test_readers_are_checked_for_role_and_org(
