@@ -41,7 +41,8 @@ SET name = coalesce($3, name), time_zone = coalesce($4, time_zone),
 WHERE id = $1 AND org_id = $2
 RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
 """
-# A school's days are local to its time zone: a new zone redoes every day it has.
+# A school's days are local to its time zone: a new zone redoes every day it has (the days
+# a visit can count on: at most 8 after it began, as presence_by_day looks for them).
 RESET_SCHOOL_ROLLUPS = """
 WITH dropped AS (
     DELETE FROM presence_daily WHERE place_kind = 'school' AND place_id = $1
@@ -50,7 +51,8 @@ INSERT INTO presence_daily_stale (place_kind, place_id, day)
 SELECT DISTINCT 'school', v.school_id, d::date
 FROM school_visits AS v,
      generate_series(date_trunc('day', v.entry_ts AT TIME ZONE $2),
-                     date_trunc('day', coalesce(v.exit_ts, v.entry_ts) AT TIME ZONE $2),
+                     least(date_trunc('day', coalesce(v.exit_ts, v.entry_ts) AT TIME ZONE $2),
+                           date_trunc('day', v.entry_ts AT TIME ZONE $2) + interval '8 days'),
                      interval '1 day') AS d
 WHERE v.school_id = $1
 ON CONFLICT DO NOTHING

@@ -75,3 +75,18 @@ async def test_a_failing_place_never_holds_back_the_others(db: asyncpg.Pool) -> 
     finally:
         async with db.acquire() as connection:
             await connection.execute(CURE)
+
+
+async def test_a_long_stay_marks_only_the_days_reports_can_count(db: asyncpg.Pool) -> None:
+    """Reports look for stays at most 7 days before a day: a stay of 100 days marks 9 days
+    stale, not 101 (a visit from the year 1500 once marked 192,454)."""
+    breakout = await create_breakout(db)
+    began = datetime.now(UTC) - timedelta(days=100)
+    async with db.acquire() as connection:
+        await connection.execute(
+            "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,"
+            " exit_reason, org_id) VALUES ('u1', $1, 's1', $2, now(), 'leave', 'org-a')",
+            breakout,
+            began,
+        )
+    assert len(await stale_days(db, breakout)) == 9
