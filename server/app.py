@@ -258,7 +258,8 @@ async def _presence(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:
-    bus: Bus = RedisBus(app[REDIS]) if app[SETTINGS].uses_redis else MemoryBus()
+    clustered = app[SETTINGS].uses_redis
+    bus: Bus = RedisBus(app[REDIS], metrics=app[METRICS]) if clustered else MemoryBus()
     app[BUS] = bus
     await bus.start()
     yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as redis
 
-from models.runtime.loops import stop_task
+from models.runtime.loops import Loop
+from models.runtime.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +68,17 @@ class MemoryBus:
 
 
 class RedisBus:
-    """Many nodes: messages go through one Redis channel; each is handled in its own task."""
+    """Many nodes: messages go through one Redis channel; each is handled in its own task.
 
-    def __init__(self, client: redis.Redis) -> None:
+    The subscription is a loop of its own (`Loop`): when its connection to Redis breaks (Redis
+    restarted, the connection killed), the loop logs and counts it and subscribes again, so a
+    node never goes deaf to the cluster without a word."""
+
+    def __init__(self, client: redis.Redis, metrics: Metrics | None = None) -> None:
         self._redis = client
         self._handler: Handler | None = None
         self._pubsub: Any = None
-        self._listener: asyncio.Task[None] | None = None
+        self._listener = Loop("cluster-bus", self._listen, every_s=1.0, metrics=metrics)
         self._handling: set[asyncio.Task[None]] = set()
 
     def subscribe(self, handler: Handler) -> None:
@@ -82,29 +88,46 @@ class RedisBus:
         await self._redis.publish(CHANNEL, json.dumps(message, separators=(",", ":")))
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(CHANNEL)
-        self._listener = asyncio.create_task(self._listen(), name="cluster-bus")
+        await self._subscribed()  # subscribed before start() returns: nothing is missed
+        self._listener.start()
 
     async def close(self) -> None:
-        await stop_task(self._listener)
+        # The round waits on the connection, not between rounds: cancel it at once.
+        await self._listener.stop(timeout_s=0)
         if self._handling:
             await asyncio.wait(self._handling, timeout=5)
         if self._pubsub is not None:
             await self._pubsub.aclose()
 
+    async def _subscribed(self) -> Any:
+        """The subscription, made anew when the last one's connection broke."""
+        if self._pubsub is None or not self._pubsub.subscribed:
+            if self._pubsub is not None:
+                await self._pubsub.aclose()
+            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            await self._pubsub.subscribe(CHANNEL)
+        return self._pubsub
+
     async def _listen(self) -> None:
-        async for item in self._pubsub.listen():
-            if item.get("type") != "message" or self._handler is None:
-                continue
-            try:
-                message = json.loads(item["data"])
-            except ValueError:
-                logger.warning("ignored a malformed cluster message")
-                continue
-            task = asyncio.create_task(self._handle(message))
-            self._handling.add(task)
-            task.add_done_callback(self._handling.discard)
+        """Hand every message on to its own task, until the connection breaks."""
+        pubsub = await self._subscribed()
+        try:
+            async for item in pubsub.listen():
+                if item.get("type") != "message" or self._handler is None:
+                    continue
+                try:
+                    message = json.loads(item["data"])
+                except ValueError:
+                    logger.warning("ignored a malformed cluster message")
+                    continue
+                task = asyncio.create_task(self._handle(message))
+                self._handling.add(task)
+                task.add_done_callback(self._handling.discard)
+        except Exception:
+            self._pubsub = None  # subscribe on a new connection next round
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+            raise
 
     async def _handle(self, message: Message) -> None:
         assert self._handler is not None  # noqa: S101 - checked before the task was made

@@ -65,7 +65,11 @@ class Loop:
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Let the round under way finish (up to `timeout_s`), else cancel it."""
+        """Let the round under way finish (up to `timeout_s`; 0: not at all), else cancel it."""
+        if timeout_s <= 0:
+            self._stopping.set()
+            await stop_task(self._task)
+            return
         await stop_task(self._task, self._stopping, timeout_s)
 
     async def _run(self) -> None:
