@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from handlers.wire.names import PRESENCE_DIFF, VIEWER_COUNT, chat_room, watchers_room
 from handlers.wire.records import Json, viewer_json
 from models.cluster.bus import Bus, Kind
+from models.domain.records import breakout_of_place
 from models.live.desk import ExitOutcome, JoinOutcome
 from models.live.presence import PresenceStore
 from models.runtime.loops import Loop
@@ -58,23 +59,23 @@ class PresenceBroadcaster:
         if outcome.switched_from is not None:
             self.left(outcome.switched_from)
         session = outcome.session
-        pending = self._pending_of(session.breakout_id)
+        pending = self._pending_of(session.place)
         if session.session_id not in pending.joined:
             pending.joined.add(session.session_id)
             pending.joins.append(viewer_json(outcome.viewer))
 
     def left(self, outcome: ExitOutcome) -> None:
         session = outcome.session
-        pending = self._pending_of(session.breakout_id)
+        pending = self._pending_of(session.place)
         reason = None if session.exit_reason is None else session.exit_reason.value
         pending.leaves.append(
             {"userId": session.user_id, "sessionId": session.session_id, "reason": reason}
         )
 
-    def _pending_of(self, breakout_id: str) -> _Pending:
-        pending = self._pending.get(breakout_id)
+    def _pending_of(self, place: str) -> _Pending:
+        pending = self._pending.get(place)
         if pending is None:
-            pending = self._pending[breakout_id] = _Pending()
+            pending = self._pending[place] = _Pending()
         return pending
 
     def start(self) -> None:
@@ -99,37 +100,38 @@ class PresenceBroadcaster:
         try:
             counts = await self._presence.counts(list(pending))
         except Exception:  # the store is away: keep the changes for the next round
-            for breakout_id, changes in pending.items():
-                later = self._pending_of(breakout_id)
+            for place, changes in pending.items():
+                later = self._pending_of(place)
                 later.joins[:0], later.leaves[:0] = changes.joins, changes.leaves
                 later.joined |= changes.joined
             raise
         updates = [
             {
-                "breakoutId": breakout_id,
+                "place": place,
+                "breakoutId": breakout_of_place(place)[1],
                 "count": count,
                 "joins": changes.joins,
                 "leaves": changes.leaves,
             }
-            for (breakout_id, changes), count in zip(pending.items(), counts, strict=True)
+            for (place, changes), count in zip(pending.items(), counts, strict=True)
         ]
         await self._bus.publish({"kind": Kind.PRESENCE_UPDATES, "updates": updates})
 
     async def deliver(self, updates: list[Json]) -> None:
         """Send one interval's updates (from any node) to this node's sockets."""
         for update in updates:
-            breakout_id = update["breakoutId"]
+            place, breakout_id = update["place"], update["breakoutId"]
             try:
                 await self._emit_here(
                     VIEWER_COUNT,
                     {"breakoutId": breakout_id, "count": update["count"]},
-                    [chat_room(breakout_id), watchers_room(breakout_id)],
+                    [chat_room(place), watchers_room(place)],
                 )
                 diff = {
                     "breakoutId": breakout_id,
                     "joins": update["joins"],
                     "leaves": update["leaves"],
                 }
-                await self._emit_here(PRESENCE_DIFF, diff, [watchers_room(breakout_id)])
+                await self._emit_here(PRESENCE_DIFF, diff, [watchers_room(place)])
             except Exception:  # one breakout's failure must not stop the others' updates
                 logger.exception("presence broadcast for breakout %s failed", breakout_id)

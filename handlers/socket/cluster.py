@@ -12,7 +12,7 @@ from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.wire.names import BREAKOUT_ENDED, DEVICE_LIMIT_EXCEEDED, PLAYBACK, chat_room
 from handlers.wire.records import iso_ms
 from models.cluster.bus import Bus, Kind, Message
-from models.domain.records import Breakout
+from models.domain.records import Breakout, breakout_of_place
 from models.live.desk import Attendance, JoinOutcome
 
 logger = logging.getLogger(__name__)
@@ -42,29 +42,29 @@ class ClusterCommands:
     async def breakout_ended(self, breakout: Breakout) -> None:
         """Have every node close its sessions in the breakout and tell their sockets."""
         await self._bus.publish(
-            {"kind": Kind.END, "breakoutId": breakout.id, "endedAt": iso_ms(breakout.ended_at)}
+            {"kind": Kind.END, "place": breakout.place, "endedAt": iso_ms(breakout.ended_at)}
         )
 
     async def breakout_changed(self, breakout: Breakout) -> None:
         """Have every node drop its cached copy, so the change applies at once everywhere."""
-        await self._bus.publish({"kind": Kind.BREAKOUT_CHANGED, "breakoutId": breakout.id})
+        await self._bus.publish({"kind": Kind.BREAKOUT_CHANGED, "place": breakout.place})
 
     async def handle(self, message: Message) -> None:
         kind = message.get("kind")
         if kind == Kind.PRESENCE_UPDATES and isinstance(message.get("updates"), list):
             await self._broadcaster.deliver(message["updates"])
-        elif kind == Kind.BREAKOUT_CHANGED and isinstance(message.get("breakoutId"), str):
-            self._attendance.forget_breakout(message["breakoutId"])
+        elif kind == Kind.BREAKOUT_CHANGED and isinstance(message.get("place"), str):
+            self._attendance.forget_breakout(message["place"])
         elif kind == Kind.EXPEL and isinstance(message.get("sessionId"), str):
             await self._expel(message["sessionId"])
-        elif kind == Kind.END and isinstance(message.get("breakoutId"), str):
-            await self._end(message["breakoutId"], datetime.fromisoformat(message["endedAt"]))
+        elif kind == Kind.END and isinstance(message.get("place"), str):
+            await self._end(message["place"], datetime.fromisoformat(message["endedAt"]))
 
-    async def _end(self, breakout_id: str, ended_at: datetime) -> None:
-        notice = {"breakoutId": breakout_id, "endedAt": iso_ms(ended_at)}
-        for connection_id, outcome in await self._attendance.close_breakout(breakout_id, ended_at):
+    async def _end(self, place: str, ended_at: datetime) -> None:
+        notice = {"breakoutId": breakout_of_place(place)[1], "endedAt": iso_ms(ended_at)}
+        for connection_id, outcome in await self._attendance.close_breakout(place, ended_at):
             await self._sio.emit(BREAKOUT_ENDED, notice, to=connection_id)
-            await self._sio.leave_room(connection_id, chat_room(breakout_id))
+            await self._sio.leave_room(connection_id, chat_room(place))
             self._broadcaster.left(outcome)
 
     async def _expel(self, session_id: str) -> None:
@@ -73,6 +73,6 @@ class ClusterCommands:
             return  # held by another node, or already gone
         connection_id, outcome = found
         await self._sio.emit(PLAYBACK, DEVICE_LIMIT_EXCEEDED, to=connection_id)
-        await self._sio.leave_room(connection_id, chat_room(outcome.session.breakout_id))
+        await self._sio.leave_room(connection_id, chat_room(outcome.session.place))
         self._broadcaster.left(outcome)
         logger.info("expelled session %s over its device limit", session_id)

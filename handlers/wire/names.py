@@ -25,14 +25,15 @@ def handler_name(event: str) -> str:
     return event.replace("-", "_")
 
 
-def chat_room(breakout_id: str) -> str:
-    """The sockets with an open session in the breakout: its viewers (and its chat)."""
-    return f"chat-room-{breakout_id}"
+def chat_room(place: str) -> str:
+    """The sockets with an open session in the breakout (its place: `breakout_place`): its
+    viewers, and its chat."""
+    return f"chat-room-{place}"
 
 
-def watchers_room(breakout_id: str) -> str:
+def watchers_room(place: str) -> str:
     """Hosts watching a breakout; kept apart from the chat room so viewers hear no host events."""
-    return f"watchers-{breakout_id}"
+    return f"watchers-{place}"
 
 
 def staff_room(org_id: str) -> str:

@@ -69,6 +69,18 @@ class ClientInfo:
     user_agent: str | None = None
 
 
+def breakout_place(org_id: str, breakout_id: str) -> str:
+    """A breakout named among every organisation's: live presence, Socket.IO rooms and rollups
+    key it so. (`/` is in neither an org id nor a breakout id.)"""
+    return f"{org_id}/{breakout_id}"
+
+
+def breakout_of_place(place: str) -> tuple[str, str]:
+    """The org and breakout ids a place names."""
+    org_id, _, breakout_id = place.partition("/")
+    return org_id, breakout_id
+
+
 # ClientInfo's fields in order: the columns of a session's client part, named alike everywhere.
 CLIENT_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(ClientInfo))
 
@@ -86,6 +98,10 @@ class Breakout:
     # Who counts as present (at most one is set; None takes the server's default rule).
     present_min_minutes: int | None = None
     present_min_percent: float | None = None
+
+    @property
+    def place(self) -> str:
+        return breakout_place(self.org_id, self.id)
 
     @property
     def scheduled_seconds(self) -> float | None:
@@ -121,6 +137,11 @@ class AttendanceSession:
     node_id: str | None = None
     exit_ts: datetime | None = None
     exit_reason: ExitReason | None = None
+
+    @property
+    def place(self) -> str:
+        """Its breakout among every organisation's (see `breakout_place`)."""
+        return breakout_place(self.org_id, self.breakout_id)
 
     @property
     def attended(self) -> bool:

@@ -28,6 +28,7 @@ from models.domain.records import (
     ExitReason,
     Identity,
     SessionType,
+    breakout_of_place,
     now_ms,
 )
 from models.live.presence import PresenceStore, Viewer
@@ -130,9 +131,9 @@ class Attendance:
             require_role(identity, HOSTS, HOST)
             breakout = await self._breakouts.get_or_create(breakout_id, identity)
         else:
-            breakout = await self._breakouts.get(breakout_id)
+            breakout = await self._breakouts.get(identity.org_id, breakout_id)
         require_can_host(identity, breakout)
-        return await self._presence.viewers(breakout.id)
+        return await self._presence.viewers(breakout.place)
 
     def connect(self, connection_id: str, identity: Identity, client: ClientInfo) -> None:
         self._seats[connection_id] = _Seat(connection_id, identity, client)
@@ -157,9 +158,7 @@ class Attendance:
             )
         )
         try:
-            count = await self._presence.remove(
-                session.breakout_id, session.user_id, session.session_id
-            )
+            count = await self._presence.remove(session.place, session.user_id, session.session_id)
         except Exception:  # the exit is durable; a stale viewer card is the lesser harm
             logger.exception("session %s closed but still shown as present", session.session_id)
             count = 0
@@ -168,30 +167,28 @@ class Attendance:
             self._metrics.exits.labels(reason=reason.value).inc()
         return ExitOutcome(session=closed, count=count)
 
-    def forget_breakout(self, breakout_id: str) -> None:
+    def forget_breakout(self, place: str) -> None:
         """Another node changed the breakout: read it afresh next time."""
-        self._breakouts.forget(breakout_id)
+        self._breakouts.forget(*breakout_of_place(place))
 
     async def end_breakout(self, identity: Identity, breakout_id: str) -> Breakout:
         """Mark a breakout ended (host or admin of its org); callers then have every node close
         its sessions there (`close_breakout`)."""
         require_unexpired(identity, self._clock())
-        breakout = await self._breakouts.get(breakout_id)
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
         require_can_host(identity, breakout)
-        return await self._breakouts.end(breakout.id, self._clock())
+        return await self._breakouts.end(breakout.org_id, breakout.id, self._clock())
 
-    async def close_breakout(
-        self, breakout_id: str, ended_at: datetime
-    ) -> list[tuple[str, ExitOutcome]]:
-        """Close this node's open sessions in an ended breakout at its end time."""
-        self._breakouts.forget(breakout_id)  # no join may pass on a cached "still running"
+    async def close_breakout(self, place: str, ended_at: datetime) -> list[tuple[str, ExitOutcome]]:
+        """Close this node's open sessions in an ended breakout (its place) at its end time."""
+        self.forget_breakout(place)  # no join may pass on a cached "still running"
         closed = []
         for seat in list(self._seats.values()):
-            if seat.current is None or seat.current.breakout_id != breakout_id:
+            if seat.current is None or seat.current.place != place:
                 continue
             async with seat.lock:
                 current = seat.current
-                if current is None or current.breakout_id != breakout_id:
+                if current is None or current.place != place:
                     continue
                 outcome = await self.record_exit(current, ended_at, ExitReason.BREAKOUT_ENDED)
                 seat.current = None
@@ -229,7 +226,7 @@ class Attendance:
     async def _join(self, seat: _Seat, breakout_id: str, session_type: SessionType) -> JoinOutcome:
         current = seat.current
         if current is not None and current.breakout_id == breakout_id:
-            [count] = await self._presence.counts([breakout_id])
+            [count] = await self._presence.counts([current.place])
             return JoinOutcome(session=current, count=count)
         require_unexpired(seat.identity, self._clock())
         # Checked before the lookup too: a role that may not join must not auto-create either.
@@ -258,7 +255,7 @@ class Attendance:
             self._metrics.joins.inc()
         seat.current = session
         self._seat_of_session[session.session_id] = seat
-        added = await self._presence.add(breakout.id, Viewer.of(session))
+        added = await self._presence.add(breakout.place, Viewer.of(session))
         return JoinOutcome(
             session=session,
             count=added.count,
@@ -299,7 +296,7 @@ class Attendance:
                 current.session_id,
                 reason,
             )
-            await self._presence.remove(current.breakout_id, current.user_id, current.session_id)
+            await self._presence.remove(current.place, current.user_id, current.session_id)
             return None
 
 

@@ -9,17 +9,25 @@ from datetime import UTC, date, datetime
 import asyncpg
 
 from models.domain.access import SESSION_READERS, require_can_read_sessions, require_role
-from models.domain.records import AttendanceSession, Breakout, Identity
+from models.domain.records import (
+    AttendanceSession,
+    Breakout,
+    Identity,
+    breakout_of_place,
+    breakout_place,
+)
 from models.reports.rules import BreakoutPolicy, BreakoutRules, Period, period_end, report_range
 from models.store.breakouts import BreakoutDirectory
 from models.store.database import record_of
 from models.store.sessions import fetch_breakout_sessions
 
-SELECT_FIRST_ENTRY = "SELECT min(entry_ts) FROM attendance_sessions WHERE breakout_id = $1"
+SELECT_FIRST_ENTRY = """
+SELECT min(entry_ts) FROM attendance_sessions WHERE org_id = $1 AND breakout_id = $2
+"""
 # Per user: attended live time (closed sessions, overlaps once), sessions, first join, last
 # leave, time watching the recording, and sessions still open; one page of users from after
-# $5, with totals over all of them. $6: the seconds the breakout's rule requires
-# (BreakoutPolicy.required_seconds).
+# $5, with totals over all of them. $1: the breakout's place (org_id/id); $6: the seconds the
+# breakout's rule requires (BreakoutPolicy.required_seconds).
 SELECT_BREAKOUT_ATTENDANCE = """
 WITH attended AS (
     SELECT d.user_id, max(d.user_name) AS user_name, sum(d.seconds) AS seconds,
@@ -36,7 +44,9 @@ watched AS (
 ),
 still_in AS (
     SELECT user_id, max(user_name) AS user_name, count(*)::integer AS open_sessions
-    FROM attendance_sessions WHERE breakout_id = $1 AND exit_ts IS NULL
+    FROM attendance_sessions
+    WHERE org_id = split_part($1, '/', 1) AND breakout_id = split_part($1, '/', 2)
+      AND exit_ts IS NULL
     GROUP BY user_id
 ),
 everyone AS (
@@ -131,10 +141,10 @@ class BreakoutReports:
         self, identity: Identity, breakout_id: str
     ) -> list[AttendanceSession]:
         """Every session of the breakout in entry order, for its org's analysts, hosts, admins."""
-        breakout = await self._breakouts.get(breakout_id)
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
         require_can_read_sessions(identity, breakout)
         async with self._pool.acquire() as connection:
-            return await fetch_breakout_sessions(connection, breakout.id)
+            return await fetch_breakout_sessions(connection, breakout.org_id, breakout.id)
 
     async def breakout_attendance(
         self, identity: Identity, breakout_id: str, now: datetime, after: str, limit: int | None
@@ -143,18 +153,20 @@ class BreakoutReports:
 
         Users come by id, `limit` at a time (None: all) after the id `after`.
         """
-        breakout = await self._breakouts.get(breakout_id)
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
         require_can_read_sessions(identity, breakout)
         policy = self._breakout_rules.policy(breakout)
         scheduled = breakout.scheduled_seconds
         today = now.astimezone(UTC).date()
         async with self._pool.acquire() as connection:
-            first_entry = await connection.fetchval(SELECT_FIRST_ENTRY, breakout.id)
+            first_entry = await connection.fetchval(
+                SELECT_FIRST_ENTRY, breakout.org_id, breakout.id
+            )
             if first_entry is None:
                 return BreakoutReport(breakout, policy, 0, 0, [])
             rows = await connection.fetch(
                 SELECT_BREAKOUT_ATTENDANCE,
-                breakout.id,
+                breakout.place,
                 min(first_entry.astimezone(UTC).date(), today),
                 today,
                 now,
@@ -192,7 +204,7 @@ class BreakoutReports:
             }
             rows = await connection.fetch(
                 SELECT_ORG_BREAKOUT_PERIODS,
-                list(breakouts),
+                [breakout_place(identity.org_id, breakout_id) for breakout_id in breakouts],
                 first,
                 last,
                 now,
@@ -200,7 +212,8 @@ class BreakoutReports:
             )
         seconds: dict[date, dict[tuple[str, str], float]] = defaultdict(dict)
         for row in rows:
-            seconds[row["period"]][(row["place_id"], row["user_id"])] = row["seconds"]
+            _, breakout_id = breakout_of_place(row["place_id"])
+            seconds[row["period"]][(breakout_id, row["user_id"])] = row["seconds"]
         periods = []
         for start in sorted(seconds):
             per_breakout: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -24,7 +24,8 @@ WHERE (st.place_kind, st.place_id, st.day) IN (
       AND (m.day < (now() AT TIME ZONE coalesce(sc.time_zone, 'UTC'))::date
        OR (m.place_kind IN ('breakout', 'recording') AND NOT EXISTS (
               SELECT FROM attendance_sessions AS o
-              WHERE o.breakout_id = m.place_id AND o.exit_ts IS NULL))
+              WHERE o.org_id = split_part(m.place_id, '/', 1)
+                AND o.breakout_id = split_part(m.place_id, '/', 2) AND o.exit_ts IS NULL))
        OR (m.place_kind = 'school' AND NOT EXISTS (
               SELECT FROM school_visits AS o
               WHERE o.school_id = m.place_id AND o.exit_ts IS NULL)))

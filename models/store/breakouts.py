@@ -1,4 +1,5 @@
-"""Breakouts: reading them, creating them on first join when allowed, and a short-lived cache."""
+"""Breakouts, each an organisation's (key: org_id, id): reading them, creating them on first join
+when allowed, and a short-lived cache."""
 
 from __future__ import annotations
 
@@ -9,40 +10,38 @@ from datetime import datetime
 import asyncpg
 
 from models.domain.access import HOST, HOSTS, require_role
-from models.domain.errors import Forbidden, NotFound, Unavailable
-from models.domain.records import Breakout, BreakoutSpec, Identity
-from models.store.database import DATABASE_GONE, Connection, record_of
+from models.domain.errors import NotFound, Unavailable
+from models.domain.records import Breakout, BreakoutSpec, Identity, breakout_place
+from models.store.database import DATABASE_GONE, Connection, record_of, returned
 
 SELECT_BREAKOUT = """
 SELECT id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
        present_min_percent
-FROM breakouts WHERE id = $1
+FROM breakouts WHERE org_id = $1 AND id = $2
 """
 # DO NOTHING: when two nodes create the same breakout at once, the first one's row stands.
 INSERT_BREAKOUT = """
-INSERT INTO breakouts (id, org_id, name) VALUES ($1, $2, $1)
-ON CONFLICT (id) DO NOTHING
+INSERT INTO breakouts (org_id, id, name) VALUES ($1, $2, $2)
+ON CONFLICT (org_id, id) DO NOTHING
 """
 
 
 # Idempotent: ending an ended breakout keeps its first end time.
 END_BREAKOUT = """
-UPDATE breakouts SET ended_at = coalesce(ended_at, $2) WHERE id = $1
+UPDATE breakouts SET ended_at = coalesce(ended_at, $3) WHERE org_id = $1 AND id = $2
 RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
        present_min_percent
 """
 
-# Creates the breakout for the caller's org, or updates it only when it is of that org: a row of
-# another org is left alone and nothing is returned.
+# Creates the breakout in the caller's org, or updates it.
 PUT_BREAKOUT = """
-INSERT INTO breakouts (id, org_id, name, starts_at, ends_at, device_limit, present_min_minutes,
+INSERT INTO breakouts (org_id, id, name, starts_at, ends_at, device_limit, present_min_minutes,
                        present_min_percent)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (id) DO UPDATE
+ON CONFLICT (org_id, id) DO UPDATE
 SET name = EXCLUDED.name, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
     device_limit = EXCLUDED.device_limit, present_min_minutes = EXCLUDED.present_min_minutes,
     present_min_percent = EXCLUDED.present_min_percent
-WHERE breakouts.org_id = EXCLUDED.org_id
 RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
        present_min_percent
 """
@@ -52,22 +51,22 @@ def _breakout(row: asyncpg.Record) -> Breakout:
     return record_of(Breakout, row)
 
 
-async def fetch_breakout(connection: Connection, breakout_id: str) -> Breakout | None:
-    row = await connection.fetchrow(SELECT_BREAKOUT, breakout_id)
+async def fetch_breakout(connection: Connection, org_id: str, breakout_id: str) -> Breakout | None:
+    row = await connection.fetchrow(SELECT_BREAKOUT, org_id, breakout_id)
     return None if row is None else _breakout(row)
 
 
-async def create_breakout(connection: Connection, breakout_id: str, org_id: str) -> Breakout:
-    """Create the breakout for `org_id` unless it exists; return whichever row stands."""
-    await connection.execute(INSERT_BREAKOUT, breakout_id, org_id)
-    created = await fetch_breakout(connection, breakout_id)
+async def create_breakout(connection: Connection, org_id: str, breakout_id: str) -> Breakout:
+    """Create the breakout in `org_id` unless it exists; return whichever row stands."""
+    await connection.execute(INSERT_BREAKOUT, org_id, breakout_id)
+    created = await fetch_breakout(connection, org_id, breakout_id)
     if created is None:
         raise NotFound(f"breakout {breakout_id} could not be created")
     return created
 
 
 class BreakoutDirectory:
-    """Finds breakouts for joins and reads, remembering each for `cache_s` seconds.
+    """Finds an organisation's breakouts for joins and reads, remembering each for `cache_s`.
 
     Joins come in storms at the start of a class; the cache keeps them from each costing a
     round trip for a row that rarely changes.
@@ -82,29 +81,29 @@ class BreakoutDirectory:
         self._cache_size = cache_size
         self._cache: OrderedDict[str, tuple[float, Breakout]] = OrderedDict()
 
-    async def get(self, breakout_id: str) -> Breakout:
-        """The breakout, or NotFound."""
-        found = await self._lookup(breakout_id)
+    async def get(self, org_id: str, breakout_id: str) -> Breakout:
+        """The org's breakout, or NotFound (another org's of the same id is none of its)."""
+        found = await self._lookup(org_id, breakout_id)
         if found is None:
             raise NotFound(f"breakout {breakout_id} does not exist")
         return found
 
     async def get_or_create(self, breakout_id: str, identity: Identity) -> Breakout:
-        """The breakout, created for the identity's org when unknown and auto-create is on.
+        """The breakout of the identity's org, created there when unknown and auto-create is on.
 
         Callers check first that the identity's role may create it (join or host)."""
-        found = await self._lookup(breakout_id)
+        found = await self._lookup(identity.org_id, breakout_id)
         if found is not None:
             return found
         if not self._auto_create:
             raise NotFound(f"breakout {breakout_id} does not exist")
         async with self._pool.acquire() as connection:
-            created = await create_breakout(connection, breakout_id, identity.org_id)
+            created = await create_breakout(connection, identity.org_id, breakout_id)
         self._remember(created)
         return created
 
-    def forget(self, breakout_id: str) -> None:
-        self._cache.pop(breakout_id, None)
+    def forget(self, org_id: str, breakout_id: str) -> None:
+        self._cache.pop(breakout_place(org_id, breakout_id), None)
 
     async def put(self, identity: Identity, breakout_id: str, spec: BreakoutSpec) -> Breakout:
         """Create or update a breakout of the identity's org (host or admin)."""
@@ -112,8 +111,8 @@ class BreakoutDirectory:
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(
                 PUT_BREAKOUT,
-                breakout_id,
                 identity.org_id,
+                breakout_id,
                 spec.name,
                 spec.starts_at,
                 spec.ends_at,
@@ -121,29 +120,28 @@ class BreakoutDirectory:
                 spec.present_min_minutes,
                 spec.present_min_percent,
             )
-        if row is None:
-            raise Forbidden("this breakout belongs to another organisation")
-        stored = _breakout(row)
+        stored = _breakout(returned(row))
         self._remember(stored)
         return stored
 
-    async def end(self, breakout_id: str, at: datetime) -> Breakout:
+    async def end(self, org_id: str, breakout_id: str, at: datetime) -> Breakout:
         """Mark the breakout ended at `at` (or keep the earlier end); return it."""
         async with self._pool.acquire() as connection:
-            row = await connection.fetchrow(END_BREAKOUT, breakout_id, at)
+            row = await connection.fetchrow(END_BREAKOUT, org_id, breakout_id, at)
         if row is None:
             raise NotFound(f"breakout {breakout_id} does not exist")
         ended = _breakout(row)
         self._remember(ended)
         return ended
 
-    async def _lookup(self, breakout_id: str) -> Breakout | None:
-        cached = self._cache.get(breakout_id)
+    async def _lookup(self, org_id: str, breakout_id: str) -> Breakout | None:
+        place = breakout_place(org_id, breakout_id)
+        cached = self._cache.get(place)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         try:
             async with self._pool.acquire() as connection:
-                found = await fetch_breakout(connection, breakout_id)
+                found = await fetch_breakout(connection, org_id, breakout_id)
         except DATABASE_GONE as exc:
             if cached is None:
                 raise Unavailable("the attendance database is unavailable; try again") from exc
@@ -155,7 +153,7 @@ class BreakoutDirectory:
         return found
 
     def _remember(self, breakout: Breakout) -> None:
-        self._cache[breakout.id] = (time.monotonic() + self._cache_s, breakout)
-        self._cache.move_to_end(breakout.id)
+        self._cache[breakout.place] = (time.monotonic() + self._cache_s, breakout)
+        self._cache.move_to_end(breakout.place)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -68,7 +68,8 @@ SELECT user_id, breakout_id, session_id, session_type, entry_ts, exit_ts, exit_r
 FROM attendance_sessions
 """
 SELECT_BREAKOUT_SESSIONS = (
-    _SELECT_SESSIONS + "WHERE breakout_id = $1 ORDER BY entry_ts, user_id, session_id"
+    _SELECT_SESSIONS
+    + "WHERE org_id = $1 AND breakout_id = $2 ORDER BY entry_ts, user_id, session_id"
 )
 SELECT_OPEN_SESSIONS_OF_NODE = _SELECT_SESSIONS + "WHERE node_id = $1 AND exit_ts IS NULL"
 
@@ -156,9 +157,10 @@ async def close_sessions_of_lost_nodes(
 
 
 async def fetch_breakout_sessions(
-    connection: Connection, breakout_id: str
+    connection: Connection, org_id: str, breakout_id: str
 ) -> list[AttendanceSession]:
-    return [_session(row) for row in await connection.fetch(SELECT_BREAKOUT_SESSIONS, breakout_id)]
+    rows = await connection.fetch(SELECT_BREAKOUT_SESSIONS, org_id, breakout_id)
+    return [_session(row) for row in rows]
 
 
 async def fetch_open_sessions_of_node(

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 import socketio
@@ -160,7 +161,7 @@ async def test_a_breakouts_own_device_limit_wins(server: RunningServer, connect:
     first = await tabs[0].call("join-chat-room", {"breakoutId": breakout})
     async with server.pool.acquire() as connection:
         await connection.execute("UPDATE breakouts SET device_limit = 2 WHERE id = $1", breakout)
-    server.app[BREAKOUTS].forget(breakout)
+    server.app[BREAKOUTS].forget("org-a", breakout)
 
     second = await tabs[1].call("join-chat-room", {"breakoutId": breakout})
     assert (await server.session_row(first["sessionId"]))["exit_ts"] is None
@@ -309,17 +310,30 @@ async def test_unknown_breakout_is_not_found_when_auto_create_is_off(
     assert ack["ok"] is False and ack["error"]["code"] == "not_found"
 
 
-async def test_a_breakout_of_another_org_cannot_be_joined(
-    server: RunningServer, connect: Any
+async def test_the_same_breakout_id_in_two_orgs_is_two_breakouts(
+    server: RunningServer, connect: Any, http: aiohttp.ClientSession
 ) -> None:
+    """Breakouts are keyed by (org, id): org-b cannot take org-a's id, nor see, count, end or
+    read anything of org-a's breakout of the same id."""
     breakout = new_breakout_id()
-    owner = await connect(server, server.token("u1", org="org-a"))
-    assert (await owner.call("join-chat-room", {"breakoutId": breakout}))["ok"]
-    stranger = await connect(server, server.token("u9", org="org-b"))
+    ours = await connect(server, server.token("u1", org="org-a"))
+    theirs = await connect(server, server.token("u9", org="org-b"))
+    mine = await ours.call("join-chat-room", {"breakoutId": breakout})
+    other = await theirs.call("join-chat-room", {"breakoutId": breakout})
+    assert mine["ok"] and other["ok"] and mine["sessionId"] != other["sessionId"]
+    await ours.count_becomes(breakout, 1)  # one viewer each, never two
+    await theirs.count_becomes(breakout, 1)
 
-    ack = await stranger.call("join-chat-room", {"breakoutId": breakout})
-
-    assert ack["error"]["code"] == "not_found"  # as for a breakout that does not exist
+    host_b = {"Authorization": f"Bearer {server.token('hb', role=Role.HOST, org='org-b')}"}
+    async with http.get(f"{server.url}/api/breakouts/{breakout}/presence", headers=host_b) as r:
+        assert [v["userId"] for v in (await r.json())["viewers"]] == ["u9"]
+    async with http.post(f"{server.url}/api/breakouts/{breakout}/end", headers=host_b) as r:
+        assert r.status == 200
+    assert (await theirs.next("breakout-ended"))["breakoutId"] == breakout
+    with pytest.raises(asyncio.TimeoutError):  # org-a's breakout of that id goes on
+        await ours.next("breakout-ended", timeout_s=0.5)
+    assert (await server.session_row(mine["sessionId"]))["exit_ts"] is None
+    assert (await server.session_row(other["sessionId"]))["exit_reason"] == "breakout_ended"
 
 
 async def test_silent_client_exit_is_stamped_when_last_heard(

@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from models.domain.records import Role
+from models.domain.records import Role, breakout_place
 from models.reports.rollups import roll_up_all
 from tests.support.records import new_breakout_id
 from tests.support.servers import RunningServer
@@ -181,12 +181,13 @@ async def test_analysts_read_the_views_and_nothing_else(
 async def test_the_servers_rollup_job_redoes_stale_days_by_itself(
     make_server: Any, held_breakout: tuple[str, str]
 ) -> None:
-    _, breakout = held_breakout
+    org, breakout = held_breakout
+    place = breakout_place(org, breakout)  # rollups name a breakout by its place
     server = await make_server(rollup_interval_s=0.2)
     async with server.pool.acquire() as connection:
         for _ in range(100):
             stale = await connection.fetchval(
-                "SELECT count(*) FROM presence_daily_stale WHERE place_id = $1", breakout
+                "SELECT count(*) FROM presence_daily_stale WHERE place_id = $1", place
             )
             if stale == 0:
                 break
@@ -194,7 +195,7 @@ async def test_the_servers_rollup_job_redoes_stale_days_by_itself(
         rolled = await connection.fetch(
             "SELECT user_id, seconds FROM presence_daily"
             " WHERE place_kind = 'breakout' AND place_id = $1 ORDER BY 1",
-            breakout,
+            place,
         )
     assert stale == 0
     assert [(row["user_id"], row["seconds"]) for row in rolled] == [("u1", 2400.0), ("u2", 600.0)]

@@ -27,8 +27,9 @@ async def test_a_storm_into_one_breakout_is_one_diff_with_each_join_once() -> No
 
     bus.subscribe(deliver)
     sessions = [sample_session("b1", n) for n in range(2000)]
+    place = sessions[0].place  # the breakout among every org's: org-a/b1
     for each in sessions:
-        await presence.add("b1", Viewer.of(each))
+        await presence.add(place, Viewer.of(each))
         broadcaster.joined(JoinOutcome(session=each, count=0))
     broadcaster.joined(JoinOutcome(session=sessions[7], count=0))  # told twice: listed once
 
@@ -36,8 +37,8 @@ async def test_a_storm_into_one_breakout_is_one_diff_with_each_join_once() -> No
 
     [(count_event, count, count_rooms), (diff_event, diff, diff_rooms)] = sent
     assert (count_event, count) == ("viewer-count", {"breakoutId": "b1", "count": 2000})
-    assert count_rooms == [chat_room("b1"), watchers_room("b1")]
-    assert diff_event == "presence-diff" and diff_rooms == [watchers_room("b1")]
+    assert count_rooms == [chat_room(place), watchers_room(place)]
+    assert diff_event == "presence-diff" and diff_rooms == [watchers_room(place)]
     assert [join["sessionId"] for join in diff["joins"]] == [s.session_id for s in sessions]
     await broadcaster.flush()
     assert len(sent) == 2  # nothing new, nothing sent

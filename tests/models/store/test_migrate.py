@@ -5,8 +5,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from models.reports.rollups import roll_up_stale_days
 from models.store.migrate import apply_migrations, available_migrations
 from tests.support.records import create_breakout
+from tests.support.servers import private_postgres
 
 
 def test_migration_files_are_numbered_in_order() -> None:
@@ -51,3 +53,45 @@ async def test_attended_view_needs_both_timestamps(db: asyncpg.Pool) -> None:
                 breakout,
             )
     assert [(r["user_id"], r["duration_seconds"]) for r in rows] == [("u1", 1800.0)]
+
+
+async def test_keying_breakouts_by_org_keeps_every_existing_row(tmp_path: Path) -> None:
+    """Migration 0006 on an install that has data: nothing is lost, rollups follow the new key,
+    and afterwards two orgs may share an id."""
+    before = tmp_path / "before"
+    before.mkdir()
+    for migration in available_migrations():
+        if migration.version < 6:
+            (before / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql)
+    with private_postgres("attendance-migrate-") as embedded:
+        connection = await asyncpg.connect(embedded.start().url)
+        try:
+            await apply_migrations(connection, before)
+            await connection.execute(
+                "INSERT INTO breakouts (id, org_id) VALUES ('maths-101', 'org-a');"
+                "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts,"
+                " exit_ts, exit_reason, org_id) VALUES ('u1', 'maths-101', 's1',"
+                " '2026-01-05T10:00Z', '2026-01-05T11:00Z', 'leave', 'org-a')"
+            )
+            await roll_up_all_on(connection)
+            assert await connection.fetchval("SELECT place_id FROM presence_daily") == "maths-101"
+
+            await apply_migrations(connection)
+
+            assert await connection.fetchval("SELECT count(*) FROM attendance_sessions") == 1
+            assert await connection.fetchval("SELECT place_id FROM presence_daily") == (
+                "org-a/maths-101"
+            )
+            daily = await connection.fetchrow("SELECT place_id, org_id FROM daily_presence")
+            assert tuple(daily) == ("maths-101", "org-a")
+            await connection.execute(
+                "INSERT INTO breakouts (id, org_id) VALUES ('maths-101', 'org-b')"
+            )
+            assert await connection.fetchval("SELECT count(*) FROM breakouts") == 2
+        finally:
+            await connection.close()
+
+
+async def roll_up_all_on(connection: asyncpg.Connection) -> None:
+    while await roll_up_stale_days(connection) != (0, 0):
+        pass

@@ -47,6 +47,6 @@ async def test_a_written_session_reads_back_whole(db: asyncpg.Pool) -> None:
     left = SessionExit(written.user_id, breakout, written.session_id, now_ms(), ExitReason.LEAVE)
     async with db.acquire() as connection:
         await write_sessions(connection, [written], [left])
-        [read] = await fetch_breakout_sessions(connection, breakout)
+        [read] = await fetch_breakout_sessions(connection, "org-a", breakout)
 
     assert read == written.closed(left.at, ExitReason.LEAVE)
