@@ -43,7 +43,12 @@ SESSION_ID_BYTES = 12  # 96 random bits, 16 URL-safe characters
 
 
 def new_session_id() -> str:
-    return secrets.token_urlsafe(SESSION_ID_BYTES)
+    """A fresh id that begins with a letter or digit, so that no export has to alter it
+    (a spreadsheet would read a leading `-` as a formula, and `csv_cell` would prefix it)."""
+    while True:
+        session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        if session_id[0].isalnum():
+            return session_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,8 @@ DROP TABLE test_poisoned_places;
 
 
 async def a_day_of_attendance(db: asyncpg.Pool, breakout: str) -> None:
-    day = datetime.now(UTC) - timedelta(days=2)
+    # Noon, so that the hour never spans midnight whenever the suite runs.
+    day = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12, minute=0)
     async with db.acquire() as connection:
         await connection.execute(
             "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,"
