@@ -26,7 +26,7 @@ from handlers.wire.records import Json, iso_ms, viewer_json
 from models.domain.access import HOSTS
 from models.domain.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
 from models.domain.rates import AddressLimiter, EventLimiter, Verdict
-from models.domain.records import AttendanceSession, ExitReason, breakout_place
+from models.domain.records import AttendanceSession, ExitReason, org_place
 
 logger = logging.getLogger(__name__)
 # What a client may send, as handler names (join_chat_room for join-chat-room).
@@ -124,14 +124,14 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         attendance = self._app[ATTENDANCE]
         identity = attendance.identity(sid)
         viewers = await attendance.presence(identity, breakout_id, create=True)
-        await self.enter_room(sid, watchers_room(breakout_place(identity.org_id, breakout_id)))
+        await self.enter_room(sid, watchers_room(org_place(identity.org_id, breakout_id)))
         return {"ok": True, "count": len(viewers), "viewers": [viewer_json(v) for v in viewers]}
 
     @acked
     async def on_unwatch_breakout(self, sid: str, payload: object = None, *_extra: object) -> Json:
         breakout_id = breakout_request(payload)
         org_id = self._app[ATTENDANCE].identity(sid).org_id
-        await self.leave_room(sid, watchers_room(breakout_place(org_id, breakout_id)))
+        await self.leave_room(sid, watchers_room(org_place(org_id, breakout_id)))
         return {"ok": True}
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from handlers.wire.names import PRESENCE_DIFF, VIEWER_COUNT, chat_room, watchers_room
 from handlers.wire.records import Json, viewer_json
 from models.cluster.bus import Bus, Kind
-from models.domain.records import breakout_of_place
+from models.domain.records import ids_of_place
 from models.live.desk import ExitOutcome, JoinOutcome
 from models.live.presence import PresenceStore
 from models.runtime.loops import Loop
@@ -108,7 +108,7 @@ class PresenceBroadcaster:
         updates = [
             {
                 "place": place,
-                "breakoutId": breakout_of_place(place)[1],
+                "breakoutId": ids_of_place(place)[1],
                 "count": count,
                 "joins": changes.joins,
                 "leaves": changes.leaves,

@@ -12,7 +12,7 @@ from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.wire.names import BREAKOUT_ENDED, DEVICE_LIMIT_EXCEEDED, PLAYBACK, chat_room
 from handlers.wire.records import iso_ms
 from models.cluster.bus import Bus, Kind, Message
-from models.domain.records import Breakout, breakout_of_place
+from models.domain.records import Breakout, ids_of_place
 from models.live.desk import Attendance, JoinOutcome
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class ClusterCommands:
             await self._end(message["place"], datetime.fromisoformat(message["endedAt"]))
 
     async def _end(self, place: str, ended_at: datetime) -> None:
-        notice = {"breakoutId": breakout_of_place(place)[1], "endedAt": iso_ms(ended_at)}
+        notice = {"breakoutId": ids_of_place(place)[1], "endedAt": iso_ms(ended_at)}
         for connection_id, outcome in await self._attendance.close_breakout(place, ended_at):
             await self._sio.emit(BREAKOUT_ENDED, notice, to=connection_id)
             await self._sio.leave_room(connection_id, chat_room(place))

@@ -26,7 +26,7 @@ def handler_name(event: str) -> str:
 
 
 def chat_room(place: str) -> str:
-    """The sockets with an open session in the breakout (its place: `breakout_place`): its
+    """The sockets with an open session in the breakout (its place: `org_place`): its
     viewers, and its chat."""
     return f"chat-room-{place}"
 

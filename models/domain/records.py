@@ -69,16 +69,17 @@ class ClientInfo:
     user_agent: str | None = None
 
 
-def breakout_place(org_id: str, breakout_id: str) -> str:
-    """A breakout named among every organisation's: live presence, Socket.IO rooms and rollups
-    key it so. (`/` is in neither an org id nor a breakout id.)"""
-    return f"{org_id}/{breakout_id}"
+def org_place(org_id: str, place_id: str) -> str:
+    """A breakout or school named among every organisation's (ids are unique only within an
+    org): live presence, Socket.IO rooms and rollups key it so. (`/` is in neither an org id
+    nor a breakout or school id.)"""
+    return f"{org_id}/{place_id}"
 
 
-def breakout_of_place(place: str) -> tuple[str, str]:
-    """The org and breakout ids a place names."""
-    org_id, _, breakout_id = place.partition("/")
-    return org_id, breakout_id
+def ids_of_place(place: str) -> tuple[str, str]:
+    """The org id and the breakout or school id that a place names."""
+    org_id, _, place_id = place.partition("/")
+    return org_id, place_id
 
 
 # ClientInfo's fields in order: the columns of a session's client part, named alike everywhere.
@@ -101,7 +102,7 @@ class Breakout:
 
     @property
     def place(self) -> str:
-        return breakout_place(self.org_id, self.id)
+        return org_place(self.org_id, self.id)
 
     @property
     def scheduled_seconds(self) -> float | None:
@@ -140,8 +141,8 @@ class AttendanceSession:
 
     @property
     def place(self) -> str:
-        """Its breakout among every organisation's (see `breakout_place`)."""
-        return breakout_place(self.org_id, self.breakout_id)
+        """Its breakout among every organisation's (see `org_place`)."""
+        return org_place(self.org_id, self.breakout_id)
 
     @property
     def attended(self) -> bool:

@@ -118,7 +118,7 @@ def school_rows(plan: SeedPlan, first_event_id: int) -> _SchoolRows:
         rows.schools.append((school_id, plan.org_id, f"School {s}", zone_name, [1, 2, 3, 4, 5]))
         for u in range(plan.users_per_school):
             user_id = f"{school_id}-user-{u}"
-            rows.users.append((user_id, school_id, f"Pupil {s}.{u}", None))
+            rows.users.append((plan.org_id, user_id, school_id, f"Pupil {s}.{u}", None))
             for day in days:
                 if day.isoweekday() > 5:
                     continue
@@ -130,10 +130,16 @@ def school_rows(plan: SeedPlan, first_event_id: int) -> _SchoolRows:
                         (checkout, "checkout", exit_ts),
                     ):
                         temperature = _temperature(rng)
-                        rows.events.append((eid, school_id, user_id, kind, at, temperature, None))
+                        rows.events.append(
+                            (plan.org_id, eid, school_id, user_id, kind, at, temperature, None)
+                        )
                         if temperature >= 38.0:
-                            rows.alerts.append((eid, school_id, user_id, temperature, at))
-                    rows.visits.append((checkin, checkout, school_id, user_id, entry, exit_ts))
+                            rows.alerts.append(
+                                (plan.org_id, eid, school_id, user_id, temperature, at)
+                            )
+                    rows.visits.append(
+                        (plan.org_id, checkin, checkout, school_id, user_id, entry, exit_ts)
+                    )
     return rows
 
 
@@ -190,22 +196,32 @@ async def seed(connection: Connection, plan: SeedPlan) -> SeedCounts:
             columns=["id", "org_id", "name", "time_zone", "school_days"],
         )
         await connection.copy_records_to_table(
-            "school_users", records=rows.users, columns=["id", "school_id", "name", "email"]
+            "school_users",
+            records=rows.users,
+            columns=["org_id", "id", "school_id", "name", "email"],
         )
         await connection.copy_records_to_table(
             "check_events",
             records=rows.events,
-            columns=["id", "school_id", "user_id", "kind", "at", "temperature", "image"],
+            columns=["org_id", "id", "school_id", "user_id", "kind", "at", "temperature", "image"],
         )
         await connection.copy_records_to_table(
             "school_visits",
             records=rows.visits,
-            columns=["checkin_id", "checkout_id", "school_id", "user_id", "entry_ts", "exit_ts"],
+            columns=[
+                "org_id",
+                "checkin_id",
+                "checkout_id",
+                "school_id",
+                "user_id",
+                "entry_ts",
+                "exit_ts",
+            ],
         )
         await connection.copy_records_to_table(
             "fever_alerts",
             records=rows.alerts,
-            columns=["event_id", "school_id", "user_id", "temperature", "at"],
+            columns=["org_id", "event_id", "school_id", "user_id", "temperature", "at"],
         )
         counts.schools, counts.users = len(rows.schools), len(rows.users)
         counts.check_events, counts.fever_alerts = len(rows.events), len(rows.alerts)

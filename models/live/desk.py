@@ -28,7 +28,7 @@ from models.domain.records import (
     ExitReason,
     Identity,
     SessionType,
-    breakout_of_place,
+    ids_of_place,
     now_ms,
 )
 from models.live.presence import PresenceStore, Viewer
@@ -174,7 +174,7 @@ class Attendance:
 
     def forget_breakout(self, place: str) -> None:
         """Another node changed the breakout: read it afresh next time."""
-        self._breakouts.forget(*breakout_of_place(place))
+        self._breakouts.forget(*ids_of_place(place))
 
     async def end_breakout(self, identity: Identity, breakout_id: str) -> Breakout:
         """Mark a breakout ended (host or admin of its org); callers then have every node close

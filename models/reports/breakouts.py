@@ -13,8 +13,8 @@ from models.domain.records import (
     AttendanceSession,
     Breakout,
     Identity,
-    breakout_of_place,
-    breakout_place,
+    ids_of_place,
+    org_place,
 )
 from models.reports.rules import BreakoutPolicy, BreakoutRules, Period, period_end, report_range
 from models.store.breakouts import BreakoutDirectory
@@ -204,7 +204,7 @@ class BreakoutReports:
             }
             rows = await connection.fetch(
                 SELECT_ORG_BREAKOUT_PERIODS,
-                [breakout_place(identity.org_id, breakout_id) for breakout_id in breakouts],
+                [org_place(identity.org_id, breakout_id) for breakout_id in breakouts],
                 first,
                 last,
                 now,
@@ -212,7 +212,7 @@ class BreakoutReports:
             )
         seconds: dict[date, dict[tuple[str, str], float]] = defaultdict(dict)
         for row in rows:
-            _, breakout_id = breakout_of_place(row["place_id"])
+            _, breakout_id = ids_of_place(row["place_id"])
             seconds[row["period"]][(breakout_id, row["user_id"])] = row["seconds"]
         periods = []
         for start in sorted(seconds):

@@ -19,7 +19,9 @@ DELETE FROM presence_daily_stale AS st
 WHERE (st.place_kind, st.place_id, st.day) IN (
     SELECT m.place_kind, m.place_id, m.day
     FROM presence_daily_stale AS m
-    LEFT JOIN schools AS sc ON m.place_kind = 'school' AND sc.id = m.place_id
+    LEFT JOIN schools AS sc
+      ON m.place_kind = 'school'
+     AND sc.org_id = split_part(m.place_id, '/', 1) AND sc.id = split_part(m.place_id, '/', 2)
     WHERE (m.failed_at IS NULL OR m.failed_at < now() - interval '1 hour')
       AND (m.day < (now() AT TIME ZONE coalesce(sc.time_zone, 'UTC'))::date
        OR (m.place_kind IN ('breakout', 'recording') AND NOT EXISTS (
@@ -28,7 +30,8 @@ WHERE (st.place_kind, st.place_id, st.day) IN (
                 AND o.breakout_id = split_part(m.place_id, '/', 2) AND o.exit_ts IS NULL))
        OR (m.place_kind = 'school' AND NOT EXISTS (
               SELECT FROM school_visits AS o
-              WHERE o.school_id = m.place_id AND o.exit_ts IS NULL)))
+              WHERE o.org_id = split_part(m.place_id, '/', 1)
+                AND o.school_id = split_part(m.place_id, '/', 2) AND o.exit_ts IS NULL)))
     ORDER BY m.day
     LIMIT $1
     FOR UPDATE OF m SKIP LOCKED

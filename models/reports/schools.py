@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from models.domain.access import READ_SCHOOLS, SCHOOL_READERS, require_role
-from models.domain.records import Identity
+from models.domain.records import Identity, org_place
 from models.reports.rules import (
     Period,
     PeriodFigures,
@@ -21,15 +21,16 @@ from models.reports.rules import (
 from models.schools.directory import fetch_school
 from models.schools.records import School
 
-SELECT_SCHOOL_USERS = "SELECT id, name FROM school_users WHERE school_id = $1"
+SELECT_SCHOOL_USERS = "SELECT id, name FROM school_users WHERE org_id = $1 AND school_id = $2"
 # In the school now: a visit still open that began today (one left open since an earlier day
 # is a missed check-out, not presence).
 SELECT_CHECKED_IN = """
 SELECT user_id FROM school_visits
-WHERE school_id = $1 AND exit_ts IS NULL AND entry_ts >= $2 AND entry_ts <= $3
+WHERE org_id = $1 AND school_id = $2 AND exit_ts IS NULL AND entry_ts >= $3 AND entry_ts <= $4
 """
-# Each user's days per period (date_trunc: ISO weeks, calendar months), summed where they are;
-# a day is present when it reaches $6 seconds, or (today, $4) when the user is in now ($8).
+# Each user's days at the school's place $1 per period (date_trunc: ISO weeks, calendar
+# months), summed where they are; a day is present when it reaches $6 seconds, or (today, $4)
+# when the user is in now ($8).
 # presence_days() (migration 0003) reads rollups and computes stale days live.
 SELECT_SCHOOL_PERIODS = """
 WITH day_rule AS (
@@ -90,11 +91,13 @@ class SchoolReports:
             midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
             names = {
                 row["id"]: row["name"]
-                for row in await connection.fetch(SELECT_SCHOOL_USERS, school_id)
+                for row in await connection.fetch(SELECT_SCHOOL_USERS, identity.org_id, school_id)
             }
             in_now = {
                 row["user_id"]
-                for row in await connection.fetch(SELECT_CHECKED_IN, school_id, midnight, now)
+                for row in await connection.fetch(
+                    SELECT_CHECKED_IN, identity.org_id, school_id, midnight, now
+                )
             }
             rules = PresenceRules(
                 day_min_seconds=self._day_min_seconds,
@@ -103,7 +106,7 @@ class SchoolReports:
             )
             rows = await connection.fetch(
                 SELECT_SCHOOL_PERIODS,
-                school_id,
+                org_place(identity.org_id, school_id),
                 first,
                 last,
                 today,

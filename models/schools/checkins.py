@@ -28,22 +28,21 @@ from models.schools.records import CheckEvent, CheckEventSpec, CheckKind, FeverA
 from models.store.database import Connection, record_of, returned
 
 # Locks the user's row: two posts for one user at once are taken one after the other.
-LOCK_USER = """
-SELECT u.school_id FROM school_users AS u JOIN schools AS s ON s.id = u.school_id
-WHERE u.id = $1 AND s.org_id = $2
-FOR UPDATE OF u
-"""
+LOCK_USER = "SELECT school_id FROM school_users WHERE org_id = $1 AND id = $2 FOR UPDATE"
 SELECT_OPEN_VISIT = """
-SELECT checkin_id, school_id, entry_ts FROM school_visits WHERE user_id = $1 AND exit_ts IS NULL
+SELECT checkin_id, school_id, entry_ts FROM school_visits
+WHERE org_id = $1 AND user_id = $2 AND exit_ts IS NULL
 """
 INSERT_EVENT = """
-INSERT INTO check_events AS e (school_id, user_id, kind, at, temperature, image, entered_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO check_events AS e (org_id, school_id, user_id, kind, at, temperature, image,
+                               entered_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at,
        e.entered_by
 """
 OPEN_VISIT = """
-INSERT INTO school_visits (checkin_id, school_id, user_id, entry_ts) VALUES ($1, $2, $3, $4)
+INSERT INTO school_visits (checkin_id, org_id, school_id, user_id, entry_ts)
+VALUES ($1, $2, $3, $4, $5)
 """
 CLOSE_VISIT = "UPDATE school_visits SET checkout_id = $2, exit_ts = $3 WHERE checkin_id = $1"
 REOPEN_VISIT = "UPDATE school_visits SET checkout_id = NULL, exit_ts = NULL WHERE checkout_id = $1"
@@ -51,40 +50,33 @@ SELECT_VISIT_OF_CHECKIN = "SELECT checkout_id FROM school_visits WHERE checkin_i
 DELETE_VISIT = "DELETE FROM school_visits WHERE checkin_id = $1"
 DELETE_EVENT = "DELETE FROM check_events WHERE id = $1"
 INSERT_ALERT = """
-WITH a AS (
-    INSERT INTO fever_alerts (event_id, school_id, user_id, temperature, at)
-    VALUES ($1, $2, $3, $4, $5)
-    RETURNING *
-)
-SELECT a.id, a.event_id, a.school_id, s.org_id, a.user_id, a.temperature, a.at, a.raised_at
-FROM a JOIN schools AS s ON s.id = a.school_id
+INSERT INTO fever_alerts (event_id, org_id, school_id, user_id, temperature, at)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id, event_id, school_id, org_id, user_id, temperature, at, raised_at
 """
 # Newest first, older than the alert id $3.
 SELECT_ALERTS = """
-SELECT a.id, a.event_id, a.school_id, s.org_id, a.user_id, a.temperature, a.at, a.raised_at
-FROM fever_alerts AS a JOIN schools AS s ON s.id = a.school_id
-WHERE a.school_id = $1 AND s.org_id = $2 AND a.id < $3
-ORDER BY a.id DESC
+SELECT id, event_id, school_id, org_id, user_id, temperature, at, raised_at
+FROM fever_alerts
+WHERE school_id = $1 AND org_id = $2 AND id < $3
+ORDER BY id DESC
 LIMIT $4
 """
 SELECT_EVENT = """
-SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at,
-       e.entered_by
-FROM check_events AS e JOIN schools AS s ON s.id = e.school_id
-WHERE e.id = $1 AND s.org_id = $2
+SELECT id, school_id, user_id, kind, at, temperature, image, recorded_at, entered_by
+FROM check_events WHERE id = $1 AND org_id = $2
 """
 # Every filter is optional (NULL); the page continues after the id $6.
 SELECT_EVENTS = """
-SELECT e.id, e.school_id, e.user_id, e.kind, e.at, e.temperature, e.image, e.recorded_at,
-       e.entered_by
-FROM check_events AS e JOIN schools AS s ON s.id = e.school_id
-WHERE s.org_id = $1
-  AND ($2::text IS NULL OR e.school_id = $2)
-  AND ($3::text IS NULL OR e.user_id = $3)
-  AND ($4::timestamptz IS NULL OR e.at >= $4)
-  AND ($5::timestamptz IS NULL OR e.at < $5)
-  AND e.id > $6
-ORDER BY e.id
+SELECT id, school_id, user_id, kind, at, temperature, image, recorded_at, entered_by
+FROM check_events
+WHERE org_id = $1
+  AND ($2::text IS NULL OR school_id = $2)
+  AND ($3::text IS NULL OR user_id = $3)
+  AND ($4::timestamptz IS NULL OR at >= $4)
+  AND ($5::timestamptz IS NULL OR at < $5)
+  AND id > $6
+ORDER BY id
 LIMIT $7
 """
 
@@ -133,7 +125,7 @@ class CheckIns:
         at = self._when(identity, spec, now)
         async with self._pool.acquire() as connection, connection.transaction():
             await self._require_member(connection, identity, spec)
-            visit = await connection.fetchrow(SELECT_OPEN_VISIT, spec.user_id)
+            visit = await connection.fetchrow(SELECT_OPEN_VISIT, identity.org_id, spec.user_id)
             if spec.kind is CheckKind.CHECKIN and visit is not None:
                 raise AlreadyCheckedIn(
                     f"user {spec.user_id} is checked in since {visit['entry_ts'].isoformat()};"
@@ -148,6 +140,7 @@ class CheckIns:
                 returned(
                     await connection.fetchrow(
                         INSERT_EVENT,
+                        identity.org_id,
                         spec.school_id,
                         spec.user_id,
                         spec.kind.value,
@@ -159,7 +152,9 @@ class CheckIns:
                 )
             )
             if visit is None:
-                await connection.execute(OPEN_VISIT, event.id, spec.school_id, spec.user_id, at)
+                await connection.execute(
+                    OPEN_VISIT, event.id, identity.org_id, spec.school_id, spec.user_id, at
+                )
             else:
                 await connection.execute(CLOSE_VISIT, visit["checkin_id"], event.id, at)
             alert = None
@@ -169,6 +164,7 @@ class CheckIns:
                         await connection.fetchrow(
                             INSERT_ALERT,
                             event.id,
+                            identity.org_id,
                             spec.school_id,
                             spec.user_id,
                             spec.temperature,
@@ -221,9 +217,12 @@ class CheckIns:
         require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
         async with self._pool.acquire() as connection, connection.transaction():
             event = await self._event_of_org(connection, identity, event_id)
-            await connection.fetchrow(LOCK_USER, event.user_id, identity.org_id)
+            await connection.fetchrow(LOCK_USER, identity.org_id, event.user_id)
             if event.kind is CheckKind.CHECKOUT:
-                if await connection.fetchrow(SELECT_OPEN_VISIT, event.user_id) is not None:
+                open_visit = await connection.fetchrow(
+                    SELECT_OPEN_VISIT, identity.org_id, event.user_id
+                )
+                if open_visit is not None:
                     raise Conflict("the user has checked in again since; delete that first")
                 await connection.execute(REOPEN_VISIT, event.id)
             else:
@@ -251,7 +250,7 @@ class CheckIns:
             raise ValidationFailed(
                 {"school_id": f"no school {spec.school_id} in this organisation"}
             ) from None
-        member_of = await connection.fetchval(LOCK_USER, spec.user_id, identity.org_id)
+        member_of = await connection.fetchval(LOCK_USER, identity.org_id, spec.user_id)
         if member_of is None:
             raise ValidationFailed({"user_id": f"no user {spec.user_id} in this organisation"})
         if member_of != spec.school_id:

@@ -14,7 +14,7 @@ from models.domain.access import (
     require_role,
 )
 from models.domain.errors import Conflict, NotFound, ValidationFailed
-from models.domain.records import Identity
+from models.domain.records import Identity, org_place
 from models.schools.records import School, SchoolSpec, SchoolUser, SchoolUserSpec
 from models.store.database import Connection, record_of, returned
 
@@ -30,7 +30,7 @@ LIMIT $3
 """
 INSERT_SCHOOL = """
 INSERT INTO schools (id, org_id, name, time_zone, school_days) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (id) DO NOTHING
+ON CONFLICT (org_id, id) DO NOTHING
 RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
 """
 # NULL keeps a field as it is.
@@ -42,56 +42,57 @@ WHERE id = $1 AND org_id = $2
 RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
 """
 # A school's days are local to its time zone: a new zone redoes every day it has (the days
-# a visit can count on: at most 8 after it began, as presence_by_day looks for them).
+# a visit can count on: at most 8 after it began, as presence_by_day looks for them). $1 is
+# the school's place, $2 its org, $3 its id, $4 its new zone.
 RESET_SCHOOL_ROLLUPS = """
 WITH dropped AS (
     DELETE FROM presence_daily WHERE place_kind = 'school' AND place_id = $1
 )
 INSERT INTO presence_daily_stale (place_kind, place_id, day)
-SELECT DISTINCT 'school', v.school_id, d::date
+SELECT DISTINCT 'school', $1, d::date
 FROM school_visits AS v,
-     generate_series(date_trunc('day', v.entry_ts AT TIME ZONE $2),
-                     least(date_trunc('day', coalesce(v.exit_ts, v.entry_ts) AT TIME ZONE $2),
-                           date_trunc('day', v.entry_ts AT TIME ZONE $2) + interval '8 days'),
+     generate_series(date_trunc('day', v.entry_ts AT TIME ZONE $4),
+                     least(date_trunc('day', coalesce(v.exit_ts, v.entry_ts) AT TIME ZONE $4),
+                           date_trunc('day', v.entry_ts AT TIME ZONE $4) + interval '8 days'),
                      interval '1 day') AS d
-WHERE v.school_id = $1
+WHERE v.org_id = $2 AND v.school_id = $3
 ON CONFLICT DO NOTHING
 """
 IS_TIME_ZONE = "SELECT is_time_zone($1)"
-SCHOOL_HAS_USERS = "SELECT EXISTS (SELECT FROM school_users WHERE school_id = $1)"
+SCHOOL_HAS_USERS = "SELECT EXISTS (SELECT FROM school_users WHERE org_id = $1 AND school_id = $2)"
 DELETE_SCHOOL = "DELETE FROM schools WHERE id = $1 AND org_id = $2"
 
 SELECT_USER = """
-SELECT u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
-FROM school_users AS u JOIN schools AS s ON s.id = u.school_id
-WHERE u.id = $1 AND s.org_id = $2
+SELECT id, school_id, name, email, created_at, updated_at
+FROM school_users WHERE id = $1 AND org_id = $2
 """
 # $3: one school, or NULL for all of the org's.
 SELECT_USERS = """
-SELECT u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
-FROM school_users AS u JOIN schools AS s ON s.id = u.school_id
-WHERE s.org_id = $1 AND u.id > $2 AND ($3::text IS NULL OR u.school_id = $3)
-ORDER BY u.id
+SELECT id, school_id, name, email, created_at, updated_at
+FROM school_users
+WHERE org_id = $1 AND id > $2 AND ($3::text IS NULL OR school_id = $3)
+ORDER BY id
 LIMIT $4
 """
 INSERT_USER = """
-INSERT INTO school_users AS u (id, school_id, name, email) VALUES ($1, $2, $3, $4)
-ON CONFLICT (id) DO NOTHING
+INSERT INTO school_users AS u (org_id, id, school_id, name, email) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (org_id, id) DO NOTHING
 RETURNING u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
 """
-# NULL keeps a field as it is; the email changes only when $5 says it was sent.
+# NULL keeps a field as it is; the email changes only when $6 says it was sent.
 UPDATE_USER = """
 UPDATE school_users AS u
-SET school_id = coalesce($2, u.school_id), name = coalesce($3, u.name),
-    email = CASE WHEN $5 THEN $4 ELSE u.email END, updated_at = now()
-WHERE u.id = $1
+SET school_id = coalesce($3, u.school_id), name = coalesce($4, u.name),
+    email = CASE WHEN $6 THEN $5 ELSE u.email END, updated_at = now()
+WHERE u.org_id = $1 AND u.id = $2
 RETURNING u.id, u.school_id, u.name, u.email, u.created_at, u.updated_at
 """
 # Erasure: a user's check events, visits and alerts go with them (the visit trigger marks
 # their days stale, so rollups forget them too).
-DELETE_USER_VISITS = "DELETE FROM school_visits WHERE user_id = $1"
-DELETE_USER_EVENTS = "DELETE FROM check_events WHERE user_id = $1"  # alerts go with them
-DELETE_USER_ROW = "DELETE FROM school_users WHERE id = $1"
+DELETE_USER_VISITS = "DELETE FROM school_visits WHERE org_id = $1 AND user_id = $2"
+# Alerts go with their events.
+DELETE_USER_EVENTS = "DELETE FROM check_events WHERE org_id = $1 AND user_id = $2"
+DELETE_USER_ROW = "DELETE FROM school_users WHERE org_id = $1 AND id = $2"
 
 
 def new_id(prefix: str) -> str:
@@ -165,14 +166,20 @@ class Schools:
             )
             updated = _school(returned(row))
             if updated.time_zone != before.time_zone:
-                await connection.execute(RESET_SCHOOL_ROLLUPS, school_id, updated.time_zone)
+                await connection.execute(
+                    RESET_SCHOOL_ROLLUPS,
+                    org_place(identity.org_id, school_id),
+                    identity.org_id,
+                    school_id,
+                    updated.time_zone,
+                )
         return updated
 
     async def delete(self, identity: Identity, school_id: str) -> None:
         require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
         async with self._pool.acquire() as connection, connection.transaction():
             await fetch_school(connection, school_id, identity.org_id)
-            if await connection.fetchval(SCHOOL_HAS_USERS, school_id):
+            if await connection.fetchval(SCHOOL_HAS_USERS, identity.org_id, school_id):
                 raise Conflict("the school still has users; delete or move them first")
             await connection.execute(DELETE_SCHOOL, school_id, identity.org_id)
 
@@ -196,7 +203,12 @@ class Schools:
         async with self._pool.acquire() as connection, connection.transaction():
             await self._school_of_org(connection, identity, spec.school_id)
             row = await connection.fetchrow(
-                INSERT_USER, user_id or new_id("usr"), spec.school_id, spec.name, spec.email
+                INSERT_USER,
+                identity.org_id,
+                user_id or new_id("usr"),
+                spec.school_id,
+                spec.name,
+                spec.email,
             )
         if row is None:
             raise Conflict(f"user {user_id} exists already")
@@ -211,7 +223,13 @@ class Schools:
             if spec.school_id is not None:
                 await self._school_of_org(connection, identity, spec.school_id)
             row = await connection.fetchrow(
-                UPDATE_USER, user_id, spec.school_id, spec.name, spec.email, spec.email_given
+                UPDATE_USER,
+                identity.org_id,
+                user_id,
+                spec.school_id,
+                spec.name,
+                spec.email,
+                spec.email_given,
             )
         return _user(returned(row))
 
@@ -219,9 +237,8 @@ class Schools:
         require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
         async with self._pool.acquire() as connection, connection.transaction():
             await self._user_of_org(connection, identity, user_id)
-            await connection.execute(DELETE_USER_VISITS, user_id)
-            await connection.execute(DELETE_USER_EVENTS, user_id)
-            await connection.execute(DELETE_USER_ROW, user_id)
+            for statement in (DELETE_USER_VISITS, DELETE_USER_EVENTS, DELETE_USER_ROW):
+                await connection.execute(statement, identity.org_id, user_id)
 
     async def _user_of_org(
         self, connection: Connection, identity: Identity, user_id: str

@@ -11,7 +11,7 @@ import asyncpg
 
 from models.domain.access import HOST, HOSTS, require_role
 from models.domain.errors import NotFound, Unavailable
-from models.domain.records import Breakout, BreakoutSpec, Identity, breakout_place
+from models.domain.records import Breakout, BreakoutSpec, Identity, org_place
 from models.store.database import DATABASE_GONE, Connection, record_of, returned
 
 SELECT_BREAKOUT = """
@@ -103,7 +103,7 @@ class BreakoutDirectory:
         return created
 
     def forget(self, org_id: str, breakout_id: str) -> None:
-        self._cache.pop(breakout_place(org_id, breakout_id), None)
+        self._cache.pop(org_place(org_id, breakout_id), None)
 
     async def put(self, identity: Identity, breakout_id: str, spec: BreakoutSpec) -> Breakout:
         """Create or update a breakout of the identity's org (host or admin)."""
@@ -135,7 +135,7 @@ class BreakoutDirectory:
         return ended
 
     async def _lookup(self, org_id: str, breakout_id: str) -> Breakout | None:
-        place = breakout_place(org_id, breakout_id)
+        place = org_place(org_id, breakout_id)
         cached = self._cache.get(place)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]

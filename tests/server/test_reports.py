@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from models.domain.records import Role, breakout_place
+from models.domain.records import Role, org_place
 from models.reports.rollups import roll_up_all
 from tests.support.records import new_breakout_id
 from tests.support.servers import RunningServer
@@ -182,7 +182,7 @@ async def test_the_servers_rollup_job_redoes_stale_days_by_itself(
     make_server: Any, held_breakout: tuple[str, str]
 ) -> None:
     org, breakout = held_breakout
-    place = breakout_place(org, breakout)  # rollups name a breakout by its place
+    place = org_place(org, breakout)  # rollups name a breakout by its place
     server = await make_server(rollup_interval_s=0.2)
     async with server.pool.acquire() as connection:
         for _ in range(100):

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from models.domain.records import Role
+from models.domain.records import Role, org_place
 from tests.support.servers import RunningServer
 
 
@@ -132,6 +132,37 @@ async def test_roles_and_tenants(api: Api) -> None:
     attendee = api.headers(Role.ATTENDEE)
     assert (await api.call("GET", "/api/schools", headers=attendee))[0] == 403
     assert (await api.call("GET", "/api/schools", headers={}))[0] == 401
+
+
+async def test_two_orgs_may_use_the_same_school_and_user_ids(
+    http: aiohttp.ClientSession, server: RunningServer
+) -> None:
+    """An id taken in one org is free in another: the second create is a 201 (a 409 would tell
+    it that the id exists elsewhere), and each org sees, checks in and reports only its own."""
+    orgs = [Api(http, server, f"org-{secrets.token_hex(4)}") for _ in range(2)]
+    for api in orgs:
+        assert await api.school(id="hill") == "hill"
+        assert await api.user("hill", id="ada", name=f"Ada of {api.org}") == "ada"
+    now = datetime.now(UTC)
+    first, second = orgs
+    assert (await first.check("checkin", "ada", "hill", now, temp=38.5))[0] == 201
+    assert (await first.check("checkin", "ada", "hill", now))[0] == 409  # hers is open
+    assert (await second.check("checkin", "ada", "hill", now))[0] == 201  # another Ada
+
+    for api in orgs:
+        status, user = await api.call("GET", "/api/users/ada")
+        assert status == 200 and user["data"]["name"] == f"Ada of {api.org}"
+        status, events = await api.call("GET", "/api/attendances?school_id=hill")
+        assert status == 200 and len(events["data"]) == 1
+        _, alerts = await api.call("GET", "/api/schools/hill/fever-alerts")
+        assert len(alerts["data"]) == (1 if api is first else 0)
+        status, report = await _aggregate(api, "hill", f"from={now.date()}&to={now.date()}")
+        assert status == 200 and report["data"]["periods"][0]["present"] == 1
+
+    assert (await first.call("DELETE", "/api/users/ada"))[0] == 204  # erased with her events
+    assert (await first.call("GET", "/api/attendances?school_id=hill"))[1]["data"] == []
+    assert (await second.call("GET", "/api/users/ada"))[0] == 200
+    assert len((await second.call("GET", "/api/attendances?school_id=hill"))[1]["data"]) == 1
 
 
 async def test_check_in_and_out_rules(api: Api) -> None:
@@ -320,10 +351,12 @@ async def test_rollups_give_the_same_report_and_follow_late_changes(
     await roll_up_all(server.pool)
     async with server.pool.acquire() as connection:
         rolled = await connection.fetchval(
-            "SELECT count(*) FROM presence_daily WHERE place_id = $1", school
+            "SELECT count(*) FROM presence_daily WHERE place_id = $1",
+            org_place(api.org, school),
         )
         stale = await connection.fetchval(
-            "SELECT count(*) FROM presence_daily_stale WHERE place_id = $1", school
+            "SELECT count(*) FROM presence_daily_stale WHERE place_id = $1",
+            org_place(api.org, school),
         )
     assert rolled == 5 and stale == 0  # five days of Ada (the first lasts 0 s); Bob is open
     _, from_rollups = await _aggregate(api, school, query)
@@ -352,7 +385,8 @@ async def test_today_is_rolled_up_only_once_nobody_is_in(api: Api, server: Runni
         async with server.pool.acquire() as connection:
             return int(
                 await connection.fetchval(
-                    "SELECT count(*) FROM presence_daily_stale WHERE place_id = $1", school
+                    "SELECT count(*) FROM presence_daily_stale WHERE place_id = $1",
+                    org_place(api.org, school),
                 )
             )
 

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from handlers.keys import PRESENCE, SIO
-from models.domain.records import Role, breakout_place, now_ms
+from models.domain.records import Role, now_ms, org_place
 from models.live.presence import Viewer
 from tests.support.clients import RawSocket
 from tests.support.records import new_breakout_id
@@ -71,7 +71,7 @@ async def test_a_socket_that_does_not_read_is_dropped_before_its_backlog_grows(
     presence = server.app[PRESENCE]
     for n in range(100):  # a big class: every watch ack is ~30 KB
         viewer = Viewer(f"u{n}", "N" * 200, f"s{n}", now_ms(), "London", "GB", "Chrome", "OS", "x")
-        await presence.add(breakout_place("org-a", breakout), viewer)
+        await presence.add(org_place("org-a", breakout), viewer)
 
     request = "42" + json.dumps(["watch-breakout", {"breakoutId": breakout}])
     for ack_id in range(1000):  # ~30 MB of acks asked for, none read

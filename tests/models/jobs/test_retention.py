@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from config import RetentionMode
-from models.domain.records import breakout_place
+from models.domain.records import org_place
 from models.jobs import retention
 from models.jobs.retention import purge_sessions
 from models.reports.rollups import roll_up_all
@@ -81,7 +81,7 @@ async def rollups(db: asyncpg.Pool, breakout: str) -> dict[str, str | None]:
     async with db.acquire() as connection:
         found = await connection.fetch(
             "SELECT user_id, user_name FROM presence_daily WHERE place_id = $1",
-            breakout_place("o", breakout),
+            org_place("o", breakout),
         )
     return {row["user_id"]: row["user_name"] for row in found}
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from models.domain.records import breakout_place
+from models.domain.records import org_place
 from models.reports.rollups import roll_up_all
 from tests.support.records import create_breakout
 
@@ -48,7 +48,7 @@ async def stale_days(db: asyncpg.Pool, breakout: str) -> list[asyncpg.Record]:
     async with db.acquire() as connection:
         return await connection.fetch(
             "SELECT failed_at FROM presence_daily_stale WHERE place_id = $1",
-            breakout_place("org-a", breakout),
+            org_place("org-a", breakout),
         )
 
 
@@ -56,7 +56,7 @@ async def rolled_up(db: asyncpg.Pool, breakout: str) -> int:
     async with db.acquire() as connection:
         count: int = await connection.fetchval(
             "SELECT count(*) FROM presence_daily WHERE place_id = $1",
-            breakout_place("org-a", breakout),
+            org_place("org-a", breakout),
         )
     return count
 
@@ -68,7 +68,7 @@ async def test_a_failing_place_never_holds_back_the_others(db: asyncpg.Pool) -> 
     async with db.acquire() as connection:
         await connection.execute(POISON)
         await connection.execute(
-            "INSERT INTO test_poisoned_places VALUES ($1)", breakout_place("org-a", poisoned)
+            "INSERT INTO test_poisoned_places VALUES ($1)", org_place("org-a", poisoned)
         )
     try:
         await roll_up_all(db)

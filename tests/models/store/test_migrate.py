@@ -5,7 +5,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from models.reports.rollups import roll_up_stale_days
 from models.store.migrate import apply_migrations, available_migrations
 from tests.support.records import create_breakout
 from tests.support.servers import private_postgres
@@ -55,31 +54,45 @@ async def test_attended_view_needs_both_timestamps(db: asyncpg.Pool) -> None:
     assert [(r["user_id"], r["duration_seconds"]) for r in rows] == [("u1", 1800.0)]
 
 
+def migrations_before(version: int, directory: Path) -> Path:
+    """A directory of the migrations older than `version`: an install as it was then."""
+    directory.mkdir()
+    for migration in available_migrations():
+        if migration.version < version:
+            (directory / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql)
+    return directory
+
+
+# A rollup row as the job of the time wrote it (today's job reads today's schema).
+ROLLED_UP = """
+INSERT INTO presence_daily (place_kind, place_id, day, user_id, seconds, entries, first_in,
+                            last_out)
+VALUES ($1, $2, '2026-01-05', $3, 3600, 1, '2026-01-05T10:00Z', '2026-01-05T11:00Z')
+"""
+
+
 async def test_keying_breakouts_by_org_keeps_every_existing_row(tmp_path: Path) -> None:
     """Migration 0006 on an install that has data: nothing is lost, rollups follow the new key,
     and afterwards two orgs may share an id."""
-    before = tmp_path / "before"
-    before.mkdir()
-    for migration in available_migrations():
-        if migration.version < 6:
-            (before / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql)
     with private_postgres("attendance-migrate-") as embedded:
         connection = await asyncpg.connect(embedded.start().url)
         try:
-            await apply_migrations(connection, before)
+            await apply_migrations(connection, migrations_before(6, tmp_path / "before"))
             await connection.execute(
                 "INSERT INTO breakouts (id, org_id) VALUES ('maths-101', 'org-a');"
                 "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts,"
                 " exit_ts, exit_reason, org_id) VALUES ('u1', 'maths-101', 's1',"
                 " '2026-01-05T10:00Z', '2026-01-05T11:00Z', 'leave', 'org-a')"
             )
-            await roll_up_all_on(connection)
-            assert await connection.fetchval("SELECT place_id FROM presence_daily") == "maths-101"
+            await connection.execute(ROLLED_UP, "breakout", "maths-101", "u1")
 
             await apply_migrations(connection)
 
             assert await connection.fetchval("SELECT count(*) FROM attendance_sessions") == 1
             assert await connection.fetchval("SELECT place_id FROM presence_daily") == (
+                "org-a/maths-101"
+            )
+            assert await connection.fetchval("SELECT place_id FROM presence_daily_stale") == (
                 "org-a/maths-101"
             )
             daily = await connection.fetchrow("SELECT place_id, org_id FROM daily_presence")
@@ -92,6 +105,59 @@ async def test_keying_breakouts_by_org_keeps_every_existing_row(tmp_path: Path) 
             await connection.close()
 
 
-async def roll_up_all_on(connection: asyncpg.Connection) -> None:
-    while await roll_up_stale_days(connection) != (0, 0):
-        pass
+SCHOOL_DATA = """
+INSERT INTO schools (id, org_id, name) VALUES ('hill', 'org-a', 'Hill');
+INSERT INTO school_users (id, school_id, name) VALUES ('ada', 'hill', 'Ada');
+INSERT INTO check_events (id, school_id, user_id, kind, at, temperature) VALUES
+    (1, 'hill', 'ada', 'checkin', '2026-01-05T10:00Z', 38.4),
+    (2, 'hill', 'ada', 'checkout', '2026-01-05T11:00Z', 36.6),
+    (3, 'hill', 'ada', 'checkin', '2026-01-06T10:00Z', 36.6);
+INSERT INTO school_visits (checkin_id, checkout_id, school_id, user_id, entry_ts, exit_ts) VALUES
+    (1, 2, 'hill', 'ada', '2026-01-05T10:00Z', '2026-01-05T11:00Z'),
+    (3, NULL, 'hill', 'ada', '2026-01-06T10:00Z', NULL);
+INSERT INTO fever_alerts (event_id, school_id, user_id, temperature, at)
+VALUES (1, 'hill', 'ada', 38.4, '2026-01-05T10:00Z');
+"""
+
+
+async def test_keying_schools_and_users_by_org_keeps_every_existing_row(tmp_path: Path) -> None:
+    """Migration 0007 on an install that has data: every row keeps its org, rollups follow the
+    new key, and afterwards another org may have a school "hill" with a user "ada"."""
+    with private_postgres("attendance-migrate-") as embedded:
+        connection = await asyncpg.connect(embedded.start().url)
+        try:
+            await apply_migrations(connection, migrations_before(7, tmp_path / "before"))
+            await connection.execute(SCHOOL_DATA)
+            await connection.execute(ROLLED_UP, "school", "hill", "ada")
+
+            await apply_migrations(connection)
+
+            for table in ("school_users", "check_events", "school_visits", "fever_alerts"):
+                orgs = await connection.fetch(f"SELECT org_id FROM {table}")  # noqa: S608
+                assert orgs and {row["org_id"] for row in orgs} == {"org-a"}, table
+            assert await connection.fetchval("SELECT place_id FROM presence_daily") == (
+                "org-a/hill"
+            )
+            stale = await connection.fetch("SELECT DISTINCT place_id FROM presence_daily_stale")
+            assert [row["place_id"] for row in stale] == ["org-a/hill"]
+            daily = await connection.fetchrow(
+                "SELECT place_id, org_id, user_name FROM daily_presence"
+            )
+            assert tuple(daily) == ("hill", "org-a", "Ada")
+            intervals = await connection.fetchval(
+                "SELECT count(*) FROM presence_intervals"
+                " WHERE place_id = 'hill' AND org_id = 'org-a'"
+            )
+            assert intervals == 2
+            await connection.execute(
+                "INSERT INTO schools (id, org_id, name) VALUES ('hill', 'org-b', 'Hill');"
+                "INSERT INTO school_users (org_id, id, school_id, name)"
+                " VALUES ('org-b', 'ada', 'hill', 'Ada B.')"
+            )
+            with pytest.raises(asyncpg.ForeignKeyViolationError):  # no school "hill" in org-c
+                await connection.execute(
+                    "INSERT INTO school_users (org_id, id, school_id, name)"
+                    " VALUES ('org-c', 'ada', 'hill', 'Ada C.')"
+                )
+        finally:
+            await connection.close()
