@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -371,12 +372,20 @@ async def test_rollups_give_the_same_report_and_follow_late_changes(
     assert (await _aggregate(api, school, query))[1] == after
 
 
+def noon_zone(now: datetime) -> str:
+    """A fixed-offset zone (Etc/GMT-N is N hours east of UTC) where it is 12:xx now."""
+    east = 12 - now.hour
+    return f"Etc/GMT{-east:+d}" if east else "UTC"
+
+
 async def test_today_is_rolled_up_only_once_nobody_is_in(api: Api, server: RunningServer) -> None:
     from models.reports.rollups import roll_up_all
 
-    school = await api.school(school_days=[1, 2, 3, 4, 5, 6, 7])
+    # A school where it is about noon now, so that the last five minutes are all today's.
+    zone = noon_zone(datetime.now(UTC))
+    school = await api.school(school_days=[1, 2, 3, 4, 5, 6, 7], time_zone=zone)
     ada = await api.user(school)
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo(zone)).date()
     started = datetime.now(UTC) - timedelta(minutes=5)
     await api.check("checkin", ada, school, started)
     query = f"from={today}&to={today}&detail=users"
