@@ -255,7 +255,11 @@ class Attendance:
             client=seat.client,
             node_id=self._node_id,
         )
-        await self._writer.open_session(session)
+        try:
+            await self._writer.open_session(session)
+        except NotFound:  # it ended on another node, after this one last read it
+            self._breakouts.forget(breakout.org_id, breakout.id)
+            raise
         if self._metrics is not None:
             self._metrics.joins.inc()
         seat.current = session

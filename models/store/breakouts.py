@@ -27,8 +27,16 @@ ON CONFLICT (org_id, id) DO NOTHING
 
 
 # Idempotent: ending an ended breakout keeps its first end time.
+# Ending waits for every batch that is opening a session there (they hold the breakout's row
+# FOR SHARE, WRITE_SESSIONS) and then ends it no earlier than the last of those opens: a join
+# racing the end on another node either opens before the end, or not at all.
+LOCK_BREAKOUT = "SELECT ended_at FROM breakouts WHERE org_id = $1 AND id = $2 FOR UPDATE"
 END_BREAKOUT = """
-UPDATE breakouts SET ended_at = coalesce(ended_at, $3) WHERE org_id = $1 AND id = $2
+UPDATE breakouts
+SET ended_at = coalesce(ended_at, greatest($3, (
+        SELECT max(s.entry_ts) FROM attendance_sessions AS s
+        WHERE s.org_id = $1 AND s.breakout_id = $2)))
+WHERE org_id = $1 AND id = $2
 RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
        present_min_percent
 """
@@ -125,8 +133,11 @@ class BreakoutDirectory:
         return stored
 
     async def end(self, org_id: str, breakout_id: str, at: datetime) -> Breakout:
-        """Mark the breakout ended at `at` (or keep the earlier end); return it."""
-        async with self._pool.acquire() as connection:
+        """Mark the breakout ended at `at`, or at the latest entry if a session opened after
+        that (or keep the earlier end); return it."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            # Its own statement: the end's snapshot then sees the opens it waited for.
+            await connection.execute(LOCK_BREAKOUT, org_id, breakout_id)
             row = await connection.fetchrow(END_BREAKOUT, org_id, breakout_id, at)
         if row is None:
             raise NotFound(f"breakout {breakout_id} does not exist")

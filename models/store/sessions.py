@@ -24,10 +24,25 @@ from models.store.database import Connection, record_of
 # whose exit is in the same batch is inserted closed (the UPDATE cannot see rows its own
 # statement inserts). A replayed open (a retry after a lost reply, the journal after a crash)
 # changes nothing, except that it closes the row when it carries an exit the row still lacks:
-# exit_ts is written once, never before entry_ts. Returns the keys of the sessions this batch
-# closed.
+# exit_ts is written once, never before entry_ts. An open goes in only if its breakout had not
+# ended when it began, decided here, where the row is written: the batch holds the breakout
+# rows FOR SHARE, so an end on another node waits for it (BreakoutDirectory.end). Returns the
+# keys of the sessions this batch closed, and of the opens it refused.
 WRITE_SESSIONS = """
-WITH opened AS (
+WITH incoming AS (
+    SELECT * FROM unnest($1::session_open_row[])
+),
+breakout AS (
+    SELECT b.org_id, b.id, b.ended_at FROM breakouts AS b
+    WHERE (b.org_id, b.id) IN (SELECT org_id, breakout_id FROM incoming)
+    FOR SHARE OF b
+),
+allowed AS (
+    SELECT o.* FROM incoming AS o
+    LEFT JOIN breakout AS b ON b.org_id = o.org_id AND b.id = o.breakout_id
+    WHERE b.ended_at IS NULL OR b.ended_at > o.entry_ts
+),
+opened AS (
     INSERT INTO attendance_sessions AS s (
         user_id, breakout_id, session_id, session_type, entry_ts, user_name, org_id, client_ip,
         city, region, country_code, latitude, longitude, browser, browser_version, os,
@@ -39,7 +54,7 @@ WITH opened AS (
            o.user_agent, o.node_id,
            CASE WHEN o.exit_ts IS NOT NULL THEN greatest(o.exit_ts, o.entry_ts) END,
            o.exit_reason
-    FROM unnest($1::session_open_row[]) AS o
+    FROM allowed AS o
     ON CONFLICT (user_id, breakout_id, session_id) DO UPDATE
     SET exit_ts = greatest(EXCLUDED.exit_ts, s.entry_ts), exit_reason = EXCLUDED.exit_reason
     WHERE s.exit_ts IS NULL AND EXCLUDED.exit_ts IS NOT NULL
@@ -55,9 +70,13 @@ closed AS (
       AND s.exit_ts IS NULL
     RETURNING s.user_id, s.breakout_id, s.session_id
 )
-SELECT user_id, breakout_id, session_id FROM opened WHERE exit_ts IS NOT NULL
+SELECT true AS closed, user_id, breakout_id, session_id FROM opened WHERE exit_ts IS NOT NULL
 UNION ALL
-SELECT user_id, breakout_id, session_id FROM closed
+SELECT true, user_id, breakout_id, session_id FROM closed
+UNION ALL
+SELECT false, o.user_id, o.breakout_id, o.session_id FROM incoming AS o
+WHERE (o.user_id, o.breakout_id, o.session_id) NOT IN (
+    SELECT a.user_id, a.breakout_id, a.session_id FROM allowed AS a)
 """
 
 # Every column of a session, the client's named as ClientInfo's fields (CLIENT_FIELDS).
@@ -123,18 +142,29 @@ def _open_row(session: AttendanceSession, exit_: SessionExit | None) -> tuple[ob
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a batch did beyond writing: the sessions its exits closed, and the opens it refused
+    because their breakout had ended."""
+
+    closed: set[SessionKey]
+    refused: set[SessionKey]
+
+
 async def write_sessions(
     connection: Connection, opens: Sequence[AttendanceSession], exits: Sequence[SessionExit]
-) -> set[SessionKey]:
-    """Record opens and exits (at most one exit a session) in one statement; return the keys of
-    the sessions it closed."""
+) -> Written:
+    """Record opens and exits (at most one exit a session) in one statement."""
     exit_of = {exit_.key: exit_ for exit_ in exits}
     opened = [_open_row(session, exit_of.pop(session_key(session), None)) for session in opens]
     closing = [
         (e.user_id, e.breakout_id, e.session_id, e.at, e.reason.value) for e in exit_of.values()
     ]
-    closed = await connection.fetch(WRITE_SESSIONS, opened, closing)
-    return {(row["user_id"], row["breakout_id"], row["session_id"]) for row in closed}
+    written = Written(closed=set(), refused=set())
+    for row in await connection.fetch(WRITE_SESSIONS, opened, closing):
+        key = (row["user_id"], row["breakout_id"], row["session_id"])
+        (written.closed if row["closed"] else written.refused).add(key)
+    return written
 
 
 def _session(row: asyncpg.Record) -> AttendanceSession:

@@ -174,12 +174,17 @@ class Journal:
             self._loaded, self._read_index = [], 0
 
     def reject(self, entry: JournalEntry, reason: str) -> None:
-        """Keep an entry the database refuses for good beside the journal, for an operator."""
+        """Consume the oldest entry, which the database refuses for good, keeping it aside."""
+        self.set_aside([entry], reason)
+        self.consumed(1)
+
+    def set_aside(self, entries: Sequence[JournalEntry], reason: str) -> None:
+        """Keep entries the database refused beside the journal, for an operator."""
         with (self.directory / REJECTED_NAME).open("a", encoding="utf-8") as rejected:
-            rejected.write(f"# {reason}\n{encode(entry)}")
+            for entry in entries:
+                rejected.write(f"# {reason}\n{encode(entry)}")
             rejected.flush()
             os.fsync(rejected.fileno())
-        self.consumed(1)
 
     def _start_segment(self) -> None:
         names = [path.name for path in self._sealed]

@@ -12,14 +12,14 @@ import asyncpg
 
 from models.domain.records import AttendanceSession
 from models.store.database import DATABASE_GONE
-from models.store.sessions import SessionKey
+from models.store.sessions import Written, session_key
 from models.writes.journal import Journal, JournalEntry
 
 logger = logging.getLogger(__name__)
 
 # What the writer lends the replay: its statement for a batch of entries, and the one closing
 # the sessions of gone nodes (both on the writer's connection, so only under `turn`).
-Apply = Callable[[list[JournalEntry]], Awaitable[set[SessionKey]]]
+Apply = Callable[[list[JournalEntry]], Awaitable[Written]]
 CloseLost = Callable[[Sequence[str], datetime], Awaitable[int]]
 
 
@@ -72,12 +72,13 @@ class JournalReplay:
         journal = self.journal
         entries = await asyncio.to_thread(journal.next_chunk, self.chunk_rows)
         try:
-            await self.apply(entries)
+            written = await self.apply(entries)
         except DATABASE_GONE:
             return False
         except asyncpg.PostgresError as exc:
             logger.warning("journal chunk refused (%s); replaying one by one", exc)
             return await self._replay_each(entries)
+        await self._set_aside_refused(entries, written)
         await asyncio.to_thread(journal.consumed, len(entries))
         self._note_replayed(entries)
         return True
@@ -85,16 +86,33 @@ class JournalReplay:
     async def _replay_each(self, entries: list[JournalEntry]) -> bool:
         for entry in entries:
             try:
-                await self.apply([entry])
+                written = await self.apply([entry])
             except DATABASE_GONE:
                 return False
             except asyncpg.PostgresError as exc:
                 logger.error("journaled write refused by the database, set aside: %s", exc)
                 await asyncio.to_thread(self.journal.reject, entry, str(exc))
             else:
+                await self._set_aside_refused([entry], written)
                 await asyncio.to_thread(self.journal.consumed, 1)
             self._note_replayed([entry])
         return True
+
+    async def _set_aside_refused(self, entries: list[JournalEntry], written: Written) -> None:
+        """Opens the database refused (their breakout had ended before they began): acked from
+        the journal, so kept aside for an operator instead of dropped."""
+        refused = [
+            entry
+            for entry in entries
+            if isinstance(entry, AttendanceSession) and session_key(entry) in written.refused
+        ]
+        if refused:
+            logger.error(
+                "%d journaled opens came after their breakout ended; set aside", len(refused)
+            )
+            await asyncio.to_thread(
+                self.journal.set_aside, refused, "its breakout had ended before it began"
+            )
 
     def _note_replayed(self, entries: list[JournalEntry]) -> None:
         """Remember which gone processes' writes were replayed, and when they were last alive."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from models.domain.errors import Unavailable
+from models.domain.errors import NotFound, Unavailable
 from models.domain.records import AttendanceSession
 from models.runtime.loops import Loop, stop_task
 from models.runtime.metrics import Metrics
@@ -22,7 +22,9 @@ from models.store.database import DATABASE_GONE
 from models.store.sessions import (
     SessionExit,
     SessionKey,
+    Written,
     close_sessions_of_lost_nodes,
+    session_key,
     write_sessions,
 )
 from models.writes.journal import Journal, JournalEntry
@@ -179,7 +181,8 @@ class SessionWriter:
             )
 
     async def open_session(self, session: AttendanceSession) -> None:
-        """Return once the session's row is durable (committed, or fsynced to the journal)."""
+        """Return once the session's row is durable (committed, or fsynced to the journal).
+        Raises NotFound when the database finds its breakout ended before it began."""
         await self._submit(_Write(open=session))
 
     async def record_exit(self, exit_: SessionExit) -> bool:
@@ -242,7 +245,7 @@ class SessionWriter:
             await self._journal_batch(batch)
             return
         try:
-            closed = await self._write(batch)
+            written = await self._write(batch)
         except DATABASE_GONE as exc:
             if self._journal is None:
                 logger.warning("database unreachable, %d writes refused: %s", len(batch), exc)
@@ -257,12 +260,12 @@ class SessionWriter:
             logger.warning("batch of %d refused (%s); writing one by one", len(batch), exc)
             await self._commit_each(batch)
             return
-        self._resolve(batch, closed)
+        self._resolve(batch, written)
 
     async def _commit_each(self, batch: list[_Write]) -> None:
         for index, write in enumerate(batch):
             try:
-                closed = await self._write([write])
+                written = await self._write([write])
             except DATABASE_GONE:
                 if self._journal is None:
                     raise
@@ -272,7 +275,7 @@ class SessionWriter:
                 logger.error("session write refused by the database: %s", exc)
                 write.fail(Unavailable("the attendance record could not be written"))
             else:
-                self._resolve([write], closed)
+                self._resolve([write], written)
 
     async def _journal_batch(self, batch: list[_Write]) -> None:
         assert self._journal is not None  # noqa: S101 - only called with a journal
@@ -286,28 +289,28 @@ class SessionWriter:
             return
         self.journaled_writes += len(batch)
         first_exits = {exit_.key for exit_ in _first_exit_per_session(entries)}
-        self._resolve(batch, first_exits, committed=False)
+        self._resolve(batch, Written(closed=first_exits, refused=set()), committed=False)
 
-    async def _write(self, batch: list[_Write]) -> set[SessionKey]:
-        closed = await self._apply([write.entry for write in batch])
+    async def _write(self, batch: list[_Write]) -> Written:
+        written = await self._apply([write.entry for write in batch])
         if self._metrics is not None:
             self._metrics.batch_rows.observe(len(batch))
-        return closed
+        return written
 
-    async def _apply(self, entries: list[JournalEntry]) -> set[SessionKey]:
-        """Opens and exits in one statement; the keys of the sessions the exits closed."""
+    async def _apply(self, entries: list[JournalEntry]) -> Written:
+        """Opens and exits in one statement."""
         opens = [entry for entry in entries if isinstance(entry, AttendanceSession)]
         exits = _first_exit_per_session(entries)
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._commit_timeout_s):
-                closed = await write_sessions(await self._held_connection(), opens, exits)
+                written = await write_sessions(await self._held_connection(), opens, exits)
         except DATABASE_GONE:
             await self._drop_connection()
             raise
         if self._metrics is not None:
             self._metrics.commit_seconds.observe(time.perf_counter() - started)
-        return closed
+        return written
 
     async def _close_lost_nodes(self, node_ids: Sequence[str], last_alive: datetime) -> int:
         try:
@@ -330,20 +333,21 @@ class SessionWriter:
             with contextlib.suppress(*_WRITE_FAILED):
                 await self._pool.release(connection, timeout=1)
 
-    def _resolve(
-        self, batch: list[_Write], closed: set[SessionKey], *, committed: bool = True
-    ) -> None:
+    def _resolve(self, batch: list[_Write], written: Written, *, committed: bool = True) -> None:
         if committed:
             self.committed_batches += 1
             self.committed_writes += len(batch)
+        closed = written.closed
         for write in batch:
-            if write.exit is None:
-                write.resolve(True)
-            else:
+            if write.exit is not None:
                 # Only the first exit of a session in the batch was sent; it alone closed it.
                 key = write.exit.key
                 write.resolve(key in closed)
                 closed.discard(key)
+            elif write.open is not None and session_key(write.open) in written.refused:
+                write.fail(NotFound(f"breakout {write.open.breakout_id} has ended"))
+            else:
+                write.resolve(True)
 
 
 def _first_exit_per_session(entries: list[JournalEntry]) -> list[SessionExit]:
