@@ -466,6 +466,13 @@ class Settings:
         "a node silent this long is dead: a survivor closes its open sessions at its last "
         "heartbeat (`node_lost`)",
     )
+    reconnect_grace_s: float = setting(
+        "RECONNECT_GRACE_S",
+        "30",
+        _parse_non_negative_float,
+        "a client whose connection was lost may resume its session (`resumeSessionId`) this "
+        "long after it was last heard: the stay stays one session, the gap left out; 0: never",
+    )
     ping_interval_s: float = setting(
         "PING_INTERVAL_S", "25", _parse_positive_float, "Engine.IO ping interval"
     )

@@ -306,6 +306,7 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
         presence=app[PRESENCE],
         node_id=app[NODE_ID],
         device_limit=app[SETTINGS].playback_device_limit,
+        reconnect_grace_s=app[SETTINGS].reconnect_grace_s,
         metrics=app[METRICS],
     )
     app[ATTENDANCE] = attendance
@@ -401,7 +402,18 @@ async def _broadcasts(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _cluster(app: web.Application) -> AsyncIterator[None]:
-    app[COMMANDS] = ClusterCommands(app[SIO], app[ATTENDANCE], app[BROADCASTER], app[BUS])
+    settings = app[SETTINGS]
+    commands = ClusterCommands(
+        app[SIO],
+        app[ATTENDANCE],
+        app[BROADCASTER],
+        app[BUS],
+        registry=NodeRegistry(app[REDIS], app[NODE_ID]) if settings.uses_redis else None,
+        # Three missed beats: a node that stopped (a kill) rather than one a moment late.
+        silent_after_s=3 * settings.heartbeat_interval_s,
+    )
+    app[COMMANDS] = commands
+    app[ATTENDANCE].holders = commands  # a resume asks the other nodes through the cluster
     yield
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import socketio
@@ -91,9 +91,16 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         async with self._app[ATTENDANCE].seat(sid) as seat:
             before = seat.current
             try:
-                outcome = await seat.join(request.breakout_id, request.session_type)
+                outcome = await seat.join(
+                    request.breakout_id,
+                    request.session_type,
+                    resume_id=request.resume_session_id,
+                    last_heard=self._gone_at,
+                )
             finally:  # a switch whose new open failed has still left the old breakout
                 await self._follow(sid, before, seat.current)
+        if outcome.released is not None:
+            await self._app[COMMANDS].close_released(*outcome.released)
         self._app[BROADCASTER].joined(outcome)
         await self._app[COMMANDS].after_join(outcome)
         session = outcome.session
@@ -102,6 +109,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "sessionId": session.session_id,
             "breakoutId": session.breakout_id,
             "entryTimestamp": iso_ms(session.entry_ts),
+            "resumed": outcome.resumed,
         }
 
     @acked
@@ -137,7 +145,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
         self._event_limits.pop(sid, None)
         attendance = self._app[ATTENDANCE]
-        left_at = self._last_heard(sid)
+        left_at = self.server.left_at(sid, self.namespace)
         try:
             async with attendance.seat(sid) as seat:
                 outcome = await seat.disconnect(left_at, ExitReason.DISCONNECT)
@@ -145,6 +153,12 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return  # already gone: closed by a shutdown that came first
         if outcome is not None:
             self._app[BROADCASTER].left(outcome)
+
+    def _gone_at(self, sid: str) -> datetime:
+        """When the client of a connection it has left (it came back on another) was last
+        heard."""
+        gone_at: datetime = self.server.left_at(sid, self.namespace, gone=True)
+        return gone_at
 
     async def _follow(
         self, sid: str, before: AttendanceSession | None, after: AttendanceSession | None
@@ -171,8 +185,3 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if handler_event not in HANDLED_EVENTS:
             return error_ack(InvalidPayload.code, "unknown event")
         return None
-
-    def _last_heard(self, sid: str) -> datetime:
-        """When the client was last heard from: its silence, not Engine.IO's timeout, ended it."""
-        heard = datetime.fromtimestamp(self.server.left_at(sid, self.namespace, time.time()), UTC)
-        return heard.replace(microsecond=heard.microsecond - heard.microsecond % 1000)

@@ -12,8 +12,9 @@ from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.wire.names import BREAKOUT_ENDED, DEVICE_LIMIT_EXCEEDED, PLAYBACK, chat_room
 from handlers.wire.records import iso_ms
 from models.cluster.bus import Bus, Kind, Message
-from models.domain.records import Breakout, ids_of_place
-from models.live.desk import Attendance, JoinOutcome
+from models.cluster.nodes import NodeRegistry
+from models.domain.records import Breakout, ids_of_place, now_ms
+from models.live.desk import Attendance, ExitOutcome, JoinOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +28,39 @@ class ClusterCommands:
         attendance: Attendance,
         broadcaster: PresenceBroadcaster,
         bus: Bus,
+        *,
+        registry: NodeRegistry | None = None,
+        silent_after_s: float = 3.0,
     ) -> None:
         self._sio = sio
         self._attendance = attendance
         self._broadcaster = broadcaster
         self._bus = bus
+        self._registry = registry
+        self._silent_after_s = silent_after_s
         bus.subscribe(self.handle)
+
+    async def silent_since(self, node_id: str) -> datetime | None:
+        """When a node that has missed its last beats (several heartbeat intervals) last beat
+        (Holders.silent_since). Without Redis there is no other node; when Redis does not
+        answer, no node is taken for silent."""
+        if self._registry is None:
+            return None
+        try:
+            return await self._registry.silent_since(node_id, now_ms(), self._silent_after_s)
+        except Exception as exc:
+            logger.warning("cannot tell whether node %s is alive: %s", node_id, exc)
+            return None
+
+    async def close_released(self, connection_id: str, outcome: ExitOutcome) -> None:
+        """Close a connection of this node whose session its client resumed on another."""
+        await self._sio.leave_room(connection_id, chat_room(outcome.session.place))
+        self._broadcaster.left(outcome)
+        await self._sio.disconnect(connection_id)
+
+    async def release(self, place: str, session_id: str) -> None:
+        """Have the node that holds the session let it go (Holders.release)."""
+        await self._bus.publish({"kind": Kind.RELEASE, "place": place, "sessionId": session_id})
 
     async def after_join(self, outcome: JoinOutcome) -> None:
         """Have the user's sessions over the device limit expelled, on whichever node."""
@@ -57,8 +85,16 @@ class ClusterCommands:
             self._attendance.forget_breakout(message["place"])
         elif kind == Kind.EXPEL and isinstance(message.get("sessionId"), str):
             await self._expel(message["sessionId"])
+        elif kind == Kind.RELEASE and isinstance(message.get("sessionId"), str):
+            released = await self._attendance.release(message["sessionId"], self._gone_at)
+            if released is not None:
+                await self.close_released(*released)
         elif kind == Kind.END and isinstance(message.get("place"), str):
             await self._end(message["place"], datetime.fromisoformat(message["endedAt"]))
+
+    def _gone_at(self, connection_id: str) -> datetime:
+        gone_at: datetime = self._sio.left_at(connection_id, gone=True)
+        return gone_at
 
     async def _end(self, place: str, ended_at: datetime) -> None:
         notice = {"breakoutId": ids_of_place(place)[1], "endedAt": iso_ms(ended_at)}

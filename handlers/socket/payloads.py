@@ -38,17 +38,26 @@ def _session_type(value: object) -> SessionType:
     return SessionType(value)
 
 
+def _optional_id(value: object) -> str | None:
+    return None if value is None else parse_id(value)
+
+
 @dataclass(frozen=True, slots=True)
 class JoinRequest:
     breakout_id: str
     session_type: SessionType
+    # The sessionId of an earlier ack, to go on with that stay after a reconnect.
+    resume_session_id: str | None = None
 
 
 def join_request(payload: object) -> JoinRequest:
-    """`{breakoutId, type?}` with type `live` (default) or `on_demand`."""
+    """`{breakoutId, type?, resumeSessionId?}` with type `live` (default) or `on_demand`."""
     fields = _object(payload)
-    session_type = _field(_session_type, fields.get("type"), "type")
-    return JoinRequest(_field(parse_id, fields.get("breakoutId"), "breakoutId"), session_type)
+    return JoinRequest(
+        _field(parse_id, fields.get("breakoutId"), "breakoutId"),
+        _field(_session_type, fields.get("type"), "type"),
+        _field(_optional_id, fields.get("resumeSessionId"), "resumeSessionId"),
+    )
 
 
 def breakout_request(payload: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import socketio
@@ -82,11 +83,13 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             logger.warning("disconnecting a socket that %s", why)
             engine_socket.drop()
 
-    def left_at(self, sid: str, namespace: str, now: float) -> float:
-        """When the client of Socket.IO connection `sid` left (see `watch.left_at`)."""
+    def left_at(self, sid: str, namespace: str = "/", *, gone: bool = False) -> datetime:
+        """When the client of Socket.IO connection `sid` left (see `watch.left_at`), to the
+        millisecond: its silence, not Engine.IO's timeout, ended it."""
         eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
         engine_socket = self.eio.sockets.get(eio_sid) if eio_sid else None
-        return left_at(engine_socket, self.eio.ping_interval, now)
+        heard = left_at(engine_socket, self.eio.ping_interval, time.time(), gone=gone)
+        return datetime.fromtimestamp(int(heard * 1000) / 1000, UTC)
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any

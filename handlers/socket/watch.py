@@ -79,14 +79,15 @@ def watch(engine_socket: Any, environ: Any, max_queued_bytes: int) -> None:
         engine_socket.max_queued_bytes = max_queued_bytes
 
 
-def left_at(engine_socket: Any, ping_interval_s: float, now: float) -> float:
+def left_at(engine_socket: Any, ping_interval_s: float, now: float, *, gone: bool = False) -> float:
     """When the client behind a closing socket left, as epoch seconds.
 
     A client that is alive is heard at least once a ping interval (its pongs). One silent for
     longer went away at its last packet; otherwise the closing itself was heard (a close frame,
-    a dropped connection, a server-side disconnect), now.
+    a dropped connection, a server-side disconnect), now. A client known to be `gone` (it came
+    back on another connection) left at its last packet, however recent.
     """
     heard = getattr(engine_socket, "last_heard", None)
-    if heard is None or now - heard <= ping_interval_s:
+    if heard is None or (now - heard <= ping_interval_s and not gone):
         return now
     return float(heard)

@@ -29,6 +29,8 @@ class Kind(StrEnum):
     PRESENCE_UPDATES = "presence"
     # Close a session over its user's device limit, on whichever node holds it.
     EXPEL = "expel"
+    # Let go of a session its client resumes on another node (the holder records its exit).
+    RELEASE = "release"
     # Close every session of an ended breakout.
     END = "end"
     # Drop a cached breakout that a host changed.

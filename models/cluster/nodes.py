@@ -55,6 +55,15 @@ class NodeRegistry:
                 found.append((name, last))
         return found
 
+    async def silent_since(self, node_id: str, now: datetime, after_s: float) -> datetime | None:
+        """When `node_id` last beat, if that is more than `after_s` ago; None while it beats
+        (or once it has been reaped and forgotten)."""
+        stamp = await self._redis.hget(HEARTBEATS_KEY, node_id)
+        if stamp is None:
+            return None
+        last = datetime.fromtimestamp(int(stamp) / 1000, UTC)
+        return last if (now - last).total_seconds() > after_s else None
+
     async def claim(self, node_id: str, hold_s: float) -> bool:
         """Take the right to reap `node_id`; False when another survivor holds it."""
         return bool(

@@ -138,6 +138,9 @@ class AttendanceSession:
     node_id: str | None = None
     exit_ts: datetime | None = None
     exit_reason: ExitReason | None = None
+    # Times a lost connection interrupted it and its client resumed it; how long it was away.
+    interruptions: int = 0
+    interrupted_seconds: float = 0.0
 
     @property
     def place(self) -> str:
@@ -150,9 +153,10 @@ class AttendanceSession:
 
     @property
     def duration_seconds(self) -> float | None:
+        """Attended time: from entry to exit, less the interruptions."""
         if self.exit_ts is None:
             return None
-        return (self.exit_ts - self.entry_ts).total_seconds()
+        return (self.exit_ts - self.entry_ts).total_seconds() - self.interrupted_seconds
 
     def closed(self, at: datetime, reason: ExitReason) -> AttendanceSession:
         """This session ended at `at` (never before it began) for `reason`."""

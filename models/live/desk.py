@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from models.domain.access import (
     HOST,
@@ -34,12 +37,23 @@ from models.domain.records import (
 from models.live.presence import PresenceStore, Viewer
 from models.runtime.metrics import Metrics
 from models.store.breakouts import BreakoutDirectory
-from models.store.sessions import SessionExit
+from models.store.sessions import Resume, SessionExit
 from models.writes.writer import SessionWriter
 
 logger = logging.getLogger(__name__)
 
 SESSION_ID_BYTES = 12  # 96 random bits, 16 URL-safe characters
+# How long a resume waits for the connection that still holds its session to be let go (on
+# this node at once; on another, once that node hears of it), and how often it looks.
+RESUME_WAIT_S = 2.0
+RESUME_POLL_S = 0.05
+# A connection heard from more recently than this is its client's, there now (a resume that
+# names its session is a second claim, not a reconnect): it is not let go.
+HOLDER_SILENT_S = 1.0
+
+# When the client of a connection (by id) was last heard: a released connection's client left
+# then, since it came back on another.
+LastHeard = Callable[[str], datetime]
 
 
 def new_session_id() -> str:
@@ -69,10 +83,25 @@ class JoinOutcome:
     # The user's older sessions in this breakout beyond its device limit, oldest first: the
     # caller has them expelled wherever they are (`expel`, on their node).
     over_device_limit: tuple[str, ...] = ()
+    # The session goes on from an earlier connection of its client (a resume).
+    resumed: bool = False
+    # A connection of this node that still held the resumed session, and its exit: its client
+    # is back on this one, so the caller closes it.
+    released: tuple[str, ExitOutcome] | None = None
 
     @property
     def viewer(self) -> Viewer:
         return Viewer.of(self.session)
+
+
+class Holders(Protocol):
+    """The other nodes, as a resume needs them: is one silent, and let one go of a session."""
+
+    async def silent_since(self, node_id: str) -> datetime | None:
+        """When a node that has stopped beating last beat; None while it beats."""
+
+    async def release(self, place: str, session_id: str) -> None:
+        """Ask whichever node holds the session to let it go (`Attendance.release`)."""
 
 
 @dataclass(slots=True)
@@ -100,9 +129,15 @@ class Attendance:
         presence: PresenceStore,
         node_id: str,
         device_limit: int = 0,
+        reconnect_grace_s: float = 30.0,
+        holders: Holders | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = now_ms,
     ) -> None:
+        self._reconnect_grace_s = reconnect_grace_s
+        # The other nodes, for a resume of a session one of them holds; set by the cluster
+        # once it exists (it carries out commands on this desk, so it comes after it).
+        self.holders = holders
         self._metrics = metrics
         self._writer = writer
         self._breakouts = breakouts
@@ -159,7 +194,12 @@ class Attendance:
         assert closed.exit_ts is not None  # noqa: S101 - closed() always sets it
         await self._writer.record_exit(
             SessionExit(
-                session.user_id, session.breakout_id, session.session_id, closed.exit_ts, reason
+                session.user_id,
+                session.breakout_id,
+                session.session_id,
+                closed.exit_ts,
+                reason,
+                session.node_id,
             )
         )
         try:
@@ -209,11 +249,32 @@ class Attendance:
         seat = self._seat_of_session.get(session_id)
         if seat is None:
             return None
+        return await self._take(seat, session_id, self._clock, ExitReason.DEVICE_LIMIT)
+
+    async def release(
+        self, session_id: str, last_heard: LastHeard
+    ) -> tuple[str, ExitOutcome] | None:
+        """Let go of a session its client resumes on another connection, if it is open on this
+        node and its connection has been silent for HOLDER_SILENT_S: it ends (`disconnect`)
+        when that connection's client was last heard, and the caller closes the connection.
+        None when this node does not hold it, or its connection was heard just now."""
+        seat = self._seat_of_session.get(session_id)
+        if seat is None:
+            return None
+        heard = last_heard(seat.connection_id)
+        if (self._clock() - heard).total_seconds() < HOLDER_SILENT_S:
+            return None
+        return await self._take(seat, session_id, lambda: heard, ExitReason.DISCONNECT)
+
+    async def _take(
+        self, seat: _Seat, session_id: str, at: Callable[[], datetime], reason: ExitReason
+    ) -> tuple[str, ExitOutcome] | None:
+        """End the seat's session `session_id`, if it still holds it, leaving the seat empty."""
         async with seat.lock:
             current = seat.current
             if current is None or current.session_id != session_id:
                 return None
-            outcome = await self.record_exit(current, self._clock(), ExitReason.DEVICE_LIMIT)
+            outcome = await self.record_exit(current, at(), reason)
             seat.current = None
             return seat.connection_id, outcome
 
@@ -228,7 +289,14 @@ class Attendance:
                         outcomes.append(outcome)
         return outcomes
 
-    async def _join(self, seat: _Seat, breakout_id: str, session_type: SessionType) -> JoinOutcome:
+    async def _join(
+        self,
+        seat: _Seat,
+        breakout_id: str,
+        session_type: SessionType,
+        resume_id: str | None,
+        last_heard: LastHeard,
+    ) -> JoinOutcome:
         current = seat.current
         if current is not None and current.breakout_id == breakout_id:
             [count] = await self._presence.counts([current.place])
@@ -244,6 +312,36 @@ class Attendance:
         if current is not None:
             switched_from = await self.record_exit(current, self._clock(), ExitReason.SWITCHED)
             seat.current = None
+        resumed, released = None, None
+        if resume_id is not None:
+            claim = Resume(
+                breakout.org_id,
+                breakout.id,
+                seat.identity.user_id,
+                resume_id,
+                session_type,
+                self._clock(),
+                self._reconnect_grace_s,
+                self._node_id,
+            )
+            resumed, released = await self._resume(seat, claim, breakout.place, last_heard)
+        session = resumed or await self._open(seat, breakout, session_type)
+        seat.current = session
+        self._seat_of_session[session.session_id] = seat
+        added = await self._presence.add(breakout.place, Viewer.of(session))
+        return JoinOutcome(
+            session=session,
+            count=added.count,
+            switched_from=switched_from,
+            over_device_limit=self._over_device_limit(breakout, session, added.user_sessions),
+            resumed=resumed is not None,
+            released=released,
+        )
+
+    async def _open(
+        self, seat: _Seat, breakout: Breakout, session_type: SessionType
+    ) -> AttendanceSession:
+        """A new session of the seat's user in the breakout, durable."""
         session = AttendanceSession(
             user_id=seat.identity.user_id,
             breakout_id=breakout.id,
@@ -262,15 +360,59 @@ class Attendance:
             raise
         if self._metrics is not None:
             self._metrics.joins.inc()
-        seat.current = session
-        self._seat_of_session[session.session_id] = seat
-        added = await self._presence.add(breakout.place, Viewer.of(session))
-        return JoinOutcome(
-            session=session,
-            count=added.count,
-            switched_from=switched_from,
-            over_device_limit=self._over_device_limit(breakout, session, added.user_sessions),
-        )
+        return session
+
+    async def _resume(
+        self, seat: _Seat, claim: Resume, place: str, last_heard: LastHeard
+    ) -> tuple[AttendanceSession | None, tuple[str, ExitOutcome] | None]:
+        """The session `claim` names, opened again on this seat; None when it may not be.
+
+        A session still open is held by a connection its client has left (the client is back,
+        with the session's id, which only its own acks carried), though its server has not
+        noticed yet: on this node it is let go at once, on another node that node is asked to,
+        and one whose node stopped beating ends at that node's last beat, as the node's reaper
+        would end it. Each ends it when last heard; then it is resumed. Returns, too, the
+        connection of this node that was let go.
+        """
+        released = None
+        asked = False
+        deadline = time.monotonic() + RESUME_WAIT_S
+        while True:
+            claim = dataclasses.replace(claim, at=self._clock())
+            session = await self._writer.resume(claim)
+            if session is not None:
+                if self._metrics is not None:
+                    self._metrics.resumes.inc()
+                return session, released
+            holder = await self._writer.holder(claim)
+            if holder is None or not holder[0] or time.monotonic() > deadline:
+                return None, released  # none such, ended otherwise or too long ago, or kept
+            node_id = holder[1]
+            here = self._seat_of_session.get(claim.session_id)
+            if here is not None and here is not seat:
+                let_go = await self.release(claim.session_id, last_heard)
+                if let_go is None:
+                    return None, released  # another connection of its client holds it now
+                released = let_go
+                continue
+            if node_id is not None and node_id != self._node_id and self.holders is not None:
+                silent = await self.holders.silent_since(node_id)
+                if silent is not None:
+                    await self._writer.record_exit(
+                        SessionExit(
+                            claim.user_id,
+                            claim.breakout_id,
+                            claim.session_id,
+                            silent,
+                            ExitReason.NODE_LOST,
+                            node_id,
+                        )
+                    )
+                    continue
+                if not asked:
+                    await self.holders.release(place, claim.session_id)
+                    asked = True
+            await asyncio.sleep(RESUME_POLL_S)
 
     def _over_device_limit(
         self, breakout: Breakout, session: AttendanceSession, user_sessions: tuple[str, ...]
@@ -332,10 +474,24 @@ class Seat:
     def current(self) -> AttendanceSession | None:
         return self._seat.current
 
-    async def join(self, breakout_id: str, session_type: SessionType) -> JoinOutcome:
-        """Open a session (after closing the current one, reason `switched`); joining the
-        breakout the connection is already in returns its open session."""
-        return await self._desk._join(self._seat, breakout_id, session_type)
+    async def join(
+        self,
+        breakout_id: str,
+        session_type: SessionType,
+        *,
+        resume_id: str | None = None,
+        last_heard: LastHeard | None = None,
+    ) -> JoinOutcome:
+        """Open a session (after closing the current one, reason `switched`), or go on with
+        the earlier one `resume_id` names when it may be resumed; joining the breakout the
+        connection is already in returns its open session."""
+        return await self._desk._join(
+            self._seat,
+            breakout_id,
+            session_type,
+            resume_id,
+            last_heard or (lambda _connection_id: self._desk._clock()),
+        )
 
     async def leave(self, breakout_id: str) -> ExitOutcome:
         return await self._desk._leave(self._seat, breakout_id)

@@ -21,6 +21,11 @@ class Metrics:
         self.joins = Counter(
             "attendance_joins", "Sessions opened (joins committed)", registry=self.registry
         )
+        self.resumes = Counter(
+            "attendance_resumes",
+            "Sessions that went on after their client reconnected within RECONNECT_GRACE_S",
+            registry=self.registry,
+        )
         self.exits = Counter(
             "attendance_exits", "Sessions closed, by reason", ["reason"], registry=self.registry
         )

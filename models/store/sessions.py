@@ -58,6 +58,7 @@ opened AS (
     ON CONFLICT (user_id, breakout_id, session_id) DO UPDATE
     SET exit_ts = greatest(EXCLUDED.exit_ts, s.entry_ts), exit_reason = EXCLUDED.exit_reason
     WHERE s.exit_ts IS NULL AND EXCLUDED.exit_ts IS NOT NULL
+      AND s.node_id IS NOT DISTINCT FROM EXCLUDED.node_id
     RETURNING s.user_id, s.breakout_id, s.session_id, s.exit_ts
 ),
 closed AS (
@@ -68,6 +69,7 @@ closed AS (
       AND s.breakout_id = u.breakout_id
       AND s.session_id = u.session_id
       AND s.exit_ts IS NULL
+      AND (u.node_id IS NULL OR s.node_id IS NOT DISTINCT FROM u.node_id)
     RETURNING s.user_id, s.breakout_id, s.session_id
 )
 SELECT true AS closed, user_id, breakout_id, session_id FROM opened WHERE exit_ts IS NOT NULL
@@ -80,17 +82,55 @@ WHERE (o.user_id, o.breakout_id, o.session_id) NOT IN (
 """
 
 # Every column of a session, the client's named as ClientInfo's fields (CLIENT_FIELDS).
-_SELECT_SESSIONS = """
-SELECT user_id, breakout_id, session_id, session_type, entry_ts, exit_ts, exit_reason,
-       user_name, org_id, node_id, host(client_ip) AS ip, city, region, country_code, latitude,
-       longitude, browser, browser_version, os, os_version, device_type, user_agent
-FROM attendance_sessions
+_SESSION_COLUMNS = """
+s.user_id, s.breakout_id, s.session_id, s.session_type, s.entry_ts, s.exit_ts, s.exit_reason,
+s.interruptions, s.interrupted_seconds, s.user_name, s.org_id, s.node_id,
+host(s.client_ip) AS ip, s.city, s.region, s.country_code, s.latitude, s.longitude, s.browser,
+s.browser_version, s.os, s.os_version, s.device_type, s.user_agent
 """
+_SELECT_SESSIONS = "SELECT " + _SESSION_COLUMNS + "FROM attendance_sessions AS s\n"
 SELECT_BREAKOUT_SESSIONS = (
     _SELECT_SESSIONS
     + "WHERE org_id = $1 AND breakout_id = $2 ORDER BY entry_ts, user_id, session_id"
 )
 SELECT_OPEN_SESSIONS_OF_NODE = _SELECT_SESSIONS + "WHERE node_id = $1 AND exit_ts IS NULL"
+
+# A resume: the user's session ($1 org, $2 breakout, $3 user, $4 session, $5 type) that a lost
+# connection ended (`disconnect`, `node_lost`) at most $7 seconds before $6 opens again on node
+# $8, unless its breakout has ended (held FOR SHARE, as an open holds it); the interruption is
+# kept. The row is locked first: of two resumes of one session, the second finds it open and
+# resumes nothing.
+_RESUME = """
+WITH breakout AS (
+    SELECT b.id FROM breakouts AS b
+    WHERE b.org_id = $1 AND b.id = $2 AND b.ended_at IS NULL
+    FOR SHARE OF b
+),
+target AS (
+    SELECT t.user_id, t.breakout_id, t.session_id, t.exit_ts, t.node_id
+    FROM attendance_sessions AS t
+    WHERE t.org_id = $1 AND t.breakout_id = $2 AND t.user_id = $3 AND t.session_id = $4
+      AND t.session_type = $5 AND t.exit_reason IN ('disconnect', 'node_lost')
+      AND t.exit_ts <= $6 AND t.exit_ts >= $6 - make_interval(secs => $7)
+      AND EXISTS (SELECT FROM breakout)
+    FOR UPDATE OF t
+),
+noted AS (
+    INSERT INTO session_interruptions (user_id, breakout_id, session_id, left_at, back_at,
+                                       left_node, back_node)
+    SELECT t.user_id, t.breakout_id, t.session_id, t.exit_ts, $6, t.node_id, $8 FROM target AS t
+)
+UPDATE attendance_sessions AS s
+SET exit_ts = NULL, exit_reason = NULL, node_id = $8, interruptions = s.interruptions + 1,
+    interrupted_seconds = s.interrupted_seconds + extract(epoch FROM $6 - t.exit_ts)
+FROM target AS t
+WHERE s.user_id = t.user_id AND s.breakout_id = t.breakout_id AND s.session_id = t.session_id
+RETURNING """
+RESUME_SESSION = _RESUME + _SESSION_COLUMNS  # noqa: S608 - two constants, no input
+SELECT_SESSION_HOLDER = """
+SELECT exit_ts IS NULL AS open, node_id FROM attendance_sessions
+WHERE org_id = $1 AND breakout_id = $2 AND user_id = $3 AND session_id = $4
+"""
 
 # A process that died with journaled writes is gone for good: once its journal is replayed, the
 # sessions it still had open close at the last moment its journal shows it alive.
@@ -105,13 +145,15 @@ SessionKey = tuple[str, str, str]
 
 @dataclass(frozen=True, slots=True)
 class SessionExit:
-    """The end of one session: when the user really left and why."""
+    """The end of one session: when the user really left and why. With `node_id`, it closes
+    the session only while that node holds it (another may have taken it over since)."""
 
     user_id: str
     breakout_id: str
     session_id: str
     at: datetime
     reason: ExitReason
+    node_id: str | None = None
 
     @property
     def key(self) -> SessionKey:
@@ -158,7 +200,8 @@ async def write_sessions(
     exit_of = {exit_.key: exit_ for exit_ in exits}
     opened = [_open_row(session, exit_of.pop(session_key(session), None)) for session in opens]
     closing = [
-        (e.user_id, e.breakout_id, e.session_id, e.at, e.reason.value) for e in exit_of.values()
+        (e.user_id, e.breakout_id, e.session_id, e.at, e.reason.value, e.node_id)
+        for e in exit_of.values()
     ]
     written = Written(closed=set(), refused=set())
     for row in await connection.fetch(WRITE_SESSIONS, opened, closing):
@@ -176,6 +219,44 @@ def _session(row: asyncpg.Record) -> AttendanceSession:
         exit_reason=None if reason is None else ExitReason(reason),
         client=record_of(ClientInfo, row),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A join's claim to go on with an earlier session of its user in that breakout."""
+
+    org_id: str
+    breakout_id: str
+    user_id: str
+    session_id: str
+    session_type: SessionType
+    at: datetime
+    grace_s: float
+    node_id: str
+
+
+async def resume_session(connection: Connection, resume: Resume) -> AttendanceSession | None:
+    """The session opened again (see RESUME_SESSION), or None when it may not be resumed."""
+    row = await connection.fetchrow(
+        RESUME_SESSION,
+        resume.org_id,
+        resume.breakout_id,
+        resume.user_id,
+        resume.session_id,
+        resume.session_type.value,
+        resume.at,
+        resume.grace_s,
+        resume.node_id,
+    )
+    return None if row is None else _session(row)
+
+
+async def session_holder(connection: Connection, resume: Resume) -> tuple[bool, str | None] | None:
+    """Whether the session is open, and the node that holds it; None when there is none such."""
+    row = await connection.fetchrow(
+        SELECT_SESSION_HOLDER, resume.org_id, resume.breakout_id, resume.user_id, resume.session_id
+    )
+    return None if row is None else (row["open"], row["node_id"])
 
 
 async def close_sessions_of_lost_nodes(

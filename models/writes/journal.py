@@ -43,6 +43,7 @@ def encode(entry: JournalEntry) -> str:
     if isinstance(entry, SessionExit):
         body: dict[str, Any] = {
             "exit": [entry.user_id, entry.breakout_id, entry.session_id],
+            "node": entry.node_id,
             "at": entry.at.isoformat(),
             "reason": entry.reason.value,
         }
@@ -74,6 +75,7 @@ def decode(line: str) -> JournalEntry:
             session_id,
             datetime.fromisoformat(body["at"]),
             ExitReason(body["reason"]),
+            body.get("node"),  # absent in journals written before exits named their node
         )
     user_id, breakout_id, session_id = body["open"]
     return AttendanceSession(

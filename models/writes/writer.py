@@ -7,10 +7,10 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 
@@ -18,12 +18,15 @@ from models.domain.errors import NotFound, Unavailable
 from models.domain.records import AttendanceSession
 from models.runtime.loops import Loop, stop_task
 from models.runtime.metrics import Metrics
-from models.store.database import DATABASE_GONE
+from models.store.database import DATABASE_GONE, Connection
 from models.store.sessions import (
+    Resume,
     SessionExit,
     SessionKey,
     Written,
     close_sessions_of_lost_nodes,
+    resume_session,
+    session_holder,
     session_key,
     write_sessions,
 )
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _WRITE_FAILED: tuple[type[Exception], ...] = (asyncpg.PostgresError, *DATABASE_GONE)
 
@@ -189,6 +194,29 @@ class SessionWriter:
         """Return once the exit is durable: True if it closed the session (or was journaled),
         False if the session was already closed (exit_ts is written once)."""
         return await self._submit(_Write(exit=exit_))
+
+    async def resume(self, resume: Resume) -> AttendanceSession | None:
+        """Open an earlier session again (see `resume_session`), after every batch before it.
+        None when it may not be resumed, or cannot be now: while the database is away (the
+        writer journals), nothing is resumed and the join opens a session of its own."""
+        return await self._read_or_none(resume_session, resume)
+
+    async def holder(self, resume: Resume) -> tuple[bool, str | None] | None:
+        """Whether the session a resume names is open, and which node holds it."""
+        return await self._read_or_none(session_holder, resume)
+
+    async def _read_or_none(
+        self, statement: Callable[[Connection, Resume], Awaitable[T]], resume: Resume
+    ) -> T | None:
+        if self.degraded or self._closing:
+            return None
+        async with self._turn:
+            try:
+                async with asyncio.timeout(self._commit_timeout_s):
+                    return await statement(await self._held_connection(), resume)
+            except DATABASE_GONE:
+                await self._drop_connection()
+                return None
 
     async def _submit(self, write: _Write) -> bool:
         if self._closing:

@@ -119,6 +119,13 @@ class RawSocket:
             elif frame.startswith(prefix):
                 return json.loads(frame[len(prefix) :])[0]
 
+    async def cut(self) -> None:
+        """A network blip: the TCP connection drops, with no close frame and no leave."""
+        connection = self.ws._conn  # noqa: SLF001 - aiohttp has no public way to drop it
+        if connection is not None and connection.transport is not None:
+            connection.transport.abort()
+        await self._session.close()
+
     async def close(self) -> None:
         await self.ws.close()
         await self._session.close()
