@@ -96,3 +96,38 @@ async def test_a_long_stay_marks_only_the_days_reports_can_count(db: asyncpg.Poo
             began,
         )
     assert len(await stale_days(db, breakout)) == 9
+
+
+async def test_a_resumed_session_counts_its_stretches_not_its_gaps(db: asyncpg.Pool) -> None:
+    """10:00-11:00 with the client away 10:20-10:30 (resumed): 50 minutes, one entry."""
+    breakout = await create_breakout(db)
+    day = (datetime.now(UTC) - timedelta(days=2)).replace(hour=10, minute=0, second=0)
+    minute = timedelta(minutes=1)
+    async with db.acquire() as connection:
+        await connection.execute(
+            "INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,"
+            " exit_reason, org_id, interruptions, interrupted_seconds)"
+            " VALUES ('u1', $1, 's1', $2, $3, 'leave', 'org-a', 1, 600)",
+            breakout,
+            day,
+            day + 60 * minute,
+        )
+        await connection.execute(
+            "INSERT INTO session_interruptions (user_id, breakout_id, session_id, left_at,"
+            " back_at) VALUES ('u1', $1, 's1', $2, $3)",
+            breakout,
+            day + 20 * minute,
+            day + 30 * minute,
+        )
+        [row] = await connection.fetch(
+            "SELECT seconds, entries, first_in, last_out FROM presence_by_day("
+            "ARRAY['breakout'], ARRAY[$1], ARRAY[$2::date], now(), false)",
+            org_place("org-a", breakout),
+            day.date(),
+        )
+        duration = await connection.fetchval(
+            "SELECT duration_seconds FROM attended WHERE breakout_id = $1", breakout
+        )
+    assert (row["seconds"], row["entries"]) == (3000, 1)
+    assert (row["first_in"], row["last_out"]) == (day, day + 60 * minute)
+    assert duration == 3000
