@@ -175,6 +175,7 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_rollups, sets=(), needs=(POOL,)),
         Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
         Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, BROADCASTER, BUS)),
+        Resource(_away_sweeps, sets=(), needs=(ATTENDANCE, BROADCASTER)),
     ]
     if settings.uses_redis:
         chosen.append(Resource(_heartbeats, sets=(), needs=(REDIS, POOL, ATTENDANCE, BROADCASTER)))
@@ -415,6 +416,24 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     app[COMMANDS] = commands
     app[ATTENDANCE].holders = commands  # a resume asks the other nodes through the cluster
     yield
+
+
+# How often a node looks for viewers whose window to resume ran out: they leave the hosts'
+# views at most this late.
+AWAY_SWEEP_EVERY_S = 1.0
+
+
+async def _away_sweeps(app: web.Application) -> AsyncIterator[None]:
+    """Viewers whose window to resume ran out (on whichever node) leave the hosts' views."""
+    attendance, broadcaster = app[ATTENDANCE], app[BROADCASTER]
+
+    async def sweep() -> None:
+        for away in await attendance.sweep_away():
+            broadcaster.gone(away)
+
+    loop = Loop("away-sweep", sweep, every_s=AWAY_SWEEP_EVERY_S, metrics=app[METRICS])
+    async for _ in _running(loop):
+        yield
 
 
 async def _heartbeats(app: web.Application) -> AsyncIterator[None]:

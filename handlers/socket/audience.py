@@ -148,7 +148,11 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         left_at = self.server.left_at(sid, self.namespace)
         try:
             async with attendance.seat(sid) as seat:
-                outcome = await seat.disconnect(left_at, ExitReason.DISCONNECT)
+                outcome = await seat.disconnect(
+                    left_at,
+                    ExitReason.DISCONNECT,
+                    said_goodbye=reason == self.server.reason.CLIENT_DISCONNECT,
+                )
         except NotJoined:
             return  # already gone: closed by a shutdown that came first
         if outcome is not None:

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers.wire.names import PRESENCE_DIFF, VIEWER_COUNT, chat_room, watchers_room
-from handlers.wire.records import Json, viewer_json
+from handlers.wire.records import Json, iso_ms, leave_json, viewer_json
 from models.cluster.bus import Bus, Kind
-from models.domain.records import ids_of_place
+from models.domain.records import ExitReason, ids_of_place
 from models.live.desk import ExitOutcome, JoinOutcome
-from models.live.presence import PresenceStore
+from models.live.presence import Away, PresenceStore
 from models.runtime.loops import Loop
 from models.runtime.metrics import Metrics
 
@@ -25,6 +25,8 @@ Emit = Callable[[str, Json, list[str]], Awaitable[None]]
 class _Pending:
     joins: list[Json] = field(default_factory=list)
     leaves: list[Json] = field(default_factory=list)
+    # Viewers whose connection was lost (`reconnecting`) or who resumed (`live`), in order.
+    states: list[Json] = field(default_factory=list)
     # The sessions in `joins`: a join storm into one breakout must not cost a scan per join.
     joined: set[str] = field(default_factory=set)
 
@@ -60,16 +62,36 @@ class PresenceBroadcaster:
             self.left(outcome.switched_from)
         session = outcome.session
         pending = self._pending_of(session.place)
-        if session.session_id not in pending.joined:
+        if outcome.was_away:  # a resume: live again, not a new arrival
+            pending.states.append(
+                {"userId": session.user_id, "sessionId": session.session_id, "state": "live"}
+            )
+        elif session.session_id not in pending.joined:
             pending.joined.add(session.session_id)
             pending.joins.append(viewer_json(outcome.viewer))
 
     def left(self, outcome: ExitOutcome) -> None:
         session = outcome.session
         pending = self._pending_of(session.place)
+        if outcome.away:  # its client may still resume it
+            pending.states.append(
+                {
+                    "userId": session.user_id,
+                    "sessionId": session.session_id,
+                    "state": "reconnecting",
+                    "since": iso_ms(session.exit_ts),
+                }
+            )
+            return
         reason = None if session.exit_reason is None else session.exit_reason.value
         pending.leaves.append(
-            {"userId": session.user_id, "sessionId": session.session_id, "reason": reason}
+            leave_json(session.user_id, session.session_id, reason, session.exit_ts)
+        )
+
+    def gone(self, away: Away) -> None:
+        """A viewer whose window to resume ran out: it left when last heard."""
+        self._pending_of(away.place).leaves.append(
+            leave_json(away.user_id, away.session_id, ExitReason.DISCONNECT.value, away.since)
         )
 
     def _pending_of(self, place: str) -> _Pending:
@@ -103,6 +125,7 @@ class PresenceBroadcaster:
             for place, changes in pending.items():
                 later = self._pending_of(place)
                 later.joins[:0], later.leaves[:0] = changes.joins, changes.leaves
+                later.states[:0] = changes.states
                 later.joined |= changes.joined
             raise
         updates = [
@@ -112,6 +135,7 @@ class PresenceBroadcaster:
                 "count": count,
                 "joins": changes.joins,
                 "leaves": changes.leaves,
+                "states": changes.states,
             }
             for (place, changes), count in zip(pending.items(), counts, strict=True)
         ]
@@ -131,6 +155,7 @@ class PresenceBroadcaster:
                     "breakoutId": breakout_id,
                     "joins": update["joins"],
                     "leaves": update["leaves"],
+                    "states": update.get("states", []),  # absent from a node not yet updated
                 }
                 await self._emit_here(PRESENCE_DIFF, diff, [watchers_room(place)])
             except Exception:  # one breakout's failure must not stop the others' updates

@@ -47,6 +47,19 @@ def viewer_json(viewer: Viewer) -> Json:
         "browser": viewer.browser,
         "os": viewer.os,
         "device": viewer.device,
+        # `reconnecting` while its connection is lost and its client may resume the session.
+        "state": "live" if viewer.away_since is None else "reconnecting",
+        "awaySince": iso_ms(viewer.away_since),
+    }
+
+
+def leave_json(user_id: str, session_id: str, reason: str | None, at: datetime | None) -> Json:
+    """A presence-diff leave: who, why, and when (a lost connection: when last heard)."""
+    return {
+        "userId": user_id,
+        "sessionId": session_id,
+        "reason": reason,
+        "exitTimestamp": iso_ms(at),
     }
 
 

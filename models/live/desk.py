@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from models.domain.access import (
@@ -34,7 +34,7 @@ from models.domain.records import (
     ids_of_place,
     now_ms,
 )
-from models.live.presence import PresenceStore, Viewer
+from models.live.presence import Away, PresenceStore, Viewer
 from models.runtime.metrics import Metrics
 from models.store.breakouts import BreakoutDirectory
 from models.store.sessions import Resume, SessionExit
@@ -50,6 +50,10 @@ RESUME_POLL_S = 0.05
 # A connection heard from more recently than this is its client's, there now (a resume that
 # names its session is a second claim, not a reconnect): it is not let go.
 HOLDER_SILENT_S = 1.0
+
+# Ways out a client may come back from within RECONNECT_GRACE_S (RESUME_SESSION lists them too):
+# its connection was lost, its node died, or its node stopped (a rolling restart).
+RESUMABLE = frozenset({ExitReason.DISCONNECT, ExitReason.NODE_LOST, ExitReason.SHUTDOWN})
 
 # When the client of a connection (by id) was last heard: a released connection's client left
 # then, since it came back on another.
@@ -67,10 +71,12 @@ def new_session_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class ExitOutcome:
-    """A session that ended, and how many viewers its breakout has left."""
+    """A session that ended, and how many viewers its breakout has left. `away`: its client may
+    still resume it, so it is shown reconnecting (and counted) until its window runs out."""
 
     session: AttendanceSession
     count: int
+    away: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,8 @@ class JoinOutcome:
     # A connection of this node that still held the resumed session, and its exit: its client
     # is back on this one, so the caller closes it.
     released: tuple[str, ExitOutcome] | None = None
+    # The resumed viewer was still shown (as away): it is live again, not a new arrival.
+    was_away: bool = False
 
     @property
     def viewer(self) -> Viewer:
@@ -187,12 +195,22 @@ class Attendance:
         return Seat(self, connection_id, seat)
 
     async def record_exit(
-        self, session: AttendanceSession, at: datetime, reason: ExitReason
+        self,
+        session: AttendanceSession,
+        at: datetime,
+        reason: ExitReason,
+        *,
+        said_goodbye: bool = False,
     ) -> ExitOutcome:
-        """The one way a session ends: leave, disconnect, switch, expulsion, end, node loss."""
+        """The one way a session ends: leave, disconnect, switch, expulsion, end, node loss.
+
+        A session its client may resume stays shown, as away, until its window runs out
+        (`sweep_away`), unless its client `said_goodbye` (disconnected on purpose). An exit
+        that closed nothing (another node took the session over, or it had ended already)
+        leaves presence alone."""
         closed = session.closed(at, reason)
         assert closed.exit_ts is not None  # noqa: S101 - closed() always sets it
-        await self._writer.record_exit(
+        closed_it = await self._writer.record_exit(
             SessionExit(
                 session.user_id,
                 session.breakout_id,
@@ -202,15 +220,31 @@ class Attendance:
                 session.node_id,
             )
         )
+        until = closed.exit_ts + timedelta(seconds=self._reconnect_grace_s)
+        away = reason in RESUMABLE and not said_goodbye and until > self._clock()
         try:
-            count = await self._presence.remove(session.place, session.user_id, session.session_id)
+            if not closed_it:
+                [count] = await self._presence.counts([session.place])
+            elif away:
+                count = await self._presence.mark_away(
+                    Away(session.place, session.user_id, session.session_id, closed.exit_ts), until
+                )
+            else:
+                count = await self._presence.remove(
+                    session.place, session.user_id, session.session_id
+                )
         except Exception:  # the exit is durable; a stale viewer card is the lesser harm
             logger.exception("session %s closed but still shown as present", session.session_id)
             count = 0
         self._seat_of_session.pop(session.session_id, None)
         if self._metrics is not None:
             self._metrics.exits.labels(reason=reason.value).inc()
-        return ExitOutcome(session=closed, count=count)
+        return ExitOutcome(session=closed, count=count, away=away and closed_it)
+
+    async def sweep_away(self) -> list[Away]:
+        """Stop showing the viewers whose window to resume ran out (on any node); they left
+        when last heard. Each is returned to one node alone."""
+        return await self._presence.sweep_away(self._clock())
 
     def forget_breakout(self, place: str) -> None:
         """Another node changed the breakout: read it afresh next time."""
@@ -336,6 +370,7 @@ class Attendance:
             over_device_limit=self._over_device_limit(breakout, session, added.user_sessions),
             resumed=resumed is not None,
             released=released,
+            was_away=resumed is not None and not added.new,
         )
 
     async def _open(
@@ -433,14 +468,19 @@ class Attendance:
         return outcome
 
     async def _disconnect(
-        self, connection_id: str, seat: _Seat, at: datetime, reason: ExitReason
+        self,
+        connection_id: str,
+        seat: _Seat,
+        at: datetime,
+        reason: ExitReason,
+        said_goodbye: bool,
     ) -> ExitOutcome | None:
         self._seats.pop(connection_id, None)
         current, seat.current = seat.current, None
         if current is None:
             return None
         try:
-            return await self.record_exit(current, at, reason)
+            return await self.record_exit(current, at, reason, said_goodbye=said_goodbye)
         except Unavailable:
             logger.error(
                 "exit of session %s (%s) not recorded: database unavailable",
@@ -496,6 +536,11 @@ class Seat:
     async def leave(self, breakout_id: str) -> ExitOutcome:
         return await self._desk._leave(self._seat, breakout_id)
 
-    async def disconnect(self, at: datetime, reason: ExitReason) -> ExitOutcome | None:
-        """Forget the connection, closing its open session at `at` (when it was last heard)."""
-        return await self._desk._disconnect(self._connection_id, self._seat, at, reason)
+    async def disconnect(
+        self, at: datetime, reason: ExitReason, *, said_goodbye: bool = False
+    ) -> ExitOutcome | None:
+        """Forget the connection, closing its open session at `at` (when it was last heard).
+        A client that `said_goodbye` (closed it on purpose) is not waited for to resume."""
+        return await self._desk._disconnect(
+            self._connection_id, self._seat, at, reason, said_goodbye
+        )

@@ -13,12 +13,16 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import NoScriptError
 
-from models.live.presence import Added, Viewer
+from models.live.presence import Added, Away, Viewer
 
 # Short keys: with tens of thousands of live viewers every byte of key repeats.
 _KEY_PREFIX = "p:"
 _DEVICES_PREFIX = "d:"
-_PREFIXES = (_KEY_PREFIX, _DEVICES_PREFIX)
+_AWAY_PREFIX = "w:"
+# One sorted set for the whole cluster: "place\nsession\nuser" by the end of its window (ms).
+_AWAY_DUE_KEY = "away"
+_KEYS = (_KEY_PREFIX, _DEVICES_PREFIX, _AWAY_PREFIX, _AWAY_DUE_KEY)
+SWEEP_MAX = 1000
 
 
 def connect_redis(url: str, pool_size: int) -> redis.Redis:
@@ -38,26 +42,52 @@ def devices_key(breakout_id: str) -> str:
 
 # Every change of a batch is applied by one script call, in order, each atomically: a join
 # storm costs Redis one command and the client one reply to read, not one per change. The
-# changes travel as one JSON argument, the key prefixes as two more:
-#   ["a", breakoutId, sessionId, card, userId, sinceMs] -> {viewer count, the user's devices}
+# changes travel as one JSON argument, the key names as four more:
+#   ["a", breakoutId, sessionId, card, userId, sinceMs] -> {count, the user's devices, new}
 #   ["r", breakoutId, sessionId, userId]                -> viewer count
+#   ["m", breakoutId, sessionId, userId, awaySinceMs, untilMs] -> viewer count
+#   ["s", nowMs, limit] -> the viewers still away whose time ran out, removed:
+#                          {{breakoutId, sessionId, userId, awaySinceMs}, ...}
 # The script builds its keys from the breakout ids, so the store needs one Redis server (or a
 # primary), not Redis Cluster. The device entry of a user is a short list (one session for most
 # users), so it lives in a hash field instead of a key of its own: a key per session would cost
-# more than the viewer card.
+# more than the viewer card. A viewer away (its connection lost, its client may resume) keeps
+# its card; the breakout's hash of away viewers says since when, and one sorted set for the
+# cluster says until when: the sweep (any node, each entry once) removes those still away.
 _APPLY = """
+local function remove(breakout, session, user)
+  local viewers = ARGV[2] .. breakout
+  local devices = ARGV[3] .. breakout
+  redis.call('HDEL', viewers, session)
+  redis.call('HDEL', ARGV[4] .. breakout, session)
+  local listed = redis.call('HGET', devices, user)
+  if listed then
+    local kept = {}
+    for entry in string.gmatch(listed, '%S+') do
+      if string.sub(entry, 1, string.len(session) + 1) ~= session .. ':' then
+        table.insert(kept, entry)
+      end
+    end
+    if #kept == 0 then
+      redis.call('HDEL', devices, user)
+    else
+      redis.call('HSET', devices, user, table.concat(kept, ' '))
+    end
+  end
+  return redis.call('HLEN', viewers)
+end
+
 local results = {}
 for i, op in ipairs(cjson.decode(ARGV[1])) do
-  local viewers = ARGV[2] .. op[2]
-  local devices = ARGV[3] .. op[2]
-  local session = op[3]
-  local user
-  local listed
   if op[1] == 'a' then
-    user = op[5]
-    redis.call('HSET', viewers, session, op[4])
+    local viewers = ARGV[2] .. op[2]
+    local devices = ARGV[3] .. op[2]
+    local session = op[3]
+    local user = op[5]
+    local new = redis.call('HSET', viewers, session, op[4])
+    redis.call('HDEL', ARGV[4] .. op[2], session)
     local entry = session .. ':' .. op[6]
-    listed = redis.call('HGET', devices, user)
+    local listed = redis.call('HGET', devices, user)
     if not listed then
       listed = entry
       redis.call('HSET', devices, user, listed)
@@ -65,25 +95,29 @@ for i, op in ipairs(cjson.decode(ARGV[1])) do
       listed = listed .. ' ' .. entry
       redis.call('HSET', devices, user, listed)
     end
-    results[i] = {redis.call('HLEN', viewers), listed}
-  else
-    user = op[4]
-    redis.call('HDEL', viewers, session)
-    listed = redis.call('HGET', devices, user)
-    if listed then
-      local kept = {}
-      for entry in string.gmatch(listed, '%S+') do
-        if string.sub(entry, 1, string.len(session) + 1) ~= session .. ':' then
-          table.insert(kept, entry)
-        end
-      end
-      if #kept == 0 then
-        redis.call('HDEL', devices, user)
-      else
-        redis.call('HSET', devices, user, table.concat(kept, ' '))
-      end
+    results[i] = {redis.call('HLEN', viewers), listed, new}
+  elseif op[1] == 'r' then
+    results[i] = remove(op[2], op[3], op[4])
+  elseif op[1] == 'm' then
+    local viewers = ARGV[2] .. op[2]
+    if redis.call('HEXISTS', viewers, op[3]) == 1 then
+      redis.call('HSET', ARGV[4] .. op[2], op[3], op[5])
+      redis.call('ZADD', ARGV[5], op[6], op[2] .. '\\n' .. op[3] .. '\\n' .. op[4])
     end
     results[i] = redis.call('HLEN', viewers)
+  else
+    local gone = {}
+    local due = redis.call('ZRANGEBYSCORE', ARGV[5], '-inf', op[2], 'LIMIT', 0, op[3])
+    for _, member in ipairs(due) do
+      redis.call('ZREM', ARGV[5], member)
+      local breakout, session, user = string.match(member, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+      local since = redis.call('HGET', ARGV[4] .. breakout, session)
+      if since then
+        remove(breakout, session, user)
+        table.insert(gone, {breakout, session, user, since})
+      end
+    end
+    results[i] = gone
   end
 end
 return results
@@ -107,9 +141,10 @@ def encode_viewer(viewer: Viewer) -> str:
     return json.dumps(card, separators=(",", ":"), ensure_ascii=False)
 
 
-def decode_viewer(session_id: str, card: str) -> Viewer:
+def decode_viewer(session_id: str, card: str, away_since: datetime | None = None) -> Viewer:
     user_id, name, since_ms, city, country_code, browser, os, device = json.loads(card)
     return Viewer(
+        away_since=away_since,
         user_id=user_id,
         name=name,
         session_id=session_id,
@@ -145,13 +180,24 @@ class RedisPresence:
     async def add(self, breakout_id: str, viewer: Viewer) -> Added:
         since_ms = str(int(viewer.since.timestamp() * 1000))
         op = ["a", breakout_id, viewer.session_id, encode_viewer(viewer), viewer.user_id, since_ms]
-        count, listed = await self._change(op)
+        count, listed, new = await self._change(op)
         entries = [entry.rpartition(":") for entry in _text(listed).split()]
         oldest_first = sorted(entries, key=lambda entry: (int(entry[2]), entry[0]))
-        return Added(int(count), tuple(session for session, _, _ in oldest_first))
+        return Added(int(count), tuple(session for session, _, _ in oldest_first), bool(new))
 
     async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
         return int(await self._change(["r", breakout_id, session_id, user_id]))
+
+    async def mark_away(self, away: Away, until: datetime) -> int:
+        op = ["m", away.place, away.session_id, away.user_id, _ms(away.since), _ms(until)]
+        return int(await self._change(op))
+
+    async def sweep_away(self, now: datetime) -> list[Away]:
+        gone = await self._change(["s", _ms(now), str(SWEEP_MAX)])
+        return [
+            Away(_text(place), _text(user), _text(session), _from_ms(_text(since)))
+            for place, session, user, since in gone
+        ]
 
     async def _change(self, op: list[str]) -> Any:
         change = _Change(op, asyncio.get_running_loop().create_future())
@@ -177,7 +223,7 @@ class RedisPresence:
                     change.done.set_result(result)
 
     async def _apply(self, ops: list[list[str]]) -> list[Any]:
-        args = (json.dumps(ops, separators=(",", ":"), ensure_ascii=False), *_PREFIXES)
+        args = (json.dumps(ops, separators=(",", ":"), ensure_ascii=False), *_KEYS)
         try:
             results: list[Any] = await self._redis.evalsha(_APPLY_SHA, 0, *args)
         except NoScriptError:
@@ -194,10 +240,25 @@ class RedisPresence:
             return [int(count) for count in await pipeline.execute()]
 
     async def viewers(self, breakout_id: str) -> list[Viewer]:
-        cards = await self._redis.hgetall(presence_key(breakout_id))
-        viewers = [decode_viewer(_text(field), _text(card)) for field, card in cards.items()]
+        async with self._redis.pipeline(transaction=True) as pipeline:
+            pipeline.hgetall(presence_key(breakout_id))
+            pipeline.hgetall(_AWAY_PREFIX + breakout_id)
+            cards, away = await pipeline.execute()
+        away_since = {_text(session): _from_ms(_text(ms)) for session, ms in away.items()}
+        viewers = [
+            decode_viewer(_text(field), _text(card), away_since.get(_text(field)))
+            for field, card in cards.items()
+        ]
         return sorted(viewers, key=lambda viewer: viewer.since)
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _ms(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
+
+
+def _from_ms(ms: str) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, UTC)

@@ -96,10 +96,10 @@ SELECT_BREAKOUT_SESSIONS = (
 SELECT_OPEN_SESSIONS_OF_NODE = _SELECT_SESSIONS + "WHERE node_id = $1 AND exit_ts IS NULL"
 
 # A resume: the user's session ($1 org, $2 breakout, $3 user, $4 session, $5 type) that a lost
-# connection ended (`disconnect`, `node_lost`) at most $7 seconds before $6 opens again on node
-# $8, unless its breakout has ended (held FOR SHARE, as an open holds it); the interruption is
-# kept. The row is locked first: of two resumes of one session, the second finds it open and
-# resumes nothing.
+# connection ended (`disconnect`, `node_lost`, `shutdown`: desk.RESUMABLE) at most $7 seconds
+# before $6 opens again on node $8, unless its breakout has ended (held FOR SHARE, as an open
+# holds it); the interruption is kept. The row is locked first: of two resumes of one
+# session, the second finds it open and resumes nothing.
 _RESUME = """
 WITH breakout AS (
     SELECT b.id FROM breakouts AS b
@@ -110,7 +110,7 @@ target AS (
     SELECT t.user_id, t.breakout_id, t.session_id, t.exit_ts, t.node_id
     FROM attendance_sessions AS t
     WHERE t.org_id = $1 AND t.breakout_id = $2 AND t.user_id = $3 AND t.session_id = $4
-      AND t.session_type = $5 AND t.exit_reason IN ('disconnect', 'node_lost')
+      AND t.session_type = $5 AND t.exit_reason IN ('disconnect', 'node_lost', 'shutdown')
       AND t.exit_ts <= $6 AND t.exit_ts >= $6 - make_interval(secs => $7)
       AND EXISTS (SELECT FROM breakout)
     FOR UPDATE OF t

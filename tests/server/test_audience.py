@@ -63,8 +63,9 @@ async def test_leave_records_exit_once(server: RunningServer, connect: Any) -> N
 
 
 async def test_disconnect_without_leave_closes_with_reason_disconnect(
-    server: RunningServer, connect: Any
+    make_server: Any, connect: Any
 ) -> None:
+    server = await make_server(reconnect_grace_s=0)  # no window to resume: it leaves at once
     watcher = await connect(server, server.token("u2"))
     viewer = await connect(server, server.token("u1"))
     breakout = new_breakout_id()
@@ -339,7 +340,7 @@ async def test_the_same_breakout_id_in_two_orgs_is_two_breakouts(
 async def test_silent_client_exit_is_stamped_when_last_heard(
     make_server: Any, connect: Any
 ) -> None:
-    server = await make_server(ping_interval_s=1, ping_timeout_s=1)
+    server = await make_server(ping_interval_s=1, ping_timeout_s=1, reconnect_grace_s=0)
     watcher = await connect(server, server.token("w"))
     breakout = new_breakout_id()
     await watcher.call("join-chat-room", {"breakoutId": breakout})

@@ -22,8 +22,9 @@ from tests.support.servers import TEST_SECRET, serving, stop
 
 @pytest.fixture
 def shared(postgres_url: str, redis_url: str) -> dict[str, str]:
-    """What every node of a test cluster shares: one PostgreSQL, one Redis."""
-    return {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+    """What every node of a test cluster shares: one PostgreSQL, one Redis. A lost viewer
+    leaves at once here (no window to resume), unless a test gives it one."""
+    return {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "RECONNECT_GRACE_S": "0"}
 
 
 @contextlib.asynccontextmanager
@@ -83,6 +84,11 @@ def count_is(breakout: str, count: int) -> Any:
     return lambda event: event == {"breakoutId": breakout, "count": count}
 
 
+def without_times(leaves: list[Any]) -> list[Any]:
+    """Leaves without their exitTimestamp (each test checks the time against the record)."""
+    return [{k: v for k, v in leave.items() if k != "exitTimestamp"} for leave in leaves]
+
+
 def a_diff(event: Any) -> bool:
     return "diff" in event and bool(event["diff"]["joins"] or event["diff"]["leaves"])
 
@@ -114,7 +120,7 @@ async def test_a_host_on_node_b_sees_a_viewer_joining_on_node_a(
             await viewer.call("leave-chat-room", {"breakoutId": breakout}, timeout=10)
             await until(host_counts, count_is(breakout, 1))
             diff = await until(host_counts, lambda e: a_diff(e) and e["diff"]["leaves"])
-            assert diff["diff"]["leaves"] == [
+            assert without_times(diff["diff"]["leaves"]) == [
                 {"userId": "viewer", "sessionId": joined["sessionId"], "reason": "leave"}
             ]
             await second.disconnect()
@@ -222,7 +228,9 @@ async def test_kill_9_of_a_node_closes_its_sessions_at_its_last_heartbeat(
         async with serving(shared, tmp_path / "a") as (restarted, _):
             await asyncio.sleep(3 * interval_s)
             await stop(restarted)
-    assert leaves == [{"userId": "doomed", "sessionId": lost["sessionId"], "reason": "node_lost"}]
+    assert without_times(leaves) == [
+        {"userId": "doomed", "sessionId": lost["sessionId"], "reason": "node_lost"}
+    ]
     assert noticed_s < 3 * (2 * interval_s) + 2  # within a few intervals
     rows = await session_rows(postgres_url, lost["sessionId"], kept["sessionId"])
     row, kept_row = rows[lost["sessionId"]], rows[kept["sessionId"]]
@@ -251,6 +259,53 @@ async def test_sigterm_of_a_node_closes_its_sessions_as_shutdown_and_tells_hosts
             await viewer.disconnect()
             await host.disconnect()
     assert node_a.returncode == 0, output
-    assert diff["diff"]["leaves"] == [
+    assert without_times(diff["diff"]["leaves"]) == [
         {"userId": "viewer", "sessionId": joined["sessionId"], "reason": "shutdown"}
     ]
+
+
+async def test_after_a_kill_9_its_clients_resume_on_another_node(
+    postgres_url: str, shared: dict[str, str], tmp_path: Path
+) -> None:
+    """A's viewers come back on B within seconds, long before A is declared dead: B takes each
+    session over from the silent node (as its reaper would end it, at A's last beat) and the
+    stay goes on as one session; the reaper later finds nothing of it to close."""
+    interval_s = 0.5
+    shared = {
+        **shared,
+        "HEARTBEAT_INTERVAL_S": str(interval_s),
+        "HEARTBEAT_TTL_S": "5",
+        "RECONNECT_GRACE_S": "30",
+    }
+    breakout = new_breakout_id()
+    async with cluster(shared, tmp_path) as [(node_a, url_a), (_, url_b)]:
+        doomed, _ = await client_of(url_a, "doomed")
+        joined = await doomed.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
+        node_a.kill()
+        killed_at = datetime.now(UTC)
+        await node_a.wait()
+        await doomed.disconnect()
+
+        back, _ = await client_of(url_b, "doomed")
+        try:
+            resumed = await back.call(
+                "join-chat-room",
+                {"breakoutId": breakout, "resumeSessionId": joined["sessionId"]},
+                timeout=10,
+            )
+            await asyncio.sleep(6)  # A is declared dead and reaped meanwhile
+            row = (await session_rows(postgres_url, joined["sessionId"]))[joined["sessionId"]]
+        finally:
+            await back.disconnect()
+    assert resumed["resumed"] is True and resumed["sessionId"] == joined["sessionId"]
+    assert row["exit_ts"] is None  # read while the viewer is in, on B
+    assert row["interruptions"] == 1
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        gap = await connection.fetchrow(
+            "SELECT left_at, back_at FROM session_interruptions WHERE session_id = $1",
+            joined["sessionId"],
+        )
+    finally:
+        await connection.close()
+    assert killed_at - timedelta(seconds=interval_s + 0.5) <= gap["left_at"] <= killed_at

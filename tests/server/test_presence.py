@@ -28,7 +28,8 @@ async def diffs_until(host: Viewer, done: Any, timeout_s: float = 5.0) -> list[d
             return received
 
 
-async def test_hosts_get_joins_and_leaves_with_reasons(server: RunningServer, connect: Any) -> None:
+async def test_hosts_get_joins_and_leaves_with_reasons(make_server: Any, connect: Any) -> None:
+    server = await make_server(reconnect_grace_s=0)  # a lost connection leaves at once
     breakout, elsewhere = new_breakout_id(), new_breakout_id()
     host = await connect(server, server.token("h", role=Role.HOST))
     assert (await host.call("watch-breakout", {"breakoutId": breakout}))["count"] == 0

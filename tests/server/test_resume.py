@@ -196,3 +196,51 @@ async def test_a_session_held_on_another_node_is_let_go_there_and_resumed_here(
     row = await second_node.session_row(joined["sessionId"])
     assert row["node_id"] == gap["back_node"] and row["exit_ts"] is None
     await frozen.close()
+
+
+async def states_until(host: Any, done: Any, timeout_s: float = 10.0) -> list[Any]:
+    """Every presence-diff entry (joins, states, leaves, in that order per diff) until
+    `done(entries)` holds."""
+    entries: list[Any] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not done(entries):
+        diff = await host.next("presence-diff", deadline - loop.time())
+        entries += [("join", j["sessionId"]) for j in diff["joins"]]
+        entries += [(s["state"], s["sessionId"]) for s in diff["states"]]
+        entries += [("leave", leave["sessionId"], leave) for leave in diff["leaves"]]
+    return entries
+
+
+async def test_hosts_see_a_lost_viewer_reconnecting_then_live_or_gone(
+    make_server: Any, connect: Any
+) -> None:
+    """No flicker: a lost connection is `reconnecting` (still counted), a resume makes it
+    `live` without a join, and a window that runs out is the leave, stamped when last heard."""
+    server = await make_server(reconnect_grace_s=2)
+    breakout = new_breakout_id()
+    host = await connect(server, server.token("h", role=Role.HOST))
+    await host.call("watch-breakout", {"breakoutId": breakout})
+    first = await RawSocket.connect(server.url, server.token("u1"))
+    joined = await first.call("join-chat-room", {"breakoutId": breakout})
+    session = joined["sessionId"]
+    await first.cut()
+    entries = await states_until(host, lambda e: ("reconnecting", session) in e)
+    assert entries == [("join", session), ("reconnecting", session)]
+    [shown] = (await host.call("watch-breakout", {"breakoutId": breakout}))["viewers"]
+    assert shown["state"] == "reconnecting" and shown["awaySince"] is not None
+
+    again = await RawSocket.connect(server.url, server.token("u1"))
+    await again.call("join-chat-room", {"breakoutId": breakout, "resumeSessionId": session})
+    assert await states_until(host, lambda e: bool(e)) == [("live", session)]
+    [shown] = (await host.call("watch-breakout", {"breakoutId": breakout}))["viewers"]
+    assert shown["state"] == "live" and shown["awaySince"] is None
+
+    await again.cut()
+    closed = await exit_of(server, session)
+    entries = await states_until(host, lambda e: any(entry[0] == "leave" for entry in e))
+    assert [entry[:2] for entry in entries] == [("reconnecting", session), ("leave", session)]
+    leave = entries[-1][2]
+    assert leave["reason"] == "disconnect"
+    assert datetime.fromisoformat(leave["exitTimestamp"]) == closed["exit_ts"]
+    await host.count_becomes(breakout, 0)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as redis
 
-from models.live.presence import Added, MemoryPresence, PresenceStore, Viewer
+from models.live.presence import Added, Away, MemoryPresence, PresenceStore, Viewer
 from models.live.redis_presence import RedisPresence, connect_redis
 from tests.support.records import new_breakout_id
 
@@ -48,7 +48,7 @@ async def test_add_and_remove_report_the_count(store: PresenceStore) -> None:
     assert await store.add(breakout, viewer(1)) == Added(1, ("s1",))
     assert await store.add(breakout, viewer(2)) == Added(2, ("s2",))
     # The same session again: no double count, no second device.
-    assert await store.add(breakout, viewer(2)) == Added(2, ("s2",))
+    assert await store.add(breakout, viewer(2)) == Added(2, ("s2",), new=False)
     assert await store.remove(breakout, "u1", "s1") == 1
     assert await store.remove(breakout, "u1", "s1") == 1  # absent: fine
     assert await store.counts([breakout]) == [1]
@@ -105,3 +105,34 @@ async def test_redis_presence_pipelines_a_storm_and_survives_a_flushed_redis(
         assert min(removed) == 0 and await store.counts([breakout]) == [0]
     finally:
         await client.aclose()
+
+
+async def test_an_away_viewer_is_kept_until_its_window_runs_out(store: PresenceStore) -> None:
+    """Its card stays (counted, shown away since it was last heard); the sweep removes it once
+    the window is over, and returns it once."""
+    breakout = new_breakout_id()
+    await store.add(breakout, viewer(1))
+    await store.add(breakout, viewer(2))
+    left = T0 + timedelta(minutes=5)
+    assert await store.mark_away(Away(breakout, "u1", "s1", left), T0 + timedelta(minutes=6)) == 2
+
+    shown = {v.session_id: v.away_since for v in await store.viewers(breakout)}
+    assert shown == {"s1": left, "s2": None}
+    assert await store.sweep_away(T0 + timedelta(minutes=5, seconds=59)) == []
+    assert await store.sweep_away(T0 + timedelta(minutes=6)) == [Away(breakout, "u1", "s1", left)]
+    assert await store.sweep_away(T0 + timedelta(minutes=7)) == []
+    assert [v.session_id for v in await store.viewers(breakout)] == ["s2"]
+    assert (await store.add(breakout, viewer(1))).user_sessions == ("s1",)  # no device left over
+
+
+async def test_a_viewer_back_within_its_window_is_shown_again_and_never_swept(
+    store: PresenceStore,
+) -> None:
+    breakout = new_breakout_id()
+    await store.add(breakout, viewer(1))
+    await store.mark_away(Away(breakout, "u1", "s1", T0), T0 + timedelta(minutes=1))
+
+    assert await store.add(breakout, viewer(1)) == Added(1, ("s1",), new=False)
+    assert [v.away_since for v in await store.viewers(breakout)] == [None]
+    assert await store.sweep_away(T0 + timedelta(minutes=2)) == []
+    assert await store.counts([breakout]) == [1]
