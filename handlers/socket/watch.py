@@ -33,6 +33,13 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
     queued_bytes: int
     max_queued_bytes: int
 
+    async def _upgrade_websocket(self, environ: Any) -> Any:
+        # A long-polling connection moving to a websocket: from now on that is its connection.
+        request = environ.get("aiohttp.request") if isinstance(environ, dict) else None
+        if request is not None:
+            self.transport = request.transport
+        return await super()._upgrade_websocket(environ)
+
     async def receive(self, pkt: Any) -> None:
         self.last_heard = time.time()
         await super().receive(pkt)

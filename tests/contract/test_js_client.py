@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from handlers.keys import SIO
 from models.domain.records import Role
 from tests.support.geo import LONDON_IP
 from tests.support.records import new_breakout_id
@@ -155,21 +156,66 @@ async def test_host_events_with_the_browser_client(node: str, server: RunningSer
         "browser",
         "os",
         "device",
+        "state",
+        "awaySince",
     }
+    assert joined["state"] == "live" and joined["awaySince"] is None
     assert result["count1"] == {"breakoutId": breakout, "count": 1}
 
     assert result["playback"] == "device-limit-exceeded"
-    assert {"userId": "js-viewer", "sessionId": first, "reason": "device_limit"} in result[
-        "expelDiff"
-    ]["leaves"]
+    expelled = {"userId": "js-viewer", "sessionId": first, "reason": "device_limit"}
+    [leave] = [x for x in result["expelDiff"]["leaves"] if x["sessionId"] == first]
+    assert leave == expelled | {"exitTimestamp": leave["exitTimestamp"]}
+    assert leave["exitTimestamp"].endswith("Z")
 
     assert result["endStatus"] == 200
     assert result["breakoutEnded"] == result["end"]
     assert result["end"]["breakoutId"] == breakout
     second = result["join2"]["sessionId"]
-    assert {"userId": "js-viewer", "sessionId": second, "reason": "breakout_ended"} in result[
-        "endDiff"
-    ]["leaves"]
+    [ended] = [x for x in result["endDiff"]["leaves"] if x["sessionId"] == second]
+    assert (
+        ended["reason"] == "breakout_ended" and ended["exitTimestamp"] == result["end"]["endedAt"]
+    )
     assert result["unwatch"] == {"ok": True}
     assert (await server.session_row(first))["exit_reason"] == "device_limit"
     assert (await server.session_row(second))["exit_reason"] == "breakout_ended"
+
+
+async def test_the_js_clients_own_reconnection_resumes_the_stay(
+    node: str, server: RunningServer
+) -> None:
+    """The README's pattern: the app passes its last sessionId on every (re)join. The server
+    drops the connection (a network blip); socket.io-client reconnects by itself; the stay is
+    one session with the gap left out."""
+    breakout = new_breakout_id()
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(HERE / "reconnect.mjs"),
+        server.url,
+        server.token("js-user", name="JS User"),
+        breakout,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+
+    async def line() -> Any:
+        assert process.stdout is not None and process.stderr is not None
+        text = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert text, (await process.stderr.read()).decode()
+        return json.loads(text)
+
+    first = await line()
+    assert first["event"] == "joined" and first["ack"]["resumed"] is False
+    for engine_socket in list(server.runner.app[SIO].eio.sockets.values()):
+        engine_socket.drop()  # the TCP connection is cut: no close frame, no leave
+    events = [await line() for _ in range(3)]
+    assert await asyncio.wait_for(process.wait(), 30) == 0, await process.stderr.read()
+
+    assert [e["event"] for e in events] == ["disconnected", "joined", "left"]
+    assert events[0]["reason"] == "transport close"
+    again = events[1]["ack"]
+    assert again["resumed"] is True and again["sessionId"] == first["ack"]["sessionId"]
+    row = await server.session_row(again["sessionId"])
+    assert row["exit_reason"] == "leave" and row["interruptions"] == 1
+    assert 0 < row["interrupted_seconds"] < 5
