@@ -17,8 +17,9 @@ from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.socket.cluster import ClusterCommands
 from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus
+from models.cluster.nodes import NodeRegistry
 from models.live.desk import Attendance
-from models.live.presence import PresenceStore
+from models.live.presence import KeptPresence
 from models.reports.breakouts import BreakoutReports
 from models.reports.schools import SchoolReports
 from models.runtime.metrics import Metrics
@@ -40,7 +41,9 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 ENRICHER = web.AppKey("enricher", Enricher)
 # Only when Settings.uses_redis.
 REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")
-PRESENCE: web.AppKey[PresenceStore] = web.AppKey("presence")
+PRESENCE = web.AppKey("presence", KeptPresence)
+# Every node's heartbeat (None without Redis: one node, nobody else to know of).
+NODES: web.AppKey[NodeRegistry | None] = web.AppKey("nodes")
 BUS: web.AppKey[Bus] = web.AppKey("bus")
 WRITER = web.AppKey("writer", SessionWriter)
 BREAKOUTS = web.AppKey("breakouts", BreakoutDirectory)

@@ -42,6 +42,7 @@ from handlers.keys import (
     ENRICHER,
     METRICS,
     NODE_ID,
+    NODES,
     POOL,
     PRESENCE,
     REDIS,
@@ -62,7 +63,7 @@ from models.cluster.nodes import Heartbeat, NodeRegistry
 from models.domain.records import ExitReason, now_ms
 from models.jobs.retention import RETENTION_EVERY_S, purge_round
 from models.live.desk import Attendance
-from models.live.presence import MemoryPresence
+from models.live.presence import KeptPresence, MemoryPresence
 from models.live.redis_presence import RedisPresence, connect_redis
 from models.reports.breakouts import BreakoutReports
 from models.reports.rollups import roll_up_round
@@ -165,6 +166,7 @@ def resources(settings: Settings) -> list[Resource]:
     chosen += [
         Resource(_presence, sets=(PRESENCE,), needs=redis_needed),
         Resource(_bus, sets=(BUS,), needs=redis_needed),
+        Resource(_nodes, sets=(NODES,), needs=redis_needed),
         Resource(_writer, sets=(WRITER,), needs=(POOL,)),
         Resource(_breakouts, sets=(BREAKOUTS,), needs=(POOL,)),
         Resource(_attendance, sets=(ATTENDANCE,), needs=(WRITER, BREAKOUTS, PRESENCE)),
@@ -174,11 +176,11 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS)),
         Resource(_rollups, sets=(), needs=(POOL,)),
         Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
-        Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, BROADCASTER, BUS)),
+        Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, BROADCASTER, BUS, NODES)),
         Resource(_away_sweeps, sets=(), needs=(ATTENDANCE, BROADCASTER)),
     ]
     if settings.uses_redis:
-        chosen.append(Resource(_heartbeats, sets=(), needs=(REDIS, POOL, ATTENDANCE, BROADCASTER)))
+        chosen.append(Resource(_heartbeats, sets=(), needs=(NODES, POOL, ATTENDANCE, BROADCASTER)))
     if settings.retention_days > 0:
         chosen.append(Resource(_retention, sets=(), needs=(POOL,)))
     return chosen
@@ -253,9 +255,25 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _presence(app: web.Application) -> AsyncIterator[None]:
-    clustered = app[SETTINGS].uses_redis
-    app[PRESENCE] = RedisPresence(app[REDIS]) if clustered else MemoryPresence()
-    yield
+    """Live presence (Redis with several nodes), kept: its failures never fail a join, and a
+    loop puts this node's viewers back when Redis returns or forgot them."""
+    settings = app[SETTINGS]
+    store: RedisPresence | MemoryPresence = (
+        RedisPresence(app[REDIS]) if settings.uses_redis else MemoryPresence()
+    )
+    kept = KeptPresence(store, store.lost)
+    app[PRESENCE] = kept
+
+    async def restore() -> None:
+        restored = await kept.restore(now_ms())
+        if restored:
+            logger.info("live presence: put back %d viewers of this node", restored)
+
+    loop = Loop(
+        "presence-restore", restore, every_s=settings.heartbeat_interval_s, metrics=app[METRICS]
+    )
+    async for _ in _running(loop):
+        yield
 
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:
@@ -265,6 +283,12 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     await bus.start()
     yield
     await bus.close()
+
+
+async def _nodes(app: web.Application) -> AsyncIterator[None]:
+    uses_redis = app[SETTINGS].uses_redis
+    app[NODES] = NodeRegistry(app[REDIS], app[NODE_ID]) if uses_redis else None
+    yield
 
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:
@@ -409,13 +433,20 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
         app[ATTENDANCE],
         app[BROADCASTER],
         app[BUS],
-        registry=NodeRegistry(app[REDIS], app[NODE_ID]) if settings.uses_redis else None,
+        registry=app[NODES],
         # Three missed beats: a node that stopped (a kill) rather than one a moment late.
         silent_after_s=3 * settings.heartbeat_interval_s,
     )
     app[COMMANDS] = commands
     app[ATTENDANCE].holders = commands  # a resume asks the other nodes through the cluster
-    yield
+    loop = Loop(
+        "cluster-resend",
+        commands.resend,
+        every_s=settings.heartbeat_interval_s,
+        metrics=app[METRICS],
+    )
+    async for _ in _running(loop):
+        yield
 
 
 # How often a node looks for viewers whose window to resume ran out: they leave the hosts'
@@ -439,7 +470,8 @@ async def _away_sweeps(app: web.Application) -> AsyncIterator[None]:
 async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
     """Beat, and close the sessions of nodes that stopped beating (node_lost)."""
     settings = app[SETTINGS]
-    registry = NodeRegistry(app[REDIS], app[NODE_ID])
+    registry = app[NODES]
+    assert registry is not None  # noqa: S101 - this resource runs only with Redis
     await registry.beat(now_ms())
     heartbeat = Heartbeat(
         registry,
@@ -454,7 +486,10 @@ async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
     )
     async for _ in _running(loop):
         yield
-    await registry.forget(app[NODE_ID])  # a graceful stop closed its sessions already
+    try:
+        await registry.forget(app[NODE_ID])  # a graceful stop closed its sessions already
+    except Exception as exc:  # Redis away: its beat goes stale, the reaper finds nothing open
+        logger.warning("could not take this node off the heartbeats: %s", exc)
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:

@@ -7,7 +7,8 @@ import hashlib
 from aiohttp import web
 
 from handlers.http.problems import problem
-from handlers.keys import NODE_ID, POOL, WRITER
+from handlers.keys import NODE_ID, POOL, PRESENCE, REDIS, SETTINGS, WRITER
+from models.live.redis_presence import redis_answers
 from models.store.database import database_answers
 
 READY_TIMEOUT_S = 2.0
@@ -24,20 +25,26 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """200 `ready`; 200 `degraded` while writes are acked from the local journal (PostgreSQL
-    away, or the journal still replaying): every node shares the database, so taking them all
+    away, or the journal still replaying), or while Redis is away (live presence and cross-node
+    messages wait; joins and leaves are recorded): every node shares both, so taking them all
     out of a load balancer would refuse events they can keep; 503 when nothing can record."""
-    writer = request.app[WRITER]
-    reachable = await database_answers(request.app[POOL], READY_TIMEOUT_S)
-    if reachable and not writer.degraded:
+    app = request.app
+    writer = app[WRITER]
+    reachable = await database_answers(app[POOL], READY_TIMEOUT_S)
+    redis_up = not app[SETTINGS].uses_redis or await redis_answers(app[REDIS], READY_TIMEOUT_S)
+    presence_up = redis_up and not app[PRESENCE].degraded
+    if reachable and not writer.degraded and presence_up:
         return web.json_response({"status": "ready"})
-    if writer.journaling:
-        return web.json_response(
-            {
-                "status": "degraded",
-                "database": "reachable" if reachable else "unreachable",
-                "journalBacklog": writer.journal_backlog,
-            }
-        )
+    if reachable or writer.journaling:
+        state = {
+            "status": "degraded",
+            "database": "reachable" if reachable else "unreachable",
+            "journalBacklog": writer.journal_backlog,
+        }
+        if app[SETTINGS].uses_redis:
+            state["redis"] = "reachable" if redis_up else "unreachable"
+            state["presence"] = "live" if presence_up else "catching up"
+        return web.json_response(state)
     return problem(503, "unavailable", "the database is not reachable")
 
 

@@ -38,6 +38,8 @@ class ClusterCommands:
         self._bus = bus
         self._registry = registry
         self._silent_after_s = silent_after_s
+        # Ends and changes the bus could not carry (Redis away), sent again by `resend`.
+        self._unsent: list[Message] = []
         bus.subscribe(self.handle)
 
     async def silent_since(self, node_id: str) -> datetime | None:
@@ -60,22 +62,43 @@ class ClusterCommands:
 
     async def release(self, place: str, session_id: str) -> None:
         """Have the node that holds the session let it go (Holders.release)."""
-        await self._bus.publish({"kind": Kind.RELEASE, "place": place, "sessionId": session_id})
+        await self._publish({"kind": Kind.RELEASE, "place": place, "sessionId": session_id})
 
     async def after_join(self, outcome: JoinOutcome) -> None:
         """Have the user's sessions over the device limit expelled, on whichever node."""
         for session_id in outcome.over_device_limit:
-            await self._bus.publish({"kind": Kind.EXPEL, "sessionId": session_id})
+            if not await self._publish({"kind": Kind.EXPEL, "sessionId": session_id}):
+                await self._expel(session_id)  # at least where this node can
 
     async def breakout_ended(self, breakout: Breakout) -> None:
         """Have every node close its sessions in the breakout and tell their sockets."""
-        await self._bus.publish(
-            {"kind": Kind.END, "place": breakout.place, "endedAt": iso_ms(breakout.ended_at)}
-        )
+        end = {"kind": Kind.END, "place": breakout.place, "endedAt": iso_ms(breakout.ended_at)}
+        if not await self._publish(end):
+            await self.handle(end)  # here at once; the other nodes once the bus carries it
+            self._unsent.append(end)
 
     async def breakout_changed(self, breakout: Breakout) -> None:
         """Have every node drop its cached copy, so the change applies at once everywhere."""
-        await self._bus.publish({"kind": Kind.BREAKOUT_CHANGED, "place": breakout.place})
+        changed = {"kind": Kind.BREAKOUT_CHANGED, "place": breakout.place}
+        if not await self._publish(changed):
+            await self.handle(changed)
+            self._unsent.append(changed)
+
+    async def resend(self) -> None:
+        """Send again what the bus could not carry (a loop round; in order, until one fails)."""
+        while self._unsent and await self._publish(self._unsent[0], quiet=True):
+            self._unsent.pop(0)
+
+    async def _publish(self, message: Message, *, quiet: bool = False) -> bool:
+        """Publish; False when the bus is away (Redis down): the caller's own work is done
+        and recorded already, so it goes on without the other nodes for now."""
+        try:
+            await self._bus.publish(message)
+        except Exception as exc:
+            if not quiet:
+                logger.warning("cluster message %s not sent (%s)", message.get("kind"), exc)
+            return False
+        return True
 
     async def handle(self, message: Message) -> None:
         kind = message.get("kind")

@@ -23,22 +23,43 @@ _CLAIM_PREFIX = "reap:"
 
 
 class NodeRegistry:
-    """Every node's last heartbeat, and a lock so one survivor alone reaps a dead node."""
+    """Every node's last heartbeat, and a lock so one survivor alone reaps a dead node.
+
+    No node is taken for dead because Redis was away: when Redis comes back, every other node's
+    beat is stale at once (or, restarted empty, absent). So a node finds others dead or silent
+    only once it has itself beaten without a failure for longer than the time it allows them.
+    """
 
     def __init__(self, client: redis.Redis, node_id: str) -> None:
         self._redis = client
         self.node_id = node_id
+        # Since when this node's beats have all reached Redis (None: the last one failed).
+        self._healthy_since: datetime | None = None
 
     async def beat(self, now: datetime) -> None:
         await self._redis.hset(HEARTBEATS_KEY, self.node_id, int(now.timestamp() * 1000))
 
     async def beat_and_find_dead(self, now: datetime, ttl_s: float) -> list[tuple[str, datetime]]:
         """Beat, and read who else is alive, in one round trip (two commands)."""
-        async with self._redis.pipeline(transaction=False) as pipeline:
-            pipeline.hset(HEARTBEATS_KEY, self.node_id, int(now.timestamp() * 1000))
-            pipeline.hgetall(HEARTBEATS_KEY)
-            _, beats = await pipeline.execute()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipeline:
+                pipeline.hset(HEARTBEATS_KEY, self.node_id, int(now.timestamp() * 1000))
+                pipeline.hgetall(HEARTBEATS_KEY)
+                _, beats = await pipeline.execute()
+        except Exception:
+            self._healthy_since = None
+            raise
+        if self._healthy_since is None:
+            self._healthy_since = now
+        if not self._healthy_for(now, ttl_s):
+            return []
         return self._silent(beats, now, ttl_s)
+
+    def _healthy_for(self, now: datetime, seconds: float) -> bool:
+        return (
+            self._healthy_since is not None
+            and (now - self._healthy_since).total_seconds() > seconds
+        )
 
     async def dead(self, now: datetime, ttl_s: float) -> list[tuple[str, datetime]]:
         """Nodes not heard from for more than `ttl_s`, with when they last were."""
@@ -58,6 +79,8 @@ class NodeRegistry:
     async def silent_since(self, node_id: str, now: datetime, after_s: float) -> datetime | None:
         """When `node_id` last beat, if that is more than `after_s` ago; None while it beats
         (or once it has been reaped and forgotten)."""
+        if not self._healthy_for(now, after_s):
+            return None
         stamp = await self._redis.hget(HEARTBEATS_KEY, node_id)
         if stamp is None:
             return None

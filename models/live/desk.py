@@ -224,7 +224,7 @@ class Attendance:
         away = reason in RESUMABLE and not said_goodbye and until > self._clock()
         try:
             if not closed_it:
-                [count] = await self._presence.counts([session.place])
+                count = await self._count(session.place)
             elif away:
                 count = await self._presence.mark_away(
                     Away(session.place, session.user_id, session.session_id, closed.exit_ts), until
@@ -240,6 +240,14 @@ class Attendance:
         if self._metrics is not None:
             self._metrics.exits.labels(reason=reason.value).inc()
         return ExitOutcome(session=closed, count=count, away=away and closed_it)
+
+    async def _count(self, place: str) -> int:
+        """The breakout's viewer count, or 0 while live presence is away."""
+        try:
+            [count] = await self._presence.counts([place])
+        except Unavailable:
+            return 0
+        return count
 
     async def sweep_away(self) -> list[Away]:
         """Stop showing the viewers whose window to resume ran out (on any node); they left
@@ -333,8 +341,7 @@ class Attendance:
     ) -> JoinOutcome:
         current = seat.current
         if current is not None and current.breakout_id == breakout_id:
-            [count] = await self._presence.counts([current.place])
-            return JoinOutcome(session=current, count=count)
+            return JoinOutcome(session=current, count=await self._count(current.place))
         require_unexpired(seat.identity, self._clock())
         # Checked before the lookup too: a role that may not join must not auto-create either.
         require_role(seat.identity, JOINERS, JOIN)

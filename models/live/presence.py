@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from models.domain.errors import Unavailable
 from models.domain.records import AttendanceSession
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +145,132 @@ class MemoryPresence:
 
     async def viewers(self, breakout_id: str) -> list[Viewer]:
         return sorted(self._rooms.get(breakout_id, {}).values(), key=lambda v: v.since)
+
+    async def lost(self) -> bool:
+        return False  # this process's memory forgets nothing while the process runs
+
+
+PRESENCE_AWAY = "live presence is unavailable for now; attendance is still recorded"
+
+
+class KeptPresence:
+    """A presence store whose failures never fail a join or an exit, and that puts back what the
+    store lost.
+
+    Presence is live state; the record is PostgreSQL's. While the store (Redis) is away, joins
+    and leaves are still recorded and acked: after a change fails, changes are kept here only
+    (so no join waits on a store that does not answer), and counts fall back to this node's own
+    viewers. Reads for hosts (`viewers`, `counts`) raise `Unavailable`. `restore` (a loop, every
+    heartbeat) puts this node's viewers back once the store answers again, or when it forgot them
+    (Redis restarted empty, or flushed), and sends the removals it missed: hosts' views and
+    device limits are right again without any client rejoining.
+    """
+
+    def __init__(self, store: PresenceStore, lost: Callable[[], Awaitable[bool]]) -> None:
+        self._store = store
+        self._lost = lost  # whether the store forgot what this node put in it
+        # What this node has put in the store: its viewers, and (if away) until when.
+        self._mine: dict[str, dict[str, tuple[Viewer, datetime | None]]] = {}
+        self._missed_removals: dict[tuple[str, str], str] = {}
+        self._dirty = False
+        self._kept_here = 0  # changes kept here only (the store missed them), ever
+
+    @property
+    def degraded(self) -> bool:
+        """The store missed changes of this node: they are put right once it answers."""
+        return self._dirty
+
+    async def add(self, breakout_id: str, viewer: Viewer) -> Added:
+        room = self._mine.setdefault(breakout_id, {})
+        room[viewer.session_id] = (viewer, None)
+        self._missed_removals.pop((breakout_id, viewer.session_id), None)
+        if not self._dirty:
+            try:
+                return await self._store.add(breakout_id, viewer)
+            except Exception as exc:
+                self._failed(exc)
+        self._kept_here += 1
+        return Added(len(room), (viewer.session_id,))
+
+    async def remove(self, breakout_id: str, user_id: str, session_id: str) -> int:
+        room = self._mine.get(breakout_id, {})
+        room.pop(session_id, None)
+        if not room:
+            self._mine.pop(breakout_id, None)
+        if not self._dirty:
+            try:
+                return await self._store.remove(breakout_id, user_id, session_id)
+            except Exception as exc:
+                self._failed(exc)
+        self._kept_here += 1
+        self._missed_removals[(breakout_id, session_id)] = user_id
+        return len(room)
+
+    async def mark_away(self, away: Away, until: datetime) -> int:
+        room = self._mine.get(away.place, {})
+        if away.session_id in room:
+            viewer = room[away.session_id][0]
+            room[away.session_id] = (dataclasses.replace(viewer, away_since=away.since), until)
+        if not self._dirty:
+            try:
+                return await self._store.mark_away(away, until)
+            except Exception as exc:
+                self._failed(exc)
+        self._kept_here += 1
+        return len(room)
+
+    async def sweep_away(self, now: datetime) -> list[Away]:
+        if self._dirty:
+            return []  # restore first: the store may lack this node's marks
+        gone = await self._store.sweep_away(now)  # a failure: the loop tries again
+        for away in gone:
+            room = self._mine.get(away.place, {})
+            room.pop(away.session_id, None)
+            if not room:
+                self._mine.pop(away.place, None)
+        return gone
+
+    async def counts(self, breakout_ids: Sequence[str]) -> list[int]:
+        try:
+            return await self._store.counts(breakout_ids)
+        except Exception as exc:
+            raise Unavailable(PRESENCE_AWAY) from exc
+
+    async def viewers(self, breakout_id: str) -> list[Viewer]:
+        try:
+            return await self._store.viewers(breakout_id)
+        except Exception as exc:
+            raise Unavailable(PRESENCE_AWAY) from exc
+
+    async def restore(self, now: datetime) -> int:
+        """Put this node's viewers back if the store lost them or missed a change; how many.
+        Changes go together (the store batches them): ten thousand viewers are a few calls."""
+        if not (await self._lost() or self._dirty):
+            return 0
+        kept_before = self._kept_here
+        changes: list[Awaitable[object]] = []
+        for place, room in list(self._mine.items()):
+            for session_id, (viewer, until) in list(room.items()):
+                if until is not None and until <= now:
+                    room.pop(session_id, None)  # its window ran out meanwhile
+                    continue
+                changes.append(self._put_back(place, viewer, until))
+        missed = list(self._missed_removals.items())
+        changes += [self._store.remove(place, user, session) for (place, session), user in missed]
+        await asyncio.gather(*changes)  # a failure: still dirty, the next round tries again
+        for key, _ in missed:
+            self._missed_removals.pop(key, None)
+        # A change kept here meanwhile may have missed this round: the next one sends it.
+        self._dirty = self._kept_here != kept_before
+        return len(changes) - len(missed)
+
+    async def _put_back(self, place: str, viewer: Viewer, until: datetime | None) -> None:
+        await self._store.add(place, dataclasses.replace(viewer, away_since=None))
+        if until is not None and viewer.away_since is not None:
+            away = Away(place, viewer.user_id, viewer.session_id, viewer.away_since)
+            await self._store.mark_away(away, until)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._dirty:
+            logger.warning("live presence unavailable (%s); attendance is still recorded", exc)
+        self._dirty = True

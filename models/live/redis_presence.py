@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,12 +24,35 @@ _AWAY_PREFIX = "w:"
 _AWAY_DUE_KEY = "away"
 _KEYS = (_KEY_PREFIX, _DEVICES_PREFIX, _AWAY_PREFIX, _AWAY_DUE_KEY)
 SWEEP_MAX = 1000
+# One key per store (per process), renewed at each look: gone means Redis lost our viewers.
+_MARKER_PREFIX = "m:"
+_MARKER_TTL_S = 86_400
+
+
+# A command Redis does not answer within this fails (a paused or partitioned Redis must not
+# hold joins); the bus's subscription blocks on reads regardless.
+REDIS_TIMEOUT_S = 2.0
 
 
 def connect_redis(url: str, pool_size: int) -> redis.Redis:
     """A client whose callers wait for a free connection instead of failing in a join storm."""
-    pool = redis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=10)
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=10,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+    )
     return redis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
+
+
+async def redis_answers(client: redis.Redis, timeout_s: float) -> bool:
+    """Whether Redis answers a PING within `timeout_s`."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return bool(await client.ping())
+    except Exception:  # any failure means "not reachable"
+        return False
 
 
 def presence_key(breakout_id: str) -> str:
@@ -173,6 +197,7 @@ class RedisPresence:
 
     def __init__(self, client: redis.Redis, batch_max: int = 1000) -> None:
         self._redis = client
+        self._marker = _MARKER_PREFIX + secrets.token_hex(8)
         self._batch_max = batch_max
         self._pending: list[_Change] = []
         self._sender: asyncio.Task[None] | None = None
@@ -232,6 +257,12 @@ class RedisPresence:
             await self._redis.script_load(_APPLY)
             results = await self._redis.evalsha(_APPLY_SHA, 0, *args)
         return results
+
+    async def lost(self) -> bool:
+        """Whether Redis forgot what this store put in it since the last look (restarted empty,
+        or flushed): a key of this store's own says so by being gone. The first look is True."""
+        previous = await self._redis.set(self._marker, "1", ex=_MARKER_TTL_S, get=True)
+        return previous is None
 
     async def counts(self, breakout_ids: Sequence[str]) -> list[int]:
         async with self._redis.pipeline(transaction=False) as pipeline:

@@ -106,11 +106,15 @@ async def test_one_round_trip_beats_and_finds_the_silent(client: redis.Redis) ->
     now = now_ms()
     await client.hset(HEARTBEATS_KEY, other, int((now - timedelta(seconds=30)).timestamp() * 1000))
     try:
-        found = await NodeRegistry(client, me).beat_and_find_dead(now, ttl_s=10)
+        registry = NodeRegistry(client, me)
+        # Just started (or Redis just back): nobody is taken for dead before a TTL of beats.
+        assert await registry.beat_and_find_dead(now, ttl_s=10) == []
+        later = now + timedelta(seconds=11)
+        found = await registry.beat_and_find_dead(later, ttl_s=10)
         assert (
             other,
             datetime.fromtimestamp(int(await beat_of(client, other)) / 1000, now.tzinfo),
         ) in found
-        assert await beat_of(client, me) == int(now.timestamp() * 1000)
+        assert await beat_of(client, me) == int(later.timestamp() * 1000)
     finally:
         await client.hdel(HEARTBEATS_KEY, me, other)

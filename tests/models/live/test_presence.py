@@ -6,11 +6,20 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as redis
 
-from models.live.presence import Added, Away, MemoryPresence, PresenceStore, Viewer
+from models.domain.errors import Unavailable
+from models.live.presence import (
+    Added,
+    Away,
+    KeptPresence,
+    MemoryPresence,
+    PresenceStore,
+    Viewer,
+)
 from models.live.redis_presence import RedisPresence, connect_redis
 from tests.support.records import new_breakout_id
 
@@ -136,3 +145,55 @@ async def test_a_viewer_back_within_its_window_is_shown_again_and_never_swept(
     assert [v.away_since for v in await store.viewers(breakout)] == [None]
     assert await store.sweep_away(T0 + timedelta(minutes=2)) == []
     assert await store.counts([breakout]) == [1]
+
+
+class Flaky:
+    """A store that can be switched off (Redis away) or emptied (Redis restarted empty)."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryPresence()
+        self.down = False
+        self.emptied = False
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def call(*args: Any) -> Any:
+            if self.down:
+                raise ConnectionError("redis is away")
+            return await method(*args)
+
+        return call
+
+    async def lost(self) -> bool:
+        if self.down:
+            raise ConnectionError("redis is away")
+        emptied, self.emptied = self.emptied, False
+        return emptied
+
+
+async def test_kept_presence_records_through_an_outage_and_puts_viewers_back() -> None:
+    flaky = Flaky()
+    kept = KeptPresence(cast(PresenceStore, flaky), flaky.lost)
+    breakout = new_breakout_id()
+    await kept.add(breakout, viewer(1))
+    flaky.down = True
+
+    assert (await kept.add(breakout, viewer(2))).user_sessions == ("s2",)  # no exception
+    assert await kept.remove(breakout, "u1", "s1") == 1
+    assert kept.degraded
+    with pytest.raises(Unavailable):
+        await kept.viewers(breakout)
+    with pytest.raises(ConnectionError):
+        await kept.restore(T0)  # still away: the loop tries again
+
+    flaky.down = False
+    assert await kept.restore(T0) == 1
+    assert [v.session_id for v in await kept.viewers(breakout)] == ["s2"]
+    assert not kept.degraded
+
+    flaky.inner = MemoryPresence()  # restarted empty
+    flaky.emptied = True
+    assert await kept.restore(T0) == 1
+    assert [v.session_id for v in await kept.viewers(breakout)] == ["s2"]
+    assert await kept.restore(T0) == 0  # nothing to do
