@@ -454,7 +454,7 @@ class Settings:
     )
     heartbeat_interval_s: float = setting(
         "HEARTBEAT_INTERVAL_S",
-        "1",
+        "0.5",
         _parse_positive_float,
         "with Redis: how often a node says it is alive and looks for dead ones (one round trip, "
         "two commands); a dead node's sessions end at its last beat, so within this of the truth",

@@ -332,6 +332,8 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
         node_id=app[NODE_ID],
         device_limit=app[SETTINGS].playback_device_limit,
         reconnect_grace_s=app[SETTINGS].reconnect_grace_s,
+        # A killed node is taken for silent after three missed beats (ClusterCommands).
+        resume_wait_s=SILENT_BEATS * app[SETTINGS].heartbeat_interval_s + 1,
         metrics=app[METRICS],
     )
     app[ATTENDANCE] = attendance
@@ -434,8 +436,7 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
         app[BROADCASTER],
         app[BUS],
         registry=app[NODES],
-        # Three missed beats: a node that stopped (a kill) rather than one a moment late.
-        silent_after_s=3 * settings.heartbeat_interval_s,
+        silent_after_s=SILENT_BEATS * settings.heartbeat_interval_s,
     )
     app[COMMANDS] = commands
     app[ATTENDANCE].holders = commands  # a resume asks the other nodes through the cluster
@@ -448,6 +449,9 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     async for _ in _running(loop):
         yield
 
+
+# Missed beats after which a resume takes a node for stopped (a kill) rather than a moment late.
+SILENT_BEATS = 3
 
 # How often a node looks for viewers whose window to resume ran out: they leave the hosts'
 # views at most this late.

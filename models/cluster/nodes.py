@@ -35,6 +35,8 @@ class NodeRegistry:
         self.node_id = node_id
         # Since when this node's beats have all reached Redis (None: the last one failed).
         self._healthy_since: datetime | None = None
+        # Every node's latest beat this node has read.
+        self._seen: dict[str, datetime] = {}
 
     async def beat(self, now: datetime) -> None:
         await self._redis.hset(HEARTBEATS_KEY, self.node_id, int(now.timestamp() * 1000))
@@ -51,9 +53,8 @@ class NodeRegistry:
             raise
         if self._healthy_since is None:
             self._healthy_since = now
-        if not self._healthy_for(now, ttl_s):
-            return []
-        return self._silent(beats, now, ttl_s)
+        silent = self._silent(beats, now, ttl_s)
+        return silent if self._healthy_for(now, ttl_s) else []
 
     def _healthy_for(self, now: datetime, seconds: float) -> bool:
         return (
@@ -68,13 +69,18 @@ class NodeRegistry:
     def _silent(
         self, beats: dict[Any, Any], now: datetime, ttl_s: float
     ) -> list[tuple[str, datetime]]:
-        found = []
+        """Every other node last seen more than `ttl_s` ago. What Redis holds joins what this
+        node has seen: a node killed just before Redis restarted empty is gone from Redis, not
+        from here, so its sessions are still closed at its last beat."""
         for node, stamp in beats.items():
             name = node.decode() if isinstance(node, bytes) else str(node)
-            last = datetime.fromtimestamp(int(stamp) / 1000, UTC)
-            if name != self.node_id and (now - last).total_seconds() > ttl_s:
-                found.append((name, last))
-        return found
+            beat = datetime.fromtimestamp(int(stamp) / 1000, UTC)
+            self._seen[name] = max(beat, self._seen.get(name, beat))
+        return [
+            (name, last)
+            for name, last in self._seen.items()
+            if name != self.node_id and (now - last).total_seconds() > ttl_s
+        ]
 
     async def silent_since(self, node_id: str, now: datetime, after_s: float) -> datetime | None:
         """When `node_id` last beat, if that is more than `after_s` ago; None while it beats
@@ -97,6 +103,7 @@ class NodeRegistry:
 
     async def forget(self, node_id: str) -> None:
         await self._redis.hdel(HEARTBEATS_KEY, node_id)
+        self._seen.pop(node_id, None)
 
 
 async def reap_node(
@@ -137,7 +144,9 @@ class Heartbeat:
             for outcome in outcomes:
                 self.on_exit(outcome)
             await self.registry.forget(node_id)
-            logger.warning(
+            # A node that stopped gracefully (or was reaped by another survivor) left none open.
+            logger.log(
+                logging.WARNING if outcomes else logging.INFO,
                 "node %s silent since %s: closed its %d open sessions (node_lost)",
                 node_id,
                 last_heard.isoformat(),

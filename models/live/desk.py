@@ -43,9 +43,9 @@ from models.writes.writer import SessionWriter
 logger = logging.getLogger(__name__)
 
 SESSION_ID_BYTES = 12  # 96 random bits, 16 URL-safe characters
-# How long a resume waits for the connection that still holds its session to be let go (on
-# this node at once; on another, once that node hears of it), and how often it looks.
-RESUME_WAIT_S = 2.0
+# How often a resume looks whether the connection that still holds its session has let it go
+# (on this node at once; on another, once that node hears of it). It waits at most
+# `resume_wait_s`: long enough for a killed node to be seen silent (Holders.silent_since).
 RESUME_POLL_S = 0.05
 # A connection heard from more recently than this is its client's, there now (a resume that
 # names its session is a second claim, not a reconnect): it is not let go.
@@ -138,11 +138,13 @@ class Attendance:
         node_id: str,
         device_limit: int = 0,
         reconnect_grace_s: float = 30.0,
+        resume_wait_s: float = 4.0,
         holders: Holders | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = now_ms,
     ) -> None:
         self._reconnect_grace_s = reconnect_grace_s
+        self._resume_wait_s = resume_wait_s
         # The other nodes, for a resume of a session one of them holds; set by the cluster
         # once it exists (it carries out commands on this desk, so it comes after it).
         self.holders = holders
@@ -418,7 +420,7 @@ class Attendance:
         """
         released = None
         asked = False
-        deadline = time.monotonic() + RESUME_WAIT_S
+        deadline = time.monotonic() + self._resume_wait_s
         while True:
             claim = dataclasses.replace(claim, at=self._clock())
             session = await self._writer.resume(claim)

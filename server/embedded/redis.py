@@ -60,12 +60,13 @@ class EmbeddedRedis:
         self.root = root
         self._process: subprocess.Popen[bytes] | None = None
         self._running: RunningRedis | None = None
+        self._port: int | None = None  # kept across a stop: started again, it is the same URL
 
     def start(self) -> RunningRedis:
         if self._running is not None:
             return self._running
         self.root.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
+        port = self._port = self._port or _free_port()
         command = [
             str(redis_server_binary()),
             "--bind",

@@ -118,3 +118,22 @@ async def test_one_round_trip_beats_and_finds_the_silent(client: redis.Redis) ->
         assert await beat_of(client, me) == int(later.timestamp() * 1000)
     finally:
         await client.hdel(HEARTBEATS_KEY, me, other)
+
+
+async def test_a_node_killed_before_redis_restarted_empty_is_still_found_dead(
+    client: redis.Redis,
+) -> None:
+    """Redis forgot every beat; this node had seen the dead one's last, and uses it."""
+    me, killed = f"a:{secrets.token_hex(3)}", f"k:{secrets.token_hex(3)}"
+    now = now_ms()
+    last_beat = now - timedelta(seconds=1)
+    await client.hset(HEARTBEATS_KEY, killed, int(last_beat.timestamp() * 1000))
+    registry = NodeRegistry(client, me)
+    try:
+        assert await registry.beat_and_find_dead(now, ttl_s=10) == []
+        await client.hdel(HEARTBEATS_KEY, killed)  # Redis restarted empty
+        later = now + timedelta(seconds=12)
+        found = await registry.beat_and_find_dead(later, ttl_s=10)
+        assert found == [(killed, last_beat)]
+    finally:
+        await client.hdel(HEARTBEATS_KEY, me, killed)
