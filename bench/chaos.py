@@ -11,6 +11,8 @@ websockets, so they can misbehave, and each plays a scenario:
 - `second-tab`: the same user joins from a second connection (the device limit expels the first);
 - `switch`: joins one breakout, then another.
 
+Each client plays them one after another for the whole run; those that freeze do so last.
+
 Midway, node A is killed (`kill -9`): its clients notice, reconnect to node B and resume; later
 Redis is stopped and started again, empty. (Frozen clients stay on B: one frozen on a node that
 is then killed is recorded at that node's last beat, since the node died with when it last heard
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -61,6 +64,8 @@ SECRET = "chaos-" + "k" * 40
 SCENARIOS = ("leave", "close", "freeze", "blip-resume", "blip-new", "second-tab", "switch")
 # Engine.IO gives up on a frozen client after ping interval + timeout (25 + 20 s by default).
 FROZEN_NOTICED_S = 50.0
+# Clients that freeze do so this long before the run ends (they play the others till then).
+FREEZE_BEFORE_END_S = 15.0
 CALL_TIMEOUT_S = 15.0
 
 
@@ -296,14 +301,26 @@ class Actor:
             stay.gaps.append((lost_at, now()))
 
     async def play(self) -> None:
-        try:
-            self.client = await self.connect()
-            await getattr(self, self.scenario.replace("-", "_"))()
-        except (Gone, TimeoutError, aiohttp.ClientError, OSError) as exc:
-            if self.stay is not None and self.stay.exit is None:
-                self.run.problems.append(f"{self.user} ({self.scenario}): {exc!r}")
-        finally:
-            await self.client.release()
+        """Scenario after scenario until the run ends; an actor that freezes does so last."""
+        freezes = self.scenario == "freeze"
+        others = [name for name in SCENARIOS if name != "freeze"]
+        first = others.index(self.scenario) if self.scenario in others else 0
+        for turn in itertools.count(first):
+            last = freezes and self.run.time_left() < FREEZE_BEFORE_END_S
+            if self.run.time_left() < 3 and not last:
+                return
+            self.scenario = "freeze" if last else others[turn % len(others)]
+            self.stay = None
+            try:
+                self.client = await self.connect()
+                await getattr(self, self.scenario.replace("-", "_"))()
+            except (Gone, TimeoutError, aiohttp.ClientError, OSError) as exc:
+                if self.stay is not None and self.stay.exit is None:
+                    self.run.problems.append(f"{self.user} ({self.scenario}): {exc!r}")
+            finally:
+                await self.client.release()
+            if last:
+                return
 
     def breakout(self) -> str:
         return self.run.rng.choice(self.run.breakouts)
@@ -474,12 +491,11 @@ async def conduct(
         await asyncio.to_thread(redis.start)
 
     chaos = [asyncio.create_task(kill_a()), asyncio.create_task(restart_redis())]
-    # Most actors start early, so that the kill and the Redis restart find many in their stays.
+    # Every actor is on within the first tenth of the run, and plays until its end.
     for number in range(clients):
         scenario = SCENARIOS[number % len(SCENARIOS)]
         actors.append(asyncio.create_task(Actor(run, scenario, number).play()))
-        spread = seconds * 0.5 / clients
-        await asyncio.sleep(rng.uniform(0, 2 * spread))
+        await asyncio.sleep(rng.uniform(0, 0.2 * seconds / clients))
     await asyncio.gather(*chaos)
     await asyncio.gather(*actors)
 

@@ -46,7 +46,7 @@ SESSION_ID_BYTES = 12  # 96 random bits, 16 URL-safe characters
 # How often a resume looks whether the connection that still holds its session has let it go
 # (on this node at once; on another, once that node hears of it). It waits at most
 # `resume_wait_s`: long enough for a killed node to be seen silent (Holders.silent_since).
-RESUME_POLL_S = 0.05
+RESUME_POLL_S = 0.1
 # A connection heard from more recently than this is its client's, there now (a resume that
 # names its session is a second claim, not a reconnect): it is not let go.
 HOLDER_SILENT_S = 1.0

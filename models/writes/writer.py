@@ -196,9 +196,10 @@ class SessionWriter:
         return await self._submit(_Write(exit=exit_))
 
     async def resume(self, resume: Resume) -> AttendanceSession | None:
-        """Open an earlier session again (see `resume_session`), after every batch before it.
-        None when it may not be resumed, or cannot be now: while the database is away (the
-        writer journals), nothing is resumed and the join opens a session of its own."""
+        """Open an earlier session again (see `resume_session`). None when it may not be
+        resumed, or cannot be now: while the database is away (the writer journals), nothing
+        is resumed and the join opens a session of its own. Resumes are rare and may wait for
+        another node: they take a pooled connection, never the batches' own."""
         return await self._read_or_none(resume_session, resume)
 
     async def holder(self, resume: Resume) -> tuple[bool, str | None] | None:
@@ -210,13 +211,11 @@ class SessionWriter:
     ) -> T | None:
         if self.degraded or self._closing:
             return None
-        async with self._turn:
-            try:
-                async with asyncio.timeout(self._commit_timeout_s):
-                    return await statement(await self._held_connection(), resume)
-            except DATABASE_GONE:
-                await self._drop_connection()
-                return None
+        try:
+            async with asyncio.timeout(self._commit_timeout_s), self._pool.acquire() as connection:
+                return await statement(connection, resume)
+        except DATABASE_GONE:
+            return None
 
     async def _submit(self, write: _Write) -> bool:
         if self._closing:
