@@ -122,7 +122,8 @@ class ClusterCommands:
     async def _end(self, place: str, ended_at: datetime) -> None:
         notice = {"breakoutId": ids_of_place(place)[1], "endedAt": iso_ms(ended_at)}
         for connection_id, outcome in await self._attendance.close_breakout(place, ended_at):
-            await self._sio.emit(BREAKOUT_ENDED, notice, to=connection_id)
+            # The socket is on this node: sent straight to it, not around through Redis.
+            await self._sio.emit(BREAKOUT_ENDED, notice, to=connection_id, ignore_queue=True)
             await self._sio.leave_room(connection_id, chat_room(place))
             self._broadcaster.left(outcome)
 
@@ -131,7 +132,7 @@ class ClusterCommands:
         if found is None:
             return  # held by another node, or already gone
         connection_id, outcome = found
-        await self._sio.emit(PLAYBACK, DEVICE_LIMIT_EXCEEDED, to=connection_id)
+        await self._sio.emit(PLAYBACK, DEVICE_LIMIT_EXCEEDED, to=connection_id, ignore_queue=True)
         await self._sio.leave_room(connection_id, chat_room(outcome.session.place))
         self._broadcaster.left(outcome)
         logger.info("expelled session %s over its device limit", session_id)

@@ -44,9 +44,12 @@ logger = logging.getLogger(__name__)
 
 SESSION_ID_BYTES = 12  # 96 random bits, 16 URL-safe characters
 # How often a resume looks whether the connection that still holds its session has let it go
-# (on this node at once; on another, once that node hears of it). It waits at most
-# `resume_wait_s`: long enough for a killed node to be seen silent (Holders.silent_since).
+# (on this node at once; on another, once that node hears of it): first after RESUME_POLL_S,
+# then twice as long each time up to RESUME_POLL_MAX_S (after a kill, every client of the
+# dead node resumes at once). It waits at most `resume_wait_s`: long enough for a killed node
+# to be seen silent (Holders.silent_since).
 RESUME_POLL_S = 0.1
+RESUME_POLL_MAX_S = 0.4
 # A connection heard from more recently than this is its client's, there now (a resume that
 # names its session is a second claim, not a reconnect): it is not let go.
 HOLDER_SILENT_S = 1.0
@@ -420,6 +423,7 @@ class Attendance:
         """
         released = None
         asked = False
+        pause = RESUME_POLL_S
         deadline = time.monotonic() + self._resume_wait_s
         while True:
             claim = dataclasses.replace(claim, at=self._clock())
@@ -456,7 +460,8 @@ class Attendance:
                 if not asked:
                     await self.holders.release(place, claim.session_id)
                     asked = True
-            await asyncio.sleep(RESUME_POLL_S)
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(2 * pause, RESUME_POLL_MAX_S)
 
     def _over_device_limit(
         self, breakout: Breakout, session: AttendanceSession, user_sessions: tuple[str, ...]
