@@ -311,14 +311,14 @@ class Actor:
         asked died before answering. When the resume was acked."""
         for _ in range(3):
             await self.client.release()
-            self.client = await self.connect()
             try:
+                self.client = await self.connect()
                 await self.join(stay.breakout, resume=stay.session_id)
                 return now()
-            except (Gone, TimeoutError):
+            except (Gone, TimeoutError, aiohttp.ClientError, OSError):
                 if self.node not in self.run.killed:
                     raise
-                stay.ambiguous = True
+                stay.ambiguous = True  # the node it asked died (before answering, or at once)
                 await asyncio.sleep(self.run.rng.uniform(0.5, 1.5))
         raise Gone("could not resume")
 
@@ -337,7 +337,12 @@ class Actor:
                 self.client = await self.connect()
                 await getattr(self, self.scenario.replace("-", "_"))()
             except (Gone, TimeoutError, aiohttp.ClientError, OSError) as exc:
-                if self.stay is not None and self.stay.exit is None:
+                stay = self.stay
+                if stay is not None and stay.exit is None and self.node in self.run.killed:
+                    # Its node died under an unanswered request (a switch, a second tab): the
+                    # stay ended with the node, whichever way the node meant to end it.
+                    stay.exit, stay.killed = self.run.kill_at, True
+                elif stay is not None and stay.exit is None:
                     self.run.problems.append(f"{self.user} ({self.scenario}): {exc!r}")
             finally:
                 await self.client.release()
