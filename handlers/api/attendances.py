@@ -6,11 +6,11 @@ from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
 from handlers.http.bodies import check_event_request
-from handlers.http.formats import data_response
-from handlers.http.queries import event_filter_of, page_of, report_query_of
+from handlers.http.formats import csv_response, data_response
+from handlers.http.queries import event_filter_of, page_of, report_query_of, wants_csv
 from handlers.http.validation import json_body, path_id, read_query
 from handlers.keys import CHECKINS, SCHOOL_REPORTS, SIO
-from handlers.wire.names import FEVER_ALERT, staff_room
+from handlers.wire.names import FEVER_ALERT, FEVER_ALERT_ACKNOWLEDGED, staff_room
 from handlers.wire.schools import alert_json, event_json, school_report_json
 from models.domain.errors import NotFound
 from models.domain.records import now_ms
@@ -53,21 +53,57 @@ async def delete_event(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def list_fever_alerts(request: web.Request) -> web.Response:
-    page = read_query(request, lambda q: page_of(q, numeric=True))
+async def _alerts(request: web.Request, school_id: str | None) -> web.Response:
+    page, unacknowledged = read_query(
+        request,
+        lambda q: (page_of(q, numeric=True), q.choice("acknowledged", {"true", "false"})),
+    )
     alerts = await request.app[CHECKINS].fever_alerts(
         bearer_identity(request),
-        path_id(request, "id"),
+        school_id,
         int(page.cursor or NO_CURSOR),
         page.limit,
+        unacknowledged=unacknowledged == "false",
     )
     next_cursor = str(alerts[-1].id) if len(alerts) == page.limit else None
     return data_response([alert_json(a) for a in alerts], next_cursor=next_cursor)
 
 
+async def list_fever_alerts(request: web.Request) -> web.Response:
+    return await _alerts(request, path_id(request, "id"))
+
+
+async def list_org_fever_alerts(request: web.Request) -> web.Response:
+    return await _alerts(request, None)
+
+
+async def acknowledge_fever_alert(request: web.Request) -> web.Response:
+    raw = request.match_info["id"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise NotFound(f"fever alert {raw} does not exist")
+    alert = await request.app[CHECKINS].acknowledge(bearer_identity(request), int(raw), now_ms())
+    await request.app[SIO].emit(
+        FEVER_ALERT_ACKNOWLEDGED, alert_json(alert), room=staff_room(alert.org_id)
+    )
+    return data_response(alert_json(alert))
+
+
+SCHOOL_PERIOD_FIELDS = ("start", "end", "school_days", "present", "absent")
+SCHOOL_USER_FIELDS = (
+    "start",
+    "end",
+    "user_id",
+    "name",
+    "present",
+    "present_days",
+    "school_days",
+    "seconds",
+)
+
+
 async def school_aggregate(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    wanted = read_query(request, report_query_of)
+    wanted, as_csv = read_query(request, lambda q: (report_query_of(q), wants_csv(q, request)))
     report = await request.app[SCHOOL_REPORTS].school_attendance(
         identity,
         path_id(request, "id"),
@@ -77,7 +113,18 @@ async def school_aggregate(request: web.Request) -> web.Response:
         now=now_ms(),
         detail=wanted.detail,
     )
-    return data_response(school_report_json(report, detail=wanted.detail))
+    body = school_report_json(report, detail=wanted.detail)
+    if not as_csv:
+        return data_response(body)
+    name = f"school-{report.school.id}-{wanted.period.value}.csv"
+    if not wanted.detail:  # one row a period
+        return csv_response(body["periods"], SCHOOL_PERIOD_FIELDS, name)
+    rows = [  # one row a user and period
+        {"start": period["start"], "end": period["end"], **user}
+        for period in body["periods"]
+        for user in period["users"]
+    ]
+    return csv_response(rows, SCHOOL_USER_FIELDS, name)
 
 
 def add_routes(app: web.Application) -> None:
@@ -88,3 +135,5 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/api/attendances/{id}", get_event)
     router.add_delete("/api/attendances/{id}", delete_event)
     router.add_get("/api/schools/{id}/fever-alerts", list_fever_alerts)
+    router.add_get("/api/fever-alerts", list_org_fever_alerts)
+    router.add_post("/api/fever-alerts/{id}/acknowledge", acknowledge_fever_alert)

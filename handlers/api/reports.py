@@ -9,7 +9,8 @@ from handlers.http.formats import csv_response, data_response
 from handlers.http.queries import MAX_PAGE, page_of, report_query_of, wants_csv
 from handlers.http.validation import path_id, read_query
 from handlers.keys import BREAKOUT_REPORTS
-from handlers.wire.records import Json, iso_ms
+from handlers.wire.records import Json
+from models.domain.fields import iso_ms, parse_count
 from models.domain.records import now_ms
 from models.reports.breakouts import BreakoutPeriod, BreakoutReport
 
@@ -101,12 +102,25 @@ def _period_json(period: BreakoutPeriod, *, detail: bool) -> Json:
     return row
 
 
+PERIOD_FIELDS = ("start", "end", "breakouts", "attendees", "present", "absent")
+TIMELINE_FIELDS = ("start", "joins", "leaves", "peak", "viewers")
+BREAKDOWNS = {
+    "deviceType": "device_type",
+    "browser": "browser",
+    "os": "os",
+    "country": "country_code",
+}
+
+
 async def org_breakouts_aggregate(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    wanted = read_query(request, report_query_of)
+    wanted, as_csv = read_query(request, lambda q: (report_query_of(q), wants_csv(q, request)))
     periods = await request.app[BREAKOUT_REPORTS].org_breakouts(
         identity, first=wanted.first, last=wanted.last, period=wanted.period, now=now_ms()
     )
+    if as_csv:
+        rows = [_period_json(period, detail=False) for period in periods]
+        return csv_response(rows, PERIOD_FIELDS, f"breakouts-{wanted.period.value}.csv")
     return data_response(
         {
             "orgId": identity.org_id,
@@ -118,6 +132,49 @@ async def org_breakouts_aggregate(request: web.Request) -> web.Response:
     )
 
 
+async def breakout_timeline(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    wanted = path_id(request, "breakout_id")
+    step, as_csv = read_query(
+        request,
+        lambda q: (q.parsed("step", lambda v: parse_count(v, 1, 86_400)), wants_csv(q, request)),
+    )
+    timeline = await request.app[BREAKOUT_REPORTS].timeline(identity, wanted, now_ms(), step)
+    buckets = [
+        dict(
+            zip(
+                TIMELINE_FIELDS,
+                (iso_ms(b.start), b.joins, b.leaves, b.peak, b.viewers),
+                strict=True,
+            )
+        )
+        for b in timeline.buckets
+    ]
+    if as_csv:
+        return csv_response(buckets, TIMELINE_FIELDS, f"timeline-{wanted}.csv")
+    return data_response({"breakoutId": wanted, "stepSeconds": timeline.step_s, "buckets": buckets})
+
+
+async def breakout_breakdowns(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    wanted = path_id(request, "breakout_id")
+    shares = await request.app[BREAKOUT_REPORTS].breakdowns(identity, wanted)
+    return data_response(
+        {
+            "breakoutId": wanted,
+            **{
+                key: [
+                    {"value": share.value, "users": share.users, "sessions": share.sessions}
+                    for share in shares[column]
+                ]
+                for key, column in BREAKDOWNS.items()
+            },
+        }
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/breakouts/{breakout_id}/timeline", breakout_timeline)
+    app.router.add_get("/api/breakouts/{breakout_id}/breakdowns", breakout_breakdowns)
     app.router.add_get("/api/breakouts/{breakout_id}/attendance", breakout_attendance)
     app.router.add_get("/api/attendances/aggregate/breakouts", org_breakouts_aggregate)

@@ -1,16 +1,18 @@
-"""The school API: schools and their users (GET list and one, POST, PUT/PATCH, DELETE)."""
+"""The school API: schools and their users (GET list and one, POST, PUT/PATCH, DELETE), a CSV
+import of users, and who is in a school now."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
-from handlers.http.bodies import school_request, user_request
+from handlers.http.bodies import school_request, user_import_request, user_request
 from handlers.http.formats import data_response
 from handlers.http.queries import page_of
-from handlers.http.validation import json_body, path_id, read_query
-from handlers.keys import SCHOOLS
-from handlers.wire.schools import school_json, user_json
+from handlers.http.validation import json_body, path_id, read_query, text_body
+from handlers.keys import CHECKINS, SCHOOLS
+from handlers.wire.schools import in_school_json, school_json, user_json
+from models.domain.records import now_ms
 
 
 async def list_schools(request: web.Request) -> web.Response:
@@ -74,6 +76,23 @@ async def update_user(request: web.Request) -> web.Response:
     return data_response(user_json(user))
 
 
+async def import_users(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    school_id = path_id(request, "id")
+    users = user_import_request(await text_body(request), school_id)
+    created = await request.app[SCHOOLS].import_users(identity, school_id, users)
+    return data_response(
+        {"imported": len(created), "users": [user_json(u) for u in created]}, status=201
+    )
+
+
+async def in_school(request: web.Request) -> web.Response:
+    here = await request.app[CHECKINS].in_school(
+        bearer_identity(request), path_id(request, "id"), now_ms()
+    )
+    return data_response([in_school_json(one) for one in here])
+
+
 async def delete_user(request: web.Request) -> web.Response:
     await request.app[SCHOOLS].delete_user(bearer_identity(request), path_id(request, "id"))
     return web.Response(status=204)
@@ -87,6 +106,8 @@ def add_routes(app: web.Application) -> None:
     router.add_put("/api/schools/{id}", update_school)
     router.add_patch("/api/schools/{id}", update_school)
     router.add_delete("/api/schools/{id}", delete_school)
+    router.add_post("/api/schools/{id}/users/import", import_users)
+    router.add_get("/api/schools/{id}/present", in_school)
     router.add_get("/api/users", list_users)
     router.add_post("/api/users", create_user)
     router.add_get("/api/users/{id}", get_user)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.http.validation import Fields
+from models.domain.errors import ValidationFailed
 from models.domain.fields import MAX_EMAIL_CHARS
 from models.domain.records import BreakoutSpec
+from models.schools.directory import ImportedUser
 from models.schools.records import CheckEventSpec, CheckKind, SchoolSpec, SchoolUserSpec
 
 MAX_DEVICE_LIMIT = 1000
@@ -91,6 +95,49 @@ def user_request(payload: object, *, partial: bool) -> tuple[str | None, SchoolU
         email=email,
         email_given=not partial or "email" in fields.values,
     )
+
+
+MAX_IMPORT_LINES = 10_000
+IMPORT_COLUMNS = ("name", "email", "id")
+
+
+def user_import_request(text: str, school_id: str) -> list[ImportedUser]:
+    """A CSV of users for one school: a header naming `name`, `email` and (optionally) `id`,
+    then one user a line. Every bad line is named (`line N`) in one 422."""
+    rows = list(csv.reader(io.StringIO(text)))
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise ValidationFailed({"body": "must be a CSV with a header line: name,email,id"})
+    header = [cell.strip().lower() for cell in rows[0]]
+    if "name" not in header or any(column not in IMPORT_COLUMNS for column in header):
+        raise ValidationFailed({"line 1": "the header must name name, email and optionally id"})
+    if len(rows) - 1 > MAX_IMPORT_LINES:
+        raise ValidationFailed({"body": f"holds more than {MAX_IMPORT_LINES} users"})
+    users: list[ImportedUser] = []
+    errors: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            errors[f"line {number}"] = f"has {len(row)} cells, the header {len(header)}"
+            continue
+        given = {column: cell.strip() or None for column, cell in zip(header, row, strict=True)}
+        try:
+            user_id, spec = user_request({**given, "school_id": school_id}, partial=False)
+        except ValidationFailed as exc:
+            errors[f"line {number}"] = "; ".join(f"{k}: {why}" for k, why in exc.errors.items())
+            continue
+        if user_id is not None and user_id in seen:
+            errors[f"line {number}"] = f"id: {user_id} is on line {seen[user_id]} as well"
+            continue
+        if user_id is not None:
+            seen[user_id] = number
+        users.append((f"line {number}", user_id, spec))
+    if errors:
+        raise ValidationFailed(errors)
+    return users
 
 
 def _temperature(value: Any) -> float:

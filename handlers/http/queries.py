@@ -13,8 +13,10 @@ from aiohttp import web
 
 from handlers.http.validation import Fields
 from models.domain.fields import MAX_ID_CHARS, parse_aware_time, parse_date
+from models.domain.records import BreakoutState
 from models.reports.rules import Period
 from models.schools.checkins import EventFilter
+from models.store.breakouts import BreakoutSearch
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -55,11 +57,32 @@ def _moment(query: Fields, key: str, *, end: bool) -> datetime | None:
     return query.parsed(key, moment)
 
 
-def event_filter_of(query: Fields) -> EventFilter:
-    """`?school_id=&user_id=&from=&to=` for the attendance list."""
+def _range(query: Fields) -> tuple[datetime | None, datetime | None]:
+    """`?from=&to=`: ISO times or dates; `to` after `from`."""
     since, until = _moment(query, "from", end=False), _moment(query, "to", end=True)
     if since and until and since >= until:
         query.problem("to", "is not after from")
+    return since, until
+
+
+def breakout_search_of(query: Fields) -> BreakoutSearch:
+    """`?q=&state=live|scheduled|ended&from=&to=` and paging, for the breakout list."""
+    since, until = _range(query)
+    state = query.choice("state", {s.value for s in BreakoutState})
+    page = page_of(query)
+    return BreakoutSearch(
+        text=query.text("q", required=False),
+        state=None if state is None else BreakoutState(state),
+        since=since,
+        until=until,
+        after=page.cursor or "",
+        limit=page.limit,
+    )
+
+
+def event_filter_of(query: Fields) -> EventFilter:
+    """`?school_id=&user_id=&from=&to=` for the attendance list."""
+    since, until = _range(query)
     return EventFilter(
         school_id=query.values.get("school_id"),
         user_id=query.values.get("user_id"),

@@ -140,6 +140,22 @@ async def json_body(request: web.Request) -> object:
         raise ValidationFailed({"body": "is nested too deeply"}) from None
 
 
+async def text_body(request: web.Request) -> str:
+    """A UTF-8 text body (a CSV upload) without control characters but tabs and line ends."""
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].http_read_timeout_s):
+            raw = await request.read()
+    except TimeoutError:
+        raise RequestTimeout("the request body did not arrive in time") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed({"body": "must be UTF-8 text"}) from None
+    if not is_clean(text.replace("\t", "").replace("\r", "").replace("\n", "")):
+        raise ValidationFailed({"body": "must not hold control characters"})
+    return text
+
+
 def path_id(request: web.Request, key: str) -> str:
     """The id in the route's `{key}`; a malformed one is a 422 naming the field."""
     fields = Fields(request.match_info)

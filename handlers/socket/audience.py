@@ -22,9 +22,10 @@ from handlers.wire.names import (
     staff_room,
     watchers_room,
 )
-from handlers.wire.records import Json, iso_ms, viewer_json
+from handlers.wire.records import Json, viewer_json
 from models.domain.access import HOSTS
 from models.domain.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
+from models.domain.fields import iso_ms
 from models.domain.rates import AddressLimiter, EventLimiter, Verdict
 from models.domain.records import AttendanceSession, ExitReason, org_place
 

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers.wire.names import PRESENCE_DIFF, VIEWER_COUNT, chat_room, watchers_room
-from handlers.wire.records import Json, iso_ms, leave_json, viewer_json
+from handlers.wire.records import Json, leave_json, viewer_json
 from models.cluster.bus import Bus, Kind
+from models.domain.fields import iso_ms
 from models.domain.records import ExitReason, ids_of_place
 from models.live.desk import ExitOutcome, JoinOutcome
 from models.live.presence import Away, PresenceStore

@@ -10,9 +10,9 @@ import socketio
 
 from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.wire.names import BREAKOUT_ENDED, DEVICE_LIMIT_EXCEEDED, PLAYBACK, chat_room
-from handlers.wire.records import iso_ms
 from models.cluster.bus import Bus, Kind, Message
 from models.cluster.nodes import NodeRegistry
+from models.domain.fields import iso_ms
 from models.domain.records import Breakout, ids_of_place, now_ms
 from models.live.desk import Attendance, ExitOutcome, JoinOutcome
 

@@ -18,6 +18,7 @@ BREAKOUT_ENDED = "breakout-ended"  # to the chat room
 PLAYBACK = "playback"  # to an expelled socket, with DEVICE_LIMIT_EXCEEDED
 DEVICE_LIMIT_EXCEEDED = "device-limit-exceeded"
 FEVER_ALERT = "fever-alert"  # to an org's staff
+FEVER_ALERT_ACKNOWLEDGED = "fever-alert-acknowledged"  # to an org's staff
 
 
 def handler_name(event: str) -> str:

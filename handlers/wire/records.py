@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ParamSpec
 
+from models.domain.fields import iso_ms
 from models.domain.records import AttendanceSession, Breakout
 from models.live.presence import Viewer
 
@@ -13,13 +14,6 @@ logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 P = ParamSpec("P")
-
-
-def iso_ms(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with milliseconds and a Z: 2026-11-21T09:30:00.123Z."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def breakout_json(breakout: Breakout) -> Json:

@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from handlers.wire.records import Json, iso_ms
+from handlers.wire.records import Json
+from models.domain.fields import iso_ms
 from models.reports.schools import SchoolReport
-from models.schools.records import CheckEvent, FeverAlert, School, SchoolUser
+from models.schools.records import CheckEvent, FeverAlert, InSchool, School, SchoolUser
 
 
 def _snake_json(
@@ -44,6 +45,10 @@ def user_json(user: SchoolUser) -> Json:
 
 def event_json(event: CheckEvent) -> Json:
     return _snake_json(event, renamed={"kind": "type", "at": "timestamp"})
+
+
+def in_school_json(here: InSchool) -> Json:
+    return _snake_json(here)
 
 
 def alert_json(alert: FeverAlert) -> Json:

@@ -1,4 +1,5 @@
-"""What an id, a name or a time may be: the limits every edge checks against, defined once.
+"""What an id, a name or a time may be: the limits every edge checks against, defined once,
+and how a time is written out.
 
 Each parser returns the value or raises ValueError with why, worded to follow the field's name
 ("breakoutId must be a string"); the socket edge turns that into an `invalid_payload` ack, the
@@ -87,6 +88,14 @@ def parse_aware_time(value: object) -> datetime:
     if not in_range:
         raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year}")
     return moment
+
+
+def iso_ms(moment: datetime | None) -> str | None:
+    """How every time is written out: ISO 8601 in UTC with milliseconds and a Z
+    (2026-11-21T09:30:00.123Z)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_date(value: object) -> date:

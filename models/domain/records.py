@@ -110,6 +110,20 @@ class Breakout:
             return None
         return (self.ends_at - self.starts_at).total_seconds()
 
+    def state(self, now: datetime) -> BreakoutState:
+        """Ended once ended by a host or past its scheduled end; scheduled before its start."""
+        if self.ended_at is not None or (self.ends_at is not None and self.ends_at <= now):
+            return BreakoutState.ENDED
+        if self.starts_at is not None and self.starts_at > now:
+            return BreakoutState.SCHEDULED
+        return BreakoutState.LIVE
+
+
+class BreakoutState(StrEnum):
+    LIVE = "live"
+    SCHEDULED = "scheduled"
+    ENDED = "ended"
+
 
 @dataclass(frozen=True, slots=True)
 class BreakoutSpec:

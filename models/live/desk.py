@@ -20,6 +20,7 @@ from models.domain.access import (
     JOINERS,
     require_can_host,
     require_can_join,
+    require_can_read_sessions,
     require_role,
     require_unexpired,
 )
@@ -36,7 +37,7 @@ from models.domain.records import (
 )
 from models.live.presence import Away, PresenceStore, Viewer
 from models.runtime.metrics import Metrics
-from models.store.breakouts import BreakoutDirectory
+from models.store.breakouts import BreakoutDirectory, BreakoutSearch
 from models.store.sessions import Resume, SessionExit
 from models.writes.writer import SessionWriter
 
@@ -245,6 +246,30 @@ class Attendance:
         if self._metrics is not None:
             self._metrics.exits.labels(reason=reason.value).inc()
         return ExitOutcome(session=closed, count=count, away=away and closed_it)
+
+    async def breakouts(
+        self, identity: Identity, wanted: BreakoutSearch
+    ) -> list[tuple[Breakout, int | None]]:
+        """A page of the identity's org's breakouts, each with its live viewer count (None while
+        live presence is away)."""
+        found = await self._breakouts.search(identity, wanted, self._clock())
+        return list(zip(found, await self._counts(found), strict=True))
+
+    async def breakout(self, identity: Identity, breakout_id: str) -> tuple[Breakout, int | None]:
+        """One breakout of the identity's org and its live viewer count, for those who may read
+        its sessions."""
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
+        require_can_read_sessions(identity, breakout)
+        [count] = await self._counts([breakout])
+        return breakout, count
+
+    async def _counts(self, breakouts: list[Breakout]) -> list[int | None]:
+        if not breakouts:
+            return []
+        try:
+            return list(await self._presence.counts([b.place for b in breakouts]))
+        except Unavailable:
+            return [None] * len(breakouts)
 
     async def _count(self, place: str) -> int:
         """The breakout's viewer count, or 0 while live presence is away."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -82,6 +83,117 @@ SELECT id, name, starts_at, ends_at, present_min_minutes, present_min_percent
 FROM breakouts WHERE org_id = $1
 """
 
+# The live sessions of a breakout as moves of its viewer count: +1 at each entry and resume,
+# -1 at each exit and interruption (a leave sorts before a join at the same instant), with the
+# count after each; per bucket of $4 seconds: joins and leaves (entries and exits, not
+# interruptions), the highest count, and the count at its end.
+SELECT_SPAN = """
+SELECT min(entry_ts) AS first_in, max(coalesce(exit_ts, $3)) AS last_out
+FROM attendance_sessions
+WHERE org_id = $1 AND breakout_id = $2 AND session_type = 'live'
+"""
+SELECT_TIMELINE = """
+WITH s AS (
+    SELECT user_id, breakout_id, session_id, entry_ts, exit_ts FROM attendance_sessions
+    WHERE org_id = $1 AND breakout_id = $2 AND session_type = 'live'
+),
+gaps AS (
+    SELECT i.left_at, i.back_at FROM session_interruptions AS i
+    JOIN s USING (user_id, breakout_id, session_id)
+),
+moves AS (
+    SELECT entry_ts AS at, 1 AS step, true AS counted FROM s
+    UNION ALL SELECT exit_ts, -1, true FROM s WHERE exit_ts IS NOT NULL
+    UNION ALL SELECT left_at, -1, false FROM gaps
+    UNION ALL SELECT back_at, 1, false FROM gaps
+),
+levels AS (
+    SELECT at, step, counted,
+           sum(step) OVER (ORDER BY at, step ROWS UNBOUNDED PRECEDING) AS level
+    FROM moves WHERE at <= $3
+)
+SELECT floor(extract(epoch FROM at) / $4)::bigint AS bucket,
+       count(*) FILTER (WHERE step = 1 AND counted)::integer AS joins,
+       count(*) FILTER (WHERE step = -1 AND counted)::integer AS leaves,
+       max(level)::integer AS peak,
+       ((array_agg(level ORDER BY at DESC, step DESC))[1])::integer AS level
+FROM levels GROUP BY 1 ORDER BY 1
+"""
+# Users and live sessions per device type, browser, OS and country.
+SELECT_BREAKDOWNS = """
+SELECT device_type, browser, os, country_code,
+       GROUPING(device_type, browser, os, country_code) AS grouping,
+       count(DISTINCT user_id)::integer AS users, count(*)::integer AS sessions
+FROM attendance_sessions
+WHERE org_id = $1 AND breakout_id = $2 AND session_type = 'live'
+GROUP BY GROUPING SETS ((device_type), (browser), (os), (country_code))
+"""
+# GROUPING(...) of each set: the one column grouped is the bit that is 0.
+_BREAKDOWN_OF = {0b0111: "device_type", 0b1011: "browser", 0b1101: "os", 0b1110: "country_code"}
+MAX_BUCKETS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineBucket:
+    """Live viewers (sessions) of one stretch of a breakout: joins and leaves in it, the most
+    at once, and how many at its end."""
+
+    start: datetime
+    joins: int
+    leaves: int
+    peak: int
+    viewers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    step_s: int
+    buckets: list[TimelineBucket]
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Users and sessions of a breakout with one value of a client property (None: unknown)."""
+
+    value: str | None
+    users: int
+    sessions: int
+
+
+def timeline_step(span_s: float, wanted: int | None) -> int:
+    """Bucket seconds: as asked, but never more than MAX_BUCKETS buckets; else about 200."""
+    least = max(1, math.ceil(span_s / MAX_BUCKETS))
+    if wanted is not None:
+        return max(wanted, least)
+    for step in (1, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400):
+        if span_s / step <= 200:
+            return max(step, least)
+    return max(86400, least)
+
+
+Moves = tuple[int, int, int, int, int]  # bucket, joins, leaves, peak, count at its end
+
+
+def fill_timeline(rows: list[Moves], first: int, last: int, step_s: int) -> list[TimelineBucket]:
+    """Every bucket from `first` to `last` (bucket numbers): those without moves keep the count
+    the one before ended with."""
+    found = {row[0]: row for row in rows}
+    buckets, level = [], 0
+    for number in range(first, last + 1):
+        row = found.get(number)
+        start = datetime.fromtimestamp(number * step_s, UTC)
+        if row is None:
+            buckets.append(TimelineBucket(start, 0, 0, level, level))
+            continue
+        _, joins, leaves, peak, ended = row
+        buckets.append(TimelineBucket(start, joins, leaves, max(peak, level), ended))
+        level = ended
+    return buckets
+
+
+def _moves(row: asyncpg.Record) -> Moves:
+    return (row["bucket"], row["joins"], row["leaves"], row["peak"], row["level"])
+
 
 @dataclass(frozen=True, slots=True)
 class UserAttendance:
@@ -138,13 +250,16 @@ class BreakoutReports:
         self._breakout_rules = rules
 
     async def breakout_sessions(
-        self, identity: Identity, breakout_id: str
+        self, identity: Identity, breakout_id: str, skip: int = 0, limit: int | None = None
     ) -> list[AttendanceSession]:
-        """Every session of the breakout in entry order, for its org's analysts, hosts, admins."""
+        """The breakout's sessions in entry order (`limit`, None: all, after the first `skip`),
+        for its org's analysts, hosts, admins."""
         breakout = await self._breakouts.get(identity.org_id, breakout_id)
         require_can_read_sessions(identity, breakout)
         async with self._pool.acquire() as connection:
-            return await fetch_breakout_sessions(connection, breakout.org_id, breakout.id)
+            return await fetch_breakout_sessions(
+                connection, breakout.org_id, breakout.id, skip, limit
+            )
 
     async def breakout_attendance(
         self, identity: Identity, breakout_id: str, now: datetime, after: str, limit: int | None
@@ -185,6 +300,39 @@ class BreakoutReports:
             if row["user_id"] is not None
         ]
         return BreakoutReport(breakout, policy, rows[0]["users"], rows[0]["present_users"], users)
+
+    async def timeline(
+        self, identity: Identity, breakout_id: str, now: datetime, step_s: int | None
+    ) -> Timeline:
+        """Live viewers over time: per bucket of `step_s` seconds (chosen when None) from the
+        first join to the last leave (or now, while some are in)."""
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
+        require_can_read_sessions(identity, breakout)
+        async with self._pool.acquire() as connection:
+            span = await connection.fetchrow(SELECT_SPAN, breakout.org_id, breakout.id, now)
+            if span is None or span["first_in"] is None:
+                return Timeline(step_s or 60, [])
+            first_in, last_out = span["first_in"], max(span["last_out"], span["first_in"])
+            step = timeline_step((last_out - first_in).total_seconds(), step_s)
+            rows = await connection.fetch(SELECT_TIMELINE, breakout.org_id, breakout.id, now, step)
+        first = math.floor(first_in.timestamp() / step)
+        last = math.floor(last_out.timestamp() / step)
+        return Timeline(step, fill_timeline([_moves(row) for row in rows], first, last, step))
+
+    async def breakdowns(self, identity: Identity, breakout_id: str) -> dict[str, list[Share]]:
+        """Users and sessions of the breakout per device type, browser, OS and country, most
+        users first."""
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
+        require_can_read_sessions(identity, breakout)
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(SELECT_BREAKDOWNS, breakout.org_id, breakout.id)
+        shares: dict[str, list[Share]] = {column: [] for column in _BREAKDOWN_OF.values()}
+        for row in rows:
+            column = _BREAKDOWN_OF[row["grouping"]]
+            shares[column].append(Share(row[column], row["users"], row["sessions"]))
+        for found in shares.values():
+            found.sort(key=lambda share: (-share.users, share.value or ""))
+        return shares
 
     async def org_breakouts(
         self, identity: Identity, *, first: date, last: date, period: Period, now: datetime

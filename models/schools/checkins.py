@@ -9,6 +9,7 @@ import asyncpg
 
 from models.domain.access import (
     CHANGE_SCHOOLS,
+    HOSTS,
     READ_SCHOOLS,
     SCHOOL_READERS,
     SCHOOL_WRITERS,
@@ -22,9 +23,16 @@ from models.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from models.domain.fields import iso_ms
 from models.domain.records import Identity, Role
 from models.schools.directory import fetch_school
-from models.schools.records import CheckEvent, CheckEventSpec, CheckKind, FeverAlert
+from models.schools.records import (
+    CheckEvent,
+    CheckEventSpec,
+    CheckKind,
+    FeverAlert,
+    InSchool,
+)
 from models.store.database import Connection, record_of, returned
 
 # Locks the user's row: two posts for one user at once are taken one after the other.
@@ -49,18 +57,41 @@ REOPEN_VISIT = "UPDATE school_visits SET checkout_id = NULL, exit_ts = NULL WHER
 SELECT_VISIT_OF_CHECKIN = "SELECT checkout_id FROM school_visits WHERE checkin_id = $1"
 DELETE_VISIT = "DELETE FROM school_visits WHERE checkin_id = $1"
 DELETE_EVENT = "DELETE FROM check_events WHERE id = $1"
+# Alerts carry the user's name (the user row was locked by the check event's transaction).
 INSERT_ALERT = """
-INSERT INTO fever_alerts (event_id, org_id, school_id, user_id, temperature, at)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, event_id, school_id, org_id, user_id, temperature, at, raised_at
+WITH a AS (
+    INSERT INTO fever_alerts (event_id, org_id, school_id, user_id, temperature, at)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING *
+)
+SELECT a.id, a.event_id, a.school_id, a.org_id, a.user_id, u.name AS user_name, a.temperature,
+       a.at, a.raised_at, a.acknowledged_by, a.acknowledged_at
+FROM a LEFT JOIN school_users AS u ON u.org_id = a.org_id AND u.id = a.user_id
 """
-# Newest first, older than the alert id $3.
+# An org's alerts newest first, older than the alert id $3: of one school ($2, or all when NULL),
+# only those not yet acknowledged when $4.
 SELECT_ALERTS = """
-SELECT id, event_id, school_id, org_id, user_id, temperature, at, raised_at
-FROM fever_alerts
-WHERE school_id = $1 AND org_id = $2 AND id < $3
-ORDER BY id DESC
-LIMIT $4
+SELECT a.id, a.event_id, a.school_id, a.org_id, a.user_id, u.name AS user_name, a.temperature,
+       a.at, a.raised_at, a.acknowledged_by, a.acknowledged_at
+FROM fever_alerts AS a
+LEFT JOIN school_users AS u ON u.org_id = a.org_id AND u.id = a.user_id
+WHERE a.org_id = $1 AND ($2::text IS NULL OR a.school_id = $2) AND a.id < $3
+  AND NOT ($4 AND a.acknowledged_at IS NOT NULL)
+ORDER BY a.id DESC
+LIMIT $5
+"""
+# The first acknowledgement stands; a second one changes nothing.
+ACKNOWLEDGE_ALERT = """
+WITH a AS (
+    UPDATE fever_alerts
+    SET acknowledged_by = coalesce(acknowledged_by, $3),
+        acknowledged_at = coalesce(acknowledged_at, $4)
+    WHERE org_id = $1 AND id = $2
+    RETURNING *
+)
+SELECT a.id, a.event_id, a.school_id, a.org_id, a.user_id, u.name AS user_name, a.temperature,
+       a.at, a.raised_at, a.acknowledged_by, a.acknowledged_at
+FROM a LEFT JOIN school_users AS u ON u.org_id = a.org_id AND u.id = a.user_id
 """
 SELECT_EVENT = """
 SELECT id, school_id, user_id, kind, at, temperature, image, recorded_at, entered_by
@@ -78,6 +109,19 @@ WHERE org_id = $1
   AND id > $6
 ORDER BY id
 LIMIT $7
+"""
+
+# Who is checked in at a school now: open visits, oldest first; one open since before the
+# school's local today ($3) is a missed check-out, flagged rather than counted as in school.
+SELECT_IN_SCHOOL = """
+SELECT v.user_id, u.name AS user_name, v.entry_ts AS since,
+       v.entry_ts < (date_trunc('day', $3 AT TIME ZONE s.time_zone) AT TIME ZONE s.time_zone)
+           AS missed_checkout
+FROM school_visits AS v
+JOIN schools AS s ON s.org_id = v.org_id AND s.id = v.school_id
+LEFT JOIN school_users AS u ON u.org_id = v.org_id AND u.id = v.user_id
+WHERE v.org_id = $1 AND v.school_id = $2 AND v.exit_ts IS NULL
+ORDER BY v.entry_ts, v.user_id
 """
 
 NO_CURSOR = 2**63 - 1
@@ -128,7 +172,7 @@ class CheckIns:
             visit = await connection.fetchrow(SELECT_OPEN_VISIT, identity.org_id, spec.user_id)
             if spec.kind is CheckKind.CHECKIN and visit is not None:
                 raise AlreadyCheckedIn(
-                    f"user {spec.user_id} is checked in since {visit['entry_ts'].isoformat()};"
+                    f"user {spec.user_id} is checked in since {iso_ms(visit['entry_ts'])};"
                     " check out first"
                 )
             if spec.kind is CheckKind.CHECKOUT:
@@ -232,14 +276,43 @@ class CheckIns:
             await connection.execute(DELETE_EVENT, event.id)
 
     async def fever_alerts(
-        self, identity: Identity, school_id: str, before: int, limit: int
+        self,
+        identity: Identity,
+        school_id: str | None,
+        before: int,
+        limit: int,
+        *,
+        unacknowledged: bool = False,
     ) -> list[FeverAlert]:
-        """The school's alerts, newest first, older than the alert id `before`."""
+        """The org's alerts (of one school, or all), newest first, older than the alert id
+        `before`; only those nobody acknowledged yet with `unacknowledged`."""
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            if school_id is not None:
+                await fetch_school(connection, school_id, identity.org_id)
+            rows = await connection.fetch(
+                SELECT_ALERTS, identity.org_id, school_id, before, unacknowledged, limit
+            )
+        return [_alert(row) for row in rows]
+
+    async def in_school(self, identity: Identity, school_id: str, now: datetime) -> list[InSchool]:
+        """Who is checked in at the school now, oldest check-in first."""
         require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
         async with self._pool.acquire() as connection:
             await fetch_school(connection, school_id, identity.org_id)
-            rows = await connection.fetch(SELECT_ALERTS, school_id, identity.org_id, before, limit)
-        return [_alert(row) for row in rows]
+            rows = await connection.fetch(SELECT_IN_SCHOOL, identity.org_id, school_id, now)
+        return [record_of(InSchool, row) for row in rows]
+
+    async def acknowledge(self, identity: Identity, alert_id: int, now: datetime) -> FeverAlert:
+        """Mark an alert of the org seen by a host or admin (the first acknowledgement stands)."""
+        require_role(identity, HOSTS, "acknowledge fever alerts")
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(
+                ACKNOWLEDGE_ALERT, identity.org_id, alert_id, identity.user_id, now
+            )
+        if row is None:
+            raise NotFound(f"fever alert {alert_id} does not exist")
+        return _alert(row)
 
     async def _require_member(
         self, connection: Connection, identity: Identity, spec: CheckEventSpec

@@ -95,6 +95,10 @@ DELETE_USER_EVENTS = "DELETE FROM check_events WHERE org_id = $1 AND user_id = $
 DELETE_USER_ROW = "DELETE FROM school_users WHERE org_id = $1 AND id = $2"
 
 
+# A user to import: how to name it in an error, its id (None: a new one), what it is.
+ImportedUser = tuple[str, str | None, SchoolUserSpec]
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
@@ -213,6 +217,32 @@ class Schools:
         if row is None:
             raise Conflict(f"user {user_id} exists already")
         return _user(row)
+
+    async def import_users(
+        self, identity: Identity, school_id: str, users: list[ImportedUser]
+    ) -> list[SchoolUser]:
+        """Create every user of the list in one transaction: an id the org already uses refuses
+        the whole import, naming each such by its label (say, its line in a file)."""
+        require_role(identity, SCHOOL_WRITERS, CHANGE_SCHOOLS)
+        created, taken = [], {}
+        async with self._pool.acquire() as connection, connection.transaction():
+            await self._school_of_org(connection, identity, school_id)
+            for label, user_id, spec in users:
+                row = await connection.fetchrow(
+                    INSERT_USER,
+                    identity.org_id,
+                    user_id or new_id("usr"),
+                    school_id,
+                    spec.name,
+                    spec.email,
+                )
+                if row is None:
+                    taken[label] = f"id: {user_id} exists already"
+                else:
+                    created.append(_user(row))
+            if taken:
+                raise ValidationFailed(taken)  # rolls the transaction back
+        return created
 
     async def update_user(
         self, identity: Identity, user_id: str, spec: SchoolUserSpec

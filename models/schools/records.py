@@ -81,12 +81,26 @@ class CheckEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class InSchool:
+    """A user checked in at a school now; a check-in from before the school's today is a
+    check-out that was missed."""
+
+    user_id: str
+    user_name: str | None
+    since: datetime
+    missed_checkout: bool
+
+
+@dataclass(frozen=True, slots=True)
 class FeverAlert:
     id: int
     event_id: int
     school_id: str
     org_id: str
     user_id: str
+    user_name: str | None
     temperature: float
     at: datetime
     raised_at: datetime
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from models.domain.access import HOST, HOSTS, require_role
+from models.domain.access import HOST, HOSTS, SESSION_READERS, require_role
 from models.domain.errors import NotFound, Unavailable
-from models.domain.records import Breakout, BreakoutSpec, Identity, org_place
+from models.domain.records import Breakout, BreakoutSpec, BreakoutState, Identity, org_place
 from models.store.database import DATABASE_GONE, Connection, record_of, returned
 
 SELECT_BREAKOUT = """
@@ -53,6 +54,41 @@ SET name = EXCLUDED.name, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.end
 RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
        present_min_percent
 """
+
+# One page of an org's breakouts by id, after $2: those whose id or name holds $3 (a LIKE
+# pattern), in state $4 at $5, held (scheduled, or else created, until ended) over [$6, $7).
+SEARCH_BREAKOUTS = """
+SELECT id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
+       present_min_percent
+FROM breakouts
+WHERE org_id = $1 AND id > $2
+  AND ($3::text IS NULL OR id ILIKE $3 OR name ILIKE $3)
+  AND ($4::text IS NULL OR $4 = CASE
+        WHEN ended_at IS NOT NULL OR ends_at <= $5 THEN 'ended'
+        WHEN starts_at > $5 THEN 'scheduled'
+        ELSE 'live' END)
+  AND ($6::timestamptz IS NULL OR coalesce(ended_at, ends_at, 'infinity') >= $6)
+  AND ($7::timestamptz IS NULL OR coalesce(starts_at, created_at) < $7)
+ORDER BY id
+LIMIT $8
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakoutSearch:
+    """Which of an org's breakouts to list: text in the id or name, a state, a time range."""
+
+    text: str | None = None
+    state: BreakoutState | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: str = ""
+    limit: int = 100
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _breakout(row: asyncpg.Record) -> Breakout:
@@ -131,6 +167,25 @@ class BreakoutDirectory:
         stored = _breakout(returned(row))
         self._remember(stored)
         return stored
+
+    async def search(
+        self, identity: Identity, wanted: BreakoutSearch, now: datetime
+    ) -> list[Breakout]:
+        """A page of the identity's org's breakouts by id (analysts, hosts and admins)."""
+        require_role(identity, SESSION_READERS, "list breakouts")
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(
+                SEARCH_BREAKOUTS,
+                identity.org_id,
+                wanted.after,
+                None if wanted.text is None else _like(wanted.text),
+                None if wanted.state is None else wanted.state.value,
+                now,
+                wanted.since,
+                wanted.until,
+                wanted.limit,
+            )
+        return [_breakout(row) for row in rows]
 
     async def end(self, org_id: str, breakout_id: str, at: datetime) -> Breakout:
         """Mark the breakout ended at `at`, or at the latest entry if a session opened after

@@ -92,6 +92,7 @@ _SELECT_SESSIONS = "SELECT " + _SESSION_COLUMNS + "FROM attendance_sessions AS s
 SELECT_BREAKOUT_SESSIONS = (
     _SELECT_SESSIONS
     + "WHERE org_id = $1 AND breakout_id = $2 ORDER BY entry_ts, user_id, session_id"
+    + " OFFSET $3 LIMIT $4"
 )
 SELECT_OPEN_SESSIONS_OF_NODE = _SELECT_SESSIONS + "WHERE node_id = $1 AND exit_ts IS NULL"
 
@@ -268,9 +269,11 @@ async def close_sessions_of_lost_nodes(
 
 
 async def fetch_breakout_sessions(
-    connection: Connection, org_id: str, breakout_id: str
+    connection: Connection, org_id: str, breakout_id: str, skip: int = 0, limit: int | None = None
 ) -> list[AttendanceSession]:
-    rows = await connection.fetch(SELECT_BREAKOUT_SESSIONS, org_id, breakout_id)
+    """The breakout's sessions in entry order, `limit` of them (None: all) after the first
+    `skip`."""
+    rows = await connection.fetch(SELECT_BREAKOUT_SESSIONS, org_id, breakout_id, skip, limit)
     return [_session(row) for row in rows]
 
 

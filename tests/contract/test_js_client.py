@@ -102,7 +102,7 @@ async def test_browser_client_joins_leaves_and_is_refused_cleanly(
             headers={"Authorization": f"Bearer {analyst}"},
         ) as response,
     ):
-        sessions = {row["sessionId"]: row for row in (await response.json())["sessions"]}
+        sessions = {row["sessionId"]: row for row in (await response.json())["data"]}
     row = sessions[join["sessionId"]]
     assert row["exitReason"] == "leave" and row["attended"] is True
     assert row["entryTimestamp"] == join["entryTimestamp"]

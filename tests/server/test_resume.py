@@ -77,7 +77,7 @@ async def test_a_blip_and_a_resume_are_one_session_that_leaves_the_gap_out(
     async with http.get(
         f"{server.url}/api/breakouts/{breakout}/sessions", headers=headers
     ) as response:
-        [listed] = (await response.json())["sessions"]
+        [listed] = (await response.json())["data"]
     span = (row["entry_ts"] - datetime.fromisoformat(listed["exitTimestamp"])).total_seconds()
     assert listed["interruptions"] == 1 and listed["exitReason"] == "leave"
     assert listed["durationSeconds"] == pytest.approx(-span - listed["interruptedSeconds"])

@@ -68,7 +68,7 @@ async def test_auto_created_breakout_belongs_to_the_creators_org(
     assert (await outsider.call("join-chat-room", {"breakoutId": breakout}))["ok"] is True
     headers = {"Authorization": f"Bearer {server.token('a', org='org-a', role=Role.ADMIN)}"}
     async with http.get(f"{server.url}/api/breakouts/{breakout}/sessions", headers=headers) as r:
-        sessions = (await r.json())["sessions"]
+        sessions = (await r.json())["data"]
     assert [s["userId"] for s in sessions] == ["u2"]  # org-b's u1 is not there
 
 

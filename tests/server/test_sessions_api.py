@@ -40,7 +40,7 @@ async def test_sessions_as_json(
         assert response.status == 200
         body = await response.json()
 
-    [row] = body["sessions"]
+    [row] = body["data"]
     assert row["sessionId"] == session_id and row["userId"] == "u1"
     assert row["userName"] == "Ada Lovelace" and row["breakoutId"] == breakout
     assert row["exitReason"] == "leave" and row["attended"] is True
@@ -100,7 +100,7 @@ async def test_open_session_is_not_attended(
     async with http.get(
         f"{server.url}/api/breakouts/{breakout}/sessions", headers=bearer(server, Role.ADMIN)
     ) as response:
-        [row] = (await response.json())["sessions"]
+        [row] = (await response.json())["data"]
     assert row["attended"] is False and row["exitTimestamp"] is None
     assert row["durationSeconds"] is None
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from handlers.wire.records import iso_ms
+from models.domain.fields import iso_ms
 
 
 def test_timestamps_are_utc_with_milliseconds() -> None:
