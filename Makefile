@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONTRACT := tests/contract
+DASHBOARD := web/dashboard
+DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/static -type f) $(DASHBOARD)/build.mjs
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint pytest bench clean
+.PHONY: run test lint pytest browser-tests dashboard bench clean
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime dashboard
 	$(BIN)/python run.py
 
 test: lint pytest
@@ -16,8 +20,25 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev $(CONTRACT)/node_modules/.installed
+pytest: $(VENV)/.dev $(CONTRACT)/node_modules/.installed dashboard $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# Only the dashboard's tests in a real browser.
+browser-tests: $(VENV)/.dev dashboard $(CHROMIUM)
+	$(BIN)/python -m pytest tests/browser
+
+dashboard: $(DASHBOARD)/dist/.built
+
+$(DASHBOARD)/dist/.built: $(DASHBOARD)/node_modules/.installed $(DASHBOARD_SOURCES)
+	cd $(DASHBOARD) && node build.mjs
+
+$(DASHBOARD)/node_modules/.installed: $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHROMIUM):
+	@echo "installing Chromium for the browser tests (needs root: apt-get)"
+	apt-get update -qq && apt-get install -y -qq chromium
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.load
@@ -41,4 +62,5 @@ $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package.json $(CONTRACT)/packag
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CONTRACT)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CONTRACT)/node_modules $(DASHBOARD)/node_modules $(DASHBOARD)/dist \
+		.pytest_cache .mypy_cache .ruff_cache

@@ -55,6 +55,9 @@ COMMAND_SETTINGS = {
         "AUTH_AUDIENCE",
         "VAR_DIR",
         "LOG_LEVEL",
+        "HOST",
+        "PORT",
+        "PUBLIC_URL",
     ),
 }
 
@@ -136,6 +139,15 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_seconds,
         default=DEFAULT_TOKEN_TTL_S,
         help=f"seconds until it expires (default {DEFAULT_TOKEN_TTL_S})",
+    )
+    token.add_argument(
+        "--link",
+        nargs="?",
+        const="/dashboard/",
+        metavar="PATH",
+        help="print a dashboard link that signs in with the token instead (in the URL fragment, "
+        "which never reaches a server log): PATH defaults to /dashboard/, e.g. "
+        "/dashboard/breakouts/maths-101",
     )
     purge = commands.add_parser(
         "purge",
@@ -343,7 +355,11 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
             role=Role(args.role),
             ttl_s=args.ttl,
         )
-        sys.stdout.write(token + "\n")
+        if args.link is None:
+            sys.stdout.write(token + "\n")
+        else:
+            path = args.link if args.link.startswith("/") else "/" + args.link
+            sys.stdout.write(f"{settings.own_url}{path}#token={token}\n")
         return 0
     if command == "migrate":
         asyncio.run(_migrate(settings))

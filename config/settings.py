@@ -209,6 +209,13 @@ class Settings:
 
     host: str = setting("HOST", "127.0.0.1", str, "address to listen on (`0.0.0.0` for all)")
     port: int = setting("PORT", "8080", _parse_port, "TCP port (also `run.py serve --port`)")
+    public_url: str | None = setting(
+        "PUBLIC_URL",
+        "",
+        _url_of("http", "https"),
+        "the URL people open the server at, for the links `run.py token --link` prints; empty: "
+        "`http://HOST:PORT`",
+    )
     reuse_port: bool = setting(
         "REUSE_PORT",
         "off",
@@ -559,6 +566,15 @@ class Settings:
     log_level: str = setting(
         "LOG_LEVEL", "INFO", _parse_log_level, "`DEBUG`, `INFO`, `WARNING`, `ERROR`"
     )
+
+    @property
+    def own_url(self) -> str:
+        """Where people reach this server: PUBLIC_URL, else HOST and PORT (all addresses: this
+        machine's loopback)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # noqa: S104
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     @property
     def uses_redis(self) -> bool:

@@ -23,6 +23,7 @@ from handlers.api import (
     breakouts,
     health,
     metrics,
+    openapi,
     presence,
     reports,
     schools,
@@ -53,6 +54,7 @@ from handlers.keys import (
     TOKENS,
     WRITER,
 )
+from handlers.pages import dashboard
 from handlers.socket.audience import AudienceNamespace
 from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.socket.cluster import ClusterCommands
@@ -139,8 +141,19 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
 
-    for api in (health, sessions, presence, breakouts, metrics, schools, attendances, reports):
+    for api in (
+        health,
+        sessions,
+        presence,
+        breakouts,
+        metrics,
+        schools,
+        attendances,
+        reports,
+        openapi,
+    ):
         api.add_routes(app)
+    dashboard.add_routes(app)
 
     add_resources(app, resources(settings))
     app.on_shutdown.append(_close_sessions)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
@@ -125,3 +126,10 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Viewer]]]:
     for viewer in opened:
         if viewer.client.connected:
             await viewer.client.disconnect()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client session for calling the servers under test."""
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -108,6 +108,30 @@ def test_token_checks_its_arguments_as_the_server_does(tmp_path: Path, flags: li
     assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "path", "link"),
+    [
+        ({"PORT": "8123"}, [], "http://127.0.0.1:8123/dashboard/#token="),
+        ({"HOST": "0.0.0.0"}, ["breakouts/m-1"], "http://127.0.0.1:8080/breakouts/m-1#token="),  # noqa: S104
+        (
+            {"PUBLIC_URL": "https://attend.example.org/"},
+            ["/dashboard/breakouts/m-1"],
+            "https://attend.example.org/dashboard/breakouts/m-1#token=",
+        ),
+    ],
+)
+def test_token_prints_a_dashboard_link_with_the_token_in_the_fragment(
+    tmp_path: Path, env: dict[str, str], path: list[str], link: str
+) -> None:
+    args = ("token", "--user", "u7", "--name", "Grace", "--role", "host", "--org", "o1")
+    done = run_py(*args, "--link", *path, env={"VAR_DIR": str(tmp_path), "AUTH_SECRET": ""} | env)
+    assert done.returncode == 0, done.stderr
+    printed, token = done.stdout.strip().split("#token=")
+    assert printed + "#token=" == link
+    secret = (tmp_path / "auth_secret").read_text()
+    assert TokenAuthority(secret=secret).verify(token).user_id == "u7"
+
+
 def test_token_says_where_its_secret_lives_and_warns_of_a_new_one(tmp_path: Path) -> None:
     env = {"VAR_DIR": str(tmp_path / "elsewhere"), "AUTH_SECRET": ""}
     args = ("token", "--user", "u7", "--name", "Grace", "--role", "host", "--org", "o1")

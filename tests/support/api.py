@@ -8,7 +8,14 @@ from typing import Any
 import aiohttp
 
 from models.domain.records import Role
+from tests.support.openapi import check_answer
 from tests.support.servers import RunningServer
+
+
+async def _checked(method: str, response: aiohttp.ClientResponse) -> None:
+    """Every answer the tests get through Api fits the OpenAPI document."""
+    body = await response.read()
+    check_answer(method, str(response.url), response.status, body, response.content_type)
 
 
 class Api:
@@ -29,6 +36,7 @@ class Api:
             json=body,
             headers=self.admin if headers is None else headers,
         ) as response:
+            await _checked(method, response)
             if response.status == 204:
                 return 204, None
             return response.status, await response.json(content_type=None)
@@ -66,10 +74,12 @@ class Api:
             data=text.encode(),
             headers={"Content-Type": "text/csv"} | (self.admin if headers is None else headers),
         ) as response:
+            await _checked("POST", response)
             return response.status, await response.json(content_type=None)
 
     async def text(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
         async with self.http.get(
             self.server.url + path, headers=self.admin if headers is None else headers
         ) as response:
+            await _checked("GET", response)
             return response.status, await response.text()

@@ -1,0 +1,829 @@
+"""The OpenAPI 3.1 description of every HTTP route, served at /api/openapi.json (and read by the
+API reference page at /api/docs/). `tests/handlers/api/test_openapi.py` fails when a route and
+the document disagree, and the server tests check real answers against its schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+Schema = dict[str, Any]
+
+READERS = "analyst, host or admin of the org"
+HOSTS = "host or admin of the org"
+ADMINS = "admin of the org"
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(kind: str, **more: Any) -> Schema:
+    return {"type": [kind, "null"], **more}
+
+
+def obj(required: list[str], **properties: Schema) -> Schema:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+TEXT = {"type": "string"}
+TIME = {"type": "string", "format": "date-time"}
+DAY = {"type": "string", "format": "date"}
+COUNT = {"type": "integer", "minimum": 0}
+NUMBER = {"type": "number"}
+FLAG = {"type": "boolean"}
+
+
+def listing(item: Schema) -> Schema:
+    return obj(
+        ["data", "next_cursor"],
+        data={"type": "array", "items": item},
+        next_cursor=nullable("string"),
+    )
+
+
+def wrapped(data: Schema) -> Schema:
+    return obj(["data"], data=data)
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Problem": obj(
+        ["type", "title", "status", "code", "detail"],
+        type=TEXT,
+        title=TEXT,
+        status={"type": "integer"},
+        code=TEXT,
+        detail=TEXT,
+        errors={"type": "object", "additionalProperties": TEXT},
+    ),
+    "Breakout": obj(
+        ["breakoutId", "orgId", "name", "startsAt", "endsAt", "endedAt", "deviceLimit"],
+        breakoutId=TEXT,
+        orgId=TEXT,
+        name=nullable("string"),
+        startsAt=nullable("string", format="date-time"),
+        endsAt=nullable("string", format="date-time"),
+        endedAt=nullable("string", format="date-time"),
+        deviceLimit=nullable("integer"),
+        presentMinMinutes=nullable("integer"),
+        presentMinPercent=nullable("number"),
+    ),
+    "ListedBreakout": {
+        "allOf": [
+            ref("Breakout"),
+            obj(
+                ["state", "viewers"],
+                state={"enum": ["live", "scheduled", "ended"]},
+                viewers={"type": ["integer", "null"], "description": "null while Redis is away"},
+            ),
+        ]
+    },
+    "BreakoutSpec": {
+        "type": "object",
+        "properties": {
+            "name": nullable("string", maxLength=200),
+            "startsAt": nullable("string", format="date-time"),
+            "endsAt": nullable("string", format="date-time"),
+            "deviceLimit": nullable("integer", minimum=0, maximum=1000),
+            "presentMinMinutes": nullable("integer", minimum=0),
+            "presentMinPercent": nullable("number", minimum=0, maximum=100),
+        },
+    },
+    "Viewer": obj(
+        ["userId", "name", "sessionId", "since", "state"],
+        userId=TEXT,
+        name=nullable("string"),
+        sessionId=TEXT,
+        since=TIME,
+        city=nullable("string"),
+        countryCode=nullable("string"),
+        browser=nullable("string"),
+        os=nullable("string"),
+        device=nullable("string"),
+        state={"enum": ["live", "reconnecting"]},
+        awaySince=nullable("string", format="date-time"),
+    ),
+    "Session": obj(
+        ["userId", "breakoutId", "sessionId", "sessionType", "entryTimestamp", "attended"],
+        userId=TEXT,
+        userName=nullable("string"),
+        breakoutId=TEXT,
+        sessionId=TEXT,
+        sessionType={"enum": ["live", "on_demand"]},
+        entryTimestamp=TIME,
+        exitTimestamp=nullable("string", format="date-time"),
+        exitReason=nullable("string"),
+        attended=FLAG,
+        durationSeconds=nullable("number"),
+        interruptions=COUNT,
+        interruptedSeconds=NUMBER,
+        city=nullable("string"),
+        region=nullable("string"),
+        countryCode=nullable("string"),
+        latitude=nullable("number"),
+        longitude=nullable("number"),
+        browser=nullable("string"),
+        browserVersion=nullable("string"),
+        os=nullable("string"),
+        osVersion=nullable("string"),
+        deviceType=nullable("string"),
+    ),
+    "UserAttendance": obj(
+        ["userId", "attendedSeconds", "sessions", "present"],
+        userId=TEXT,
+        userName=nullable("string"),
+        firstJoin=nullable("string", format="date-time"),
+        lastLeave=nullable("string", format="date-time"),
+        attendedSeconds=NUMBER,
+        sessions=COUNT,
+        onDemandSeconds=NUMBER,
+        onDemandSessions=COUNT,
+        openSessions=COUNT,
+        percent=nullable("number"),
+        present=FLAG,
+    ),
+    "BreakoutReport": obj(
+        ["breakoutId", "policy", "attendees", "present", "absent", "users"],
+        breakoutId=TEXT,
+        name=nullable("string"),
+        startsAt=nullable("string", format="date-time"),
+        endsAt=nullable("string", format="date-time"),
+        scheduledSeconds=nullable("number"),
+        policy=obj([], minMinutes=nullable("number"), minPercent=nullable("number")),
+        attendees=COUNT,
+        present=COUNT,
+        absent=COUNT,
+        users={"type": "array", "items": ref("UserAttendance")},
+    ),
+    "Timeline": obj(
+        ["breakoutId", "stepSeconds", "buckets"],
+        breakoutId=TEXT,
+        stepSeconds={"type": "integer", "minimum": 1},
+        buckets={
+            "type": "array",
+            "items": obj(
+                ["start", "joins", "leaves", "peak", "viewers"],
+                start=TIME,
+                joins=COUNT,
+                leaves=COUNT,
+                peak=COUNT,
+                viewers=COUNT,
+            ),
+        },
+    ),
+    "Share": obj(
+        ["value", "users", "sessions"], value=nullable("string"), users=COUNT, sessions=COUNT
+    ),
+    "Breakdowns": obj(
+        ["breakoutId", "deviceType", "browser", "os", "country"],
+        breakoutId=TEXT,
+        **{
+            k: {"type": "array", "items": ref("Share")}
+            for k in ("deviceType", "browser", "os", "country")
+        },
+    ),
+    "BreakoutPeriods": obj(
+        ["orgId", "from", "to", "period", "periods"],
+        orgId=TEXT,
+        period={"enum": ["day", "week", "month"]},
+        periods={
+            "type": "array",
+            "items": obj(
+                ["start", "end", "breakouts", "attendees", "present", "absent"],
+                start=DAY,
+                end=DAY,
+                breakouts=COUNT,
+                attendees=COUNT,
+                present=COUNT,
+                absent=COUNT,
+                perBreakout={
+                    "type": "array",
+                    "items": obj(
+                        ["breakoutId", "present", "absent"],
+                        breakoutId=TEXT,
+                        present=COUNT,
+                        absent=COUNT,
+                    ),
+                },
+            ),
+        },
+        **{"from": DAY, "to": DAY},
+    ),
+    "School": obj(
+        ["id", "org_id", "name", "time_zone", "school_days", "created_at", "updated_at"],
+        id=TEXT,
+        org_id=TEXT,
+        name=TEXT,
+        time_zone=TEXT,
+        school_days={"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+        created_at=TIME,
+        updated_at=TIME,
+    ),
+    "SchoolSpec": obj(
+        [],
+        id=TEXT,
+        name={"type": "string", "maxLength": 200},
+        time_zone=TEXT,
+        school_days={"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+    ),
+    "User": obj(
+        ["id", "school_id", "name", "email", "created_at", "updated_at"],
+        id=TEXT,
+        school_id=TEXT,
+        name=TEXT,
+        email=nullable("string"),
+        created_at=TIME,
+        updated_at=TIME,
+    ),
+    "UserSpec": obj([], id=TEXT, school_id=TEXT, name=TEXT, email=nullable("string")),
+    "CheckEvent": obj(
+        ["id", "school_id", "user_id", "type", "timestamp", "temperature", "recorded_at"],
+        id={"type": "integer"},
+        school_id=TEXT,
+        user_id=TEXT,
+        type={"enum": ["checkin", "checkout"]},
+        timestamp=TIME,
+        temperature=NUMBER,
+        image=nullable("string"),
+        recorded_at=TIME,
+        entered_by=nullable("string"),
+    ),
+    "CheckEventSpec": obj(
+        ["user_id", "school_id", "type", "temperature"],
+        user_id=TEXT,
+        school_id=TEXT,
+        type={"enum": ["checkin", "checkout"]},
+        temperature={"type": "number", "exclusiveMinimum": 28, "exclusiveMaximum": 43},
+        image=nullable("string"),
+        timestamp=nullable("string", format="date-time"),
+    ),
+    "FeverAlert": obj(
+        ["id", "attendance_id", "school_id", "user_id", "user_name", "temperature", "timestamp"],
+        id={"type": "integer"},
+        attendance_id={"type": "integer"},
+        school_id=TEXT,
+        user_id=TEXT,
+        user_name=nullable("string"),
+        temperature=NUMBER,
+        timestamp=TIME,
+        raised_at=TIME,
+        acknowledged_by=nullable("string"),
+        acknowledged_at=nullable("string", format="date-time"),
+    ),
+    "InSchool": obj(
+        ["user_id", "user_name", "since", "missed_checkout"],
+        user_id=TEXT,
+        user_name=nullable("string"),
+        since=TIME,
+        missed_checkout=FLAG,
+    ),
+    "SchoolReport": obj(
+        ["school_id", "time_zone", "from", "to", "period", "rules", "users", "periods"],
+        school_id=TEXT,
+        time_zone=TEXT,
+        period={"enum": ["day", "week", "month"]},
+        rules={"type": "object"},
+        users=COUNT,
+        periods={
+            "type": "array",
+            "items": obj(
+                ["start", "end", "school_days", "present", "absent"],
+                start=DAY,
+                end=DAY,
+                school_days=COUNT,
+                present=COUNT,
+                absent=COUNT,
+                users={"type": "array", "items": {"type": "object"}},
+            ),
+        },
+        **{"from": DAY, "to": DAY},
+    ),
+}
+
+
+def param(name: str, where: str = "query", schema: Schema | None = None, why: str = "") -> Schema:
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "schema": schema or TEXT,
+        "description": why,
+    }
+
+
+PAGING = [
+    param("limit", schema={"type": "integer", "minimum": 1, "maximum": 1000}),
+    param("cursor", why="the previous page's next_cursor"),
+]
+FORMAT = [param("format", schema={"enum": ["json", "csv"]}, why="or Accept: text/csv")]
+RANGE = [
+    param("from", why="ISO time or date"),
+    param("to", why="ISO time or date (a date: all of it)"),
+]
+REPORT = [
+    param("from", schema=DAY),
+    param("to", schema=DAY),
+    param("period", schema={"enum": ["day", "week", "month"]}),
+]
+_ERRORS = {
+    "401": "unauthorized",
+    "403": "forbidden",
+    "404": "not_found",
+    "409": "conflict",
+    "422": "validation_failed",
+}
+
+
+def op(
+    summary: str,
+    who: str,
+    ok: Schema | None,
+    *,
+    status: str = "200",
+    params: list[Schema] | None = None,
+    body: Schema | None = None,
+    csv: bool = False,
+    errors: tuple[str, ...] = ("401", "403", "422"),
+    tag: str = "breakouts",
+    media: str = "application/json",
+) -> Schema:
+    content: Schema = {}
+    if ok is not None:
+        content[media] = {"schema": ok}
+    if csv:
+        content["text/csv"] = {"schema": TEXT}
+    responses: Schema = {status: {"description": "OK", **({"content": content} if content else {})}}
+    for code in errors:
+        responses[code] = {"$ref": f"#/components/responses/{_ERRORS[code]}"}
+    operation: Schema = {
+        "summary": summary,
+        "description": f"Who: {who}.",
+        "tags": [tag],
+        "responses": responses,
+        "parameters": params or [],
+    }
+    if who != "anyone":
+        operation["security"] = [{"bearer": []}]
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return operation
+
+
+def _path(name: str) -> list[Schema]:
+    return [param(name, "path", why="an id: 1-128 of A-Z a-z 0-9 _ . : -")]
+
+
+BREAKOUT = _path("breakout_id")
+ID = _path("id")
+HTML = {"type": "string", "contentMediaType": "text/html"}
+
+
+def _page(summary: str, params: list[Schema] | None = None, media: str = "text/html") -> Schema:
+    return op(summary, "anyone", TEXT, tag="pages", params=params, errors=(), media=media)
+
+
+PATHS: dict[str, dict[str, Schema]] = {
+    "/api/breakouts": {
+        "get": op(
+            "The org's breakouts by id: state and live viewers",
+            READERS,
+            listing(ref("ListedBreakout")),
+            params=[
+                param("q", why="text in the id or name"),
+                param("state", schema={"enum": ["live", "scheduled", "ended"]}),
+                *RANGE,
+                *PAGING,
+            ],
+        )
+    },
+    "/api/breakouts/{breakout_id}": {
+        "get": op(
+            "One breakout with state and live viewers",
+            READERS,
+            wrapped(ref("ListedBreakout")),
+            params=BREAKOUT,
+            errors=("401", "403", "404", "422"),
+        ),
+        "put": op(
+            "Create or update a breakout of the org",
+            HOSTS,
+            ref("Breakout"),
+            params=BREAKOUT,
+            body=ref("BreakoutSpec"),
+        ),
+    },
+    "/api/breakouts/{breakout_id}/end": {
+        "post": op(
+            "End a breakout: every node closes its sessions there",
+            HOSTS,
+            obj(["breakoutId", "endedAt"], breakoutId=TEXT, endedAt=TIME),
+            params=BREAKOUT,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/breakouts/{breakout_id}/presence": {
+        "get": op(
+            "Who is in the breakout now (all nodes)",
+            HOSTS,
+            obj(
+                ["breakoutId", "count", "viewers"],
+                breakoutId=TEXT,
+                count=COUNT,
+                viewers={"type": "array", "items": ref("Viewer")},
+            ),
+            params=BREAKOUT,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/breakouts/{breakout_id}/sessions": {
+        "get": op(
+            "The breakout's sessions in entry order (CSV: all of them)",
+            READERS,
+            listing(ref("Session")),
+            params=[*BREAKOUT, *PAGING, *FORMAT],
+            csv=True,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/breakouts/{breakout_id}/attendance": {
+        "get": op(
+            "Per user: attended time, share and present, by user id (CSV: every user)",
+            READERS,
+            obj(
+                ["data", "next_cursor"], data=ref("BreakoutReport"), next_cursor=nullable("string")
+            ),
+            params=[*BREAKOUT, *PAGING, *FORMAT],
+            csv=True,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/breakouts/{breakout_id}/timeline": {
+        "get": op(
+            "Live viewers over time: per bucket, joins, leaves, most at once, at its end",
+            READERS,
+            wrapped(ref("Timeline")),
+            params=[
+                *BREAKOUT,
+                param(
+                    "step",
+                    schema={"type": "integer", "minimum": 1, "maximum": 86400},
+                    why="seconds a bucket (at most 2000 buckets)",
+                ),
+                *FORMAT,
+            ],
+            csv=True,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/breakouts/{breakout_id}/breakdowns": {
+        "get": op(
+            "Users and sessions by device type, browser, OS, country",
+            READERS,
+            wrapped(ref("Breakdowns")),
+            params=BREAKOUT,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/attendances/aggregate/breakouts": {
+        "get": op(
+            "The org's breakouts per day, week or month: present and absent",
+            READERS,
+            wrapped(ref("BreakoutPeriods")),
+            params=[*REPORT, param("detail", schema={"enum": ["breakouts"]}), *FORMAT],
+            csv=True,
+        )
+    },
+    "/api/schools": {
+        "get": op(
+            "The org's schools", READERS, listing(ref("School")), params=PAGING, tag="schools"
+        ),
+        "post": op(
+            "Create a school",
+            ADMINS,
+            wrapped(ref("School")),
+            status="201",
+            body=ref("SchoolSpec"),
+            tag="schools",
+            errors=("401", "403", "422"),
+        ),
+    },
+    "/api/schools/{id}": {
+        "get": op(
+            "One school",
+            READERS,
+            wrapped(ref("School")),
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        ),
+        "put": op(
+            "Replace a school's fields",
+            ADMINS,
+            wrapped(ref("School")),
+            params=ID,
+            body=ref("SchoolSpec"),
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        ),
+        "patch": op(
+            "Change some of a school's fields",
+            ADMINS,
+            wrapped(ref("School")),
+            params=ID,
+            body=ref("SchoolSpec"),
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        ),
+        "delete": op(
+            "Delete a school without users",
+            ADMINS,
+            None,
+            status="204",
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404", "409"),
+        ),
+    },
+    "/api/schools/{id}/users/import": {
+        "post": {
+            **op(
+                "Import users from a CSV (name, email, id?): all lines or none",
+                ADMINS,
+                wrapped(
+                    obj(
+                        ["imported", "users"],
+                        imported=COUNT,
+                        users={"type": "array", "items": ref("User")},
+                    )
+                ),
+                status="201",
+                params=ID,
+                tag="schools",
+                errors=("401", "403", "404", "422"),
+            ),
+            "requestBody": {"required": True, "content": {"text/csv": {"schema": TEXT}}},
+        }
+    },
+    "/api/schools/{id}/present": {
+        "get": op(
+            "Who is checked in at the school now",
+            READERS,
+            wrapped({"type": "array", "items": ref("InSchool")}),
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/schools/{id}/fever-alerts": {
+        "get": op(
+            "The school's fever alerts, newest first",
+            READERS,
+            listing(ref("FeverAlert")),
+            params=[*ID, param("acknowledged", schema={"enum": ["true", "false"]}), *PAGING],
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/fever-alerts": {
+        "get": op(
+            "The org's fever alerts, newest first",
+            READERS,
+            listing(ref("FeverAlert")),
+            params=[
+                param(
+                    "acknowledged",
+                    schema={"enum": ["true", "false"]},
+                    why="false: only those nobody acknowledged",
+                ),
+                *PAGING,
+            ],
+            tag="schools",
+        )
+    },
+    "/api/fever-alerts/{id}/acknowledge": {
+        "post": op(
+            "Acknowledge a fever alert (the first one stands)",
+            HOSTS,
+            wrapped(ref("FeverAlert")),
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404"),
+        )
+    },
+    "/api/users": {
+        "get": op(
+            "The org's school users",
+            READERS,
+            listing(ref("User")),
+            params=[param("school_id"), *PAGING],
+            tag="schools",
+        ),
+        "post": op(
+            "Create a user",
+            ADMINS,
+            wrapped(ref("User")),
+            status="201",
+            body=ref("UserSpec"),
+            tag="schools",
+            errors=("401", "403", "409", "422"),
+        ),
+    },
+    "/api/users/{id}": {
+        "get": op(
+            "One user",
+            READERS,
+            wrapped(ref("User")),
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        ),
+        "put": op(
+            "Replace a user's fields",
+            ADMINS,
+            wrapped(ref("User")),
+            params=ID,
+            body=ref("UserSpec"),
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        ),
+        "patch": op(
+            "Change some of a user's fields",
+            ADMINS,
+            wrapped(ref("User")),
+            params=ID,
+            body=ref("UserSpec"),
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        ),
+        "delete": op(
+            "Erase a user with their check events, visits and alerts",
+            ADMINS,
+            None,
+            status="204",
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404"),
+        ),
+    },
+    "/api/attendances": {
+        "get": op(
+            "Check events by id",
+            READERS,
+            listing(ref("CheckEvent")),
+            params=[param("school_id"), param("user_id"), *RANGE, *PAGING],
+            tag="schools",
+        ),
+        "post": op(
+            "Record a check-in or check-out (an attendee: their own, at the server's time)",
+            "admin, or the attendee themself",
+            wrapped(
+                {
+                    "allOf": [
+                        ref("CheckEvent"),
+                        obj(
+                            ["fever_alert"],
+                            fever_alert={"oneOf": [ref("FeverAlert"), {"type": "null"}]},
+                        ),
+                    ]
+                }
+            ),
+            status="201",
+            body=ref("CheckEventSpec"),
+            tag="schools",
+            errors=("401", "403", "409", "422"),
+        ),
+    },
+    "/api/attendances/{id}": {
+        "get": op(
+            "One check event",
+            READERS,
+            wrapped(ref("CheckEvent")),
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404"),
+        ),
+        "delete": op(
+            "Delete a check event (a check-out reopens its visit)",
+            ADMINS,
+            None,
+            status="204",
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404", "409"),
+        ),
+    },
+    "/api/attendances/aggregate/school/{id}": {
+        "get": op(
+            "A school's attendance per day, week or month",
+            READERS,
+            wrapped(ref("SchoolReport")),
+            params=[*ID, *REPORT, param("detail", schema={"enum": ["users"]}), *FORMAT],
+            csv=True,
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/healthz": {
+        "get": op(
+            "The process answers",
+            "anyone",
+            obj(["status", "node"], status=TEXT, node=TEXT),
+            tag="operations",
+            errors=(),
+        )
+    },
+    "/readyz": {
+        "get": {
+            **op(
+                "The node can record (ready, or degraded on its journal)",
+                "anyone",
+                obj(["status"], status={"enum": ["ready", "degraded"]}),
+                tag="operations",
+                errors=(),
+            ),
+        }
+    },
+    "/metrics": {
+        "get": {**_page("Prometheus metrics", media="text/plain"), "tags": ["operations"]}
+    },
+    "/api/openapi.json": {"get": _page("This document", media="application/json")},
+    "/": {
+        "get": {
+            **_page("Redirects to the dashboard"),
+            "responses": {"302": {"description": "to /dashboard/"}},
+        }
+    },
+    "/dashboard": {
+        "get": {
+            **_page("Redirects to the dashboard"),
+            "responses": {"302": {"description": "to /dashboard/"}},
+        }
+    },
+    "/dashboard/{page}": {
+        "get": _page(
+            "The dashboard's pages (one shell; the front end reads the path)",
+            [param("page", "path")],
+        )
+    },
+    "/dashboard/assets/{name}": {
+        "get": _page(
+            "The dashboard's scripts, styles and map",
+            [param("name", "path")],
+            media="application/octet-stream",
+        )
+    },
+    "/api/docs": {
+        "get": {
+            **_page("Redirects to the API reference"),
+            "responses": {"302": {"description": "to /api/docs/"}},
+        }
+    },
+    "/api/docs/": {"get": _page("The API reference page")},
+    "/api/docs/{name}": {
+        "get": _page(
+            "The API reference page's assets",
+            [param("name", "path")],
+            media="application/octet-stream",
+        )
+    },
+}
+# The 503 of /readyz: nothing can record.
+PATHS["/readyz"]["get"]["responses"]["503"] = {"$ref": "#/components/responses/unavailable"}
+
+DOCUMENT: Schema = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Attendance server",
+        "version": "1",
+        "description": (
+            "Breakouts, sessions and reports (camelCase); schools, users and check events"
+            " (snake_case). Errors are RFC 9457 problem JSON with a stable `code`. The Socket.IO"
+            " contract is in README."
+        ),
+    },
+    "tags": [{"name": t} for t in ("breakouts", "schools", "operations", "pages")],
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        "responses": {
+            code: {
+                "description": code.replace("_", " "),
+                "content": {"application/problem+json": {"schema": ref("Problem")}},
+            }
+            for code in (*_ERRORS.values(), "unavailable")
+        },
+    },
+}
+
+
+async def openapi_document(_: web.Request) -> web.Response:
+    return web.json_response(DOCUMENT)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/openapi.json", openapi_document)

@@ -1,0 +1,1 @@
+"""The web pages the server serves: the dashboard and the API reference."""
