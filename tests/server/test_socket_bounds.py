@@ -85,6 +85,23 @@ async def test_a_socket_that_does_not_read_is_dropped_before_its_backlog_grows(
     assert dropped
 
 
+async def test_one_answer_bigger_than_the_bound_is_sent_to_a_socket_that_reads(
+    make_server: Any,
+) -> None:
+    server = await make_server(max_queued_bytes=64 * 1024)
+    breakout = new_breakout_id()
+    presence = server.app[PRESENCE]
+    for n in range(500):  # a watch ack of ~150 KB: more than may wait, but nothing waits first
+        viewer = Viewer(f"u{n}", "N" * 200, f"s{n}", now_ms(), "London", "GB", "Chrome", "OS", "x")
+        await presence.add(org_place("org-a", breakout), viewer)
+    host = await RawSocket.connect(server.url, server.token("h1", role=Role.HOST))
+    for _ in range(3):  # read each time: nothing piles up
+        ack = await host.call("watch-breakout", {"breakoutId": breakout})
+        assert ack["ok"] is True and len(ack["viewers"]) == 500
+    assert await engine_sockets(server) == 1
+    await host.close()
+
+
 async def stalled(server: RunningServer, sent: bytes, wait_s: float) -> bytes:
     """What the server answers a client that sends `sent` and then nothing, within `wait_s`."""
     host, port = server.url.removeprefix("http://").split(":")
