@@ -456,7 +456,12 @@ PATHS: dict[str, dict[str, Schema]] = {
             obj(
                 ["data", "next_cursor"], data=ref("BreakoutReport"), next_cursor=nullable("string")
             ),
-            params=[*BREAKOUT, *PAGING, *FORMAT],
+            params=[
+                *BREAKOUT,
+                param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100_000}),
+                param("cursor", why="the previous page's next_cursor"),
+                *FORMAT,
+            ],
             csv=True,
             errors=("401", "403", "404", "422"),
         )

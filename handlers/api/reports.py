@@ -6,7 +6,7 @@ from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
 from handlers.http.formats import csv_response, data_response
-from handlers.http.queries import MAX_PAGE, page_of, report_query_of, wants_csv
+from handlers.http.queries import MAX_PAGE, MAX_REPORT_PAGE, page_of, report_query_of, wants_csv
 from handlers.http.validation import path_id, read_query
 from handlers.keys import BREAKOUT_REPORTS
 from handlers.wire.records import Json
@@ -58,7 +58,8 @@ async def breakout_attendance(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = path_id(request, "breakout_id")
     as_csv, page = read_query(
-        request, lambda q: (wants_csv(q, request), page_of(q, default=MAX_PAGE))
+        request,
+        lambda q: (wants_csv(q, request), page_of(q, default=MAX_PAGE, most=MAX_REPORT_PAGE)),
     )
     report = await request.app[BREAKOUT_REPORTS].breakout_attendance(
         identity, wanted, now_ms(), page.cursor or "", None if as_csv else page.limit

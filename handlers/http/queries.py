@@ -20,6 +20,9 @@ from models.store.breakouts import BreakoutSearch
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+# A breakout's attendance report may come in one answer for a class of 100,000 (the dashboard's
+# table): every page recomputes the totals, so many small pages would cost more.
+MAX_REPORT_PAGE = 100_000
 _FOREIGN_CURSOR = "is not one this server gave"
 
 
@@ -29,9 +32,12 @@ class Page:
     limit: int
 
 
-def page_of(query: Fields, default: int = DEFAULT_PAGE, *, numeric: bool = False) -> Page:
-    """`?limit=` (1-1000) and `?cursor=` from the previous page's `next_cursor`."""
-    limit = query.count("limit", 1, MAX_PAGE, default)
+def page_of(
+    query: Fields, default: int = DEFAULT_PAGE, *, numeric: bool = False, most: int = MAX_PAGE
+) -> Page:
+    """`?limit=` (1 to `most`, 1000 unless said) and `?cursor=` from the previous page's
+    `next_cursor`."""
+    limit = query.count("limit", 1, most, default)
 
     def cursor(value: object) -> str:
         text = str(value)

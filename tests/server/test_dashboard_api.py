@@ -232,3 +232,15 @@ async def test_a_conflict_writes_its_time_in_utc_with_a_z(api: Api) -> None:
     await api.check("checkin", user, school)
     status, body = await api.check("checkin", user, school)
     assert status == 409 and "+00:00" not in body["detail"] and "Z;" in body["detail"]
+
+
+async def test_a_breakout_report_comes_in_one_answer_of_up_to_100_000_users(
+    api: Api, server: RunningServer, connect: Any, org: str
+) -> None:
+    breakout = new_breakout_id()
+    viewer = await connect(server, server.token("u1", org=org))
+    await viewer.call("join-chat-room", {"breakoutId": breakout})
+    status, body = await api.call("GET", f"/api/breakouts/{breakout}/attendance?limit=100000")
+    assert status == 200 and body["data"]["attendees"] == 1 and body["next_cursor"] is None
+    status, body = await api.call("GET", f"/api/breakouts/{breakout}/attendance?limit=100001")
+    assert status == 422 and set(body["errors"]) == {"limit"}

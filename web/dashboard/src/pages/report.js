@@ -54,7 +54,8 @@ export async function reportPage(who, breakoutId) {
   const users = [];
   let head;
   try {
-    await everyPage(`/api/breakouts/${id}/attendance`, (data) => { head = data; users.push(...data.users); });
+    // One answer for a class of up to 100,000 (each page would recompute the totals).
+    await everyPage(`/api/breakouts/${id}/attendance`, (data) => { head = data; users.push(...data.users); }, { limit: 100_000 });
   } catch (error) {
     return clear(summary, errorBox(error));
   }
