@@ -99,6 +99,8 @@ async def measure(
     return {
         "snapshot_ms": first["snapshotMs"],
         "on_screen_ms": first["renderedAtMs"],
+        "connected_ms": first["watchSentMs"],
+        "watch_ack_ms": first["ackMs"] - first["watchSentMs"],
         "diff_ms": timings["diffMs"],
     }
 

@@ -18,6 +18,8 @@ await mkdir(join(dist, "api-docs"), { recursive: true });
 await build({
   entryPoints: { dashboard: join(here, "src", "main.js"), "api-docs": join(here, "src", "api-docs.js") },
   bundle: true,
+  splitting: true, // each page a chunk of its own, shared code in common chunks
+  chunkNames: "chunk-[hash]",
   minify: true,
   sourcemap: true,
   format: "esm",

@@ -2,25 +2,20 @@
 // Every page is its own URL under /dashboard/ (the server answers each with this shell).
 import { claims, signIn, signOut, takeTokenFromFragment, token } from "./auth.js";
 import { clear, h, main } from "./dom.js";
-import { alertsPage } from "./pages/alerts.js";
-import { breakoutsPage } from "./pages/breakouts.js";
-import { livePage } from "./pages/live.js";
-import { orgPage } from "./pages/organisation.js";
-import { reportPage } from "./pages/report.js";
-import { schoolPage, schoolsPage } from "./pages/schools.js";
 import { zone } from "./time.js";
 
 const HOSTS = new Set(["host", "admin"]);
 const READERS = new Set(["analyst", "host", "admin"]);
 
+// Each page's module loads when its path is opened (the live view needs no charts).
 const ROUTES = [
-  [/^\/dashboard\/?$/, READERS, () => breakoutsPage],
-  [/^\/dashboard\/breakouts\/([^/]+)\/?$/, HOSTS, () => livePage],
-  [/^\/dashboard\/breakouts\/([^/]+)\/report\/?$/, READERS, () => reportPage],
-  [/^\/dashboard\/organisation\/?$/, READERS, () => orgPage],
-  [/^\/dashboard\/alerts\/?$/, READERS, () => alertsPage],
-  [/^\/dashboard\/schools\/?$/, READERS, () => schoolsPage],
-  [/^\/dashboard\/schools\/([^/]+)\/?$/, READERS, () => schoolPage],
+  [/^\/dashboard\/?$/, READERS, async () => (await import("./pages/breakouts.js")).breakoutsPage],
+  [/^\/dashboard\/breakouts\/([^/]+)\/?$/, HOSTS, async () => (await import("./pages/live.js")).livePage, "live"],
+  [/^\/dashboard\/breakouts\/([^/]+)\/report\/?$/, READERS, async () => (await import("./pages/report.js")).reportPage],
+  [/^\/dashboard\/organisation\/?$/, READERS, async () => (await import("./pages/organisation.js")).orgPage],
+  [/^\/dashboard\/alerts\/?$/, READERS, async () => (await import("./pages/alerts.js")).alertsPage],
+  [/^\/dashboard\/schools\/?$/, READERS, async () => (await import("./pages/schools.js")).schoolsPage],
+  [/^\/dashboard\/schools\/([^/]+)\/?$/, READERS, async () => (await import("./pages/schools.js")).schoolPage],
 ];
 
 function navigation(who) {
@@ -70,12 +65,12 @@ async function start() {
   const who = claims();
   if (!who) return signInPage();
   navigation(who);
-  for (const [pattern, roles, page] of ROUTES) {
+  for (const [pattern, roles, page, name] of ROUTES) {
     const found = pattern.exec(location.pathname);
     if (!found) continue;
-    if (page() === livePage && who.role === "analyst") return location.replace(location.pathname.replace(/\/?$/, "/report"));
+    if (name === "live" && who.role === "analyst") return location.replace(location.pathname.replace(/\/?$/, "/report"));
     if (!roles.has(who.role)) return nothingForYou(who);
-    return page()(who, ...found.slice(1).map(decodeURIComponent));
+    return (await page())(who, ...found.slice(1).map(decodeURIComponent));
   }
   clear(main(), h("section", { class: "card narrow" }, h("h1", {}, "Not found"), h("p", {}, "No page at this address. "), h("a", { href: "/dashboard/" }, "Go to the dashboard")));
 }
