@@ -47,7 +47,7 @@ async def put_breakout(request: web.Request) -> web.Response:
     payload = await json_body(request)
     stored = await request.app[BREAKOUTS].put(identity, wanted, breakout_spec(payload))
     await request.app[COMMANDS].breakout_changed(stored)
-    return web.json_response(breakout_json(stored))
+    return data_response(breakout_json(stored))
 
 
 async def end_breakout(request: web.Request) -> web.Response:
@@ -55,7 +55,7 @@ async def end_breakout(request: web.Request) -> web.Response:
     wanted = path_id(request, "breakout_id")
     ended = await request.app[ATTENDANCE].end_breakout(identity, wanted)
     await request.app[COMMANDS].breakout_ended(ended)
-    return web.json_response({"breakoutId": ended.id, "endedAt": iso_ms(ended.ended_at)})
+    return data_response({"breakoutId": ended.id, "endedAt": iso_ms(ended.ended_at)})
 
 
 def add_routes(app: web.Application) -> None:

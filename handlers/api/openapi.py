@@ -411,7 +411,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "put": op(
             "Create or update a breakout of the org",
             HOSTS,
-            ref("Breakout"),
+            wrapped(ref("Breakout")),
             params=BREAKOUT,
             body=ref("BreakoutSpec"),
         ),
@@ -420,7 +420,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": op(
             "End a breakout: every node closes its sessions there",
             HOSTS,
-            obj(["breakoutId", "endedAt"], breakoutId=TEXT, endedAt=TIME),
+            wrapped(obj(["breakoutId", "endedAt"], breakoutId=TEXT, endedAt=TIME)),
             params=BREAKOUT,
             errors=("401", "403", "404", "422"),
         )
@@ -429,11 +429,13 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "Who is in the breakout now (all nodes)",
             HOSTS,
-            obj(
-                ["breakoutId", "count", "viewers"],
-                breakoutId=TEXT,
-                count=COUNT,
-                viewers={"type": "array", "items": ref("Viewer")},
+            wrapped(
+                obj(
+                    ["breakoutId", "count", "viewers"],
+                    breakoutId=TEXT,
+                    count=COUNT,
+                    viewers={"type": "array", "items": ref("Viewer")},
+                )
             ),
             params=BREAKOUT,
             errors=("401", "403", "404", "422"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
+from handlers.http.formats import data_response
 from handlers.http.validation import path_id
 from handlers.keys import ATTENDANCE
 from handlers.wire.records import viewer_json
@@ -14,7 +15,7 @@ async def breakout_presence(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = path_id(request, "breakout_id")
     viewers = await request.app[ATTENDANCE].presence(identity, wanted)
-    return web.json_response(
+    return data_response(
         {"breakoutId": wanted, "count": len(viewers), "viewers": [viewer_json(v) for v in viewers]}
     )
 

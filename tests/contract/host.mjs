@@ -59,7 +59,7 @@ async function main() {
     headers: { Authorization: `Bearer ${hostToken}` },
   });
   result.endStatus = response.status;
-  result.end = await response.json();
+  result.end = (await response.json()).data;
   result.breakoutEnded = await ended;
   result.endDiff = await endedDiff;
   result.unwatch = await call(host, "unwatch-breakout", { breakoutId });

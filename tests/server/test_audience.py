@@ -327,7 +327,7 @@ async def test_the_same_breakout_id_in_two_orgs_is_two_breakouts(
 
     host_b = {"Authorization": f"Bearer {server.token('hb', role=Role.HOST, org='org-b')}"}
     async with http.get(f"{server.url}/api/breakouts/{breakout}/presence", headers=host_b) as r:
-        assert [v["userId"] for v in (await r.json())["viewers"]] == ["u9"]
+        assert [v["userId"] for v in (await r.json())["data"]["viewers"]] == ["u9"]
     async with http.post(f"{server.url}/api/breakouts/{breakout}/end", headers=host_b) as r:
         assert r.status == 200
     assert (await theirs.next("breakout-ended"))["breakoutId"] == breakout

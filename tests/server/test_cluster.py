@@ -175,7 +175,7 @@ async def test_ending_a_breakout_closes_sessions_on_both_nodes(
                 http.post(f"{url_b}/api/breakouts/{breakout}/end", headers=headers) as response,
             ):
                 assert response.status == 200
-                ended = await response.json()
+                ended = (await response.json())["data"]
             assert [await asyncio.wait_for(notices.get(), 10) for _ in range(2)] == [ended] * 2
             again = await on_a.call("join-chat-room", {"breakoutId": breakout}, timeout=10)
             assert again["error"]["code"] == "not_found"

@@ -97,7 +97,7 @@ async def test_presence_over_http(
         headers = {"Authorization": f"Bearer {server.token('x', role=role, org=org)}"}
         async with http.get(url, headers=headers) as response:
             assert response.status == status, (role, org)
-            body = await response.json()
+            body = (await response.json()).get("data")
         if status == 200:
             assert body["count"] == 1 and body["breakoutId"] == breakout
             assert body["viewers"][0]["sessionId"] == joined["sessionId"]
@@ -124,7 +124,7 @@ async def test_ending_a_breakout_closes_every_session_and_refuses_joins(
     host = {"Authorization": f"Bearer {server.token('h', role=Role.HOST)}"}
     async with http.post(url, headers=host) as response:
         assert response.status == 200
-        ended = await response.json()
+        ended = (await response.json())["data"]
 
     assert ended["breakoutId"] == breakout and ended["endedAt"].endswith("Z")
     for viewer, ack in zip(viewers, joined, strict=True):
@@ -138,7 +138,7 @@ async def test_ending_a_breakout_closes_every_session_and_refuses_joins(
     assert refused["ok"] is False and refused["error"]["code"] == "not_found"
     assert "ended" in refused["error"]["message"]
     async with http.post(url, headers=host) as response:  # ending again changes nothing
-        assert await response.json() == ended
+        assert (await response.json())["data"] == ended
     async with http.post(
         f"{server.url}/api/breakouts/{new_breakout_id()}/end", headers=host
     ) as response:
@@ -161,7 +161,7 @@ async def test_hosts_create_and_update_breakouts_and_their_device_limit_applies(
 
     async with http.put(url, json=spec, headers=host) as response:
         assert response.status == 200
-        created = await response.json()
+        created = (await response.json())["data"]
     assert created == {
         "breakoutId": breakout,
         "orgId": "org-a",
@@ -181,7 +181,7 @@ async def test_hosts_create_and_update_breakouts_and_their_device_limit_applies(
         await tabs[0].next("playback", timeout_s=0.5)
 
     async with http.put(url, json={**spec, "deviceLimit": 1}, headers=host) as response:
-        assert (await response.json())["deviceLimit"] == 1
+        assert (await response.json())["data"]["deviceLimit"] == 1
     third = await connect(server, token)
     assert (await third.call("join-chat-room", {"breakoutId": breakout}))["ok"]
     assert await tabs[0].next("playback") == "device-limit-exceeded"

@@ -59,7 +59,7 @@ function settingsForm(breakout, onSaved) {
       presentMinPercent: kind.value === "percent" ? number(amount) : null,
     };
     try {
-      const saved = await json(`/api/breakouts/${encodeURIComponent(breakout.breakoutId)}`, { method: "PUT", body });
+      const saved = (await json(`/api/breakouts/${encodeURIComponent(breakout.breakoutId)}`, { method: "PUT", body })).data;
       clear(status, "Saved.");
       onSaved(saved);
     } catch (error) {
@@ -91,7 +91,7 @@ export function livePage(who, breakoutId) {
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue !== "end") return;
     try {
-      const ended = await json(`/api/breakouts/${encodeURIComponent(breakoutId)}/end`, { method: "POST" });
+      const ended = (await json(`/api/breakouts/${encodeURIComponent(breakoutId)}/end`, { method: "POST" })).data;
       clear(state, "ended");
       state.className = "badge ended";
       note(`Breakout ended at ${clock(ended.endedAt)}`);
