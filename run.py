@@ -228,8 +228,13 @@ def _serve(settings: Settings) -> None:
     app.on_startup.append(_tune_gc)
 
     def announce(_: str) -> None:
-        url = f"http://{settings.host}:{settings.port}"
+        url = settings.own_url
         logger.info("attendance server on %s (Socket.IO namespace /)", url)
+        logger.info(
+            "dashboard: %s/dashboard/ (a signed-in link: python run.py token --user h1 --name "
+            "'Hana' --role host --org demo --link)",
+            url,
+        )
         logger.info(
             "mint a token: python run.py token --user u1 --name 'Ada' --role attendee --org demo"
         )

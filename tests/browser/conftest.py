@@ -98,6 +98,7 @@ async def page(
         reports = request.node.stash.get(_REPORTS, {})
         if "call" in reports and reports["call"].failed:
             path = await shots.take("FAILED")
+            request.node.user_properties.append(("screenshot", str(path)))  # junit-xml too
             print(f"screenshot of the failed page: {path}")
         unexpected = [p for p in problems if not any(e in p for e in expected)]
         assert unexpected == [], "\n".join(unexpected)
