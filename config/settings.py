@@ -296,6 +296,18 @@ class Settings:
         "open sessions per user per breakout (a breakout's `device_limit` wins); a join over "
         "it expels the user's oldest session; `0`: unlimited",
     )
+    comments_on_join: int = setting(
+        "COMMENTS_ON_JOIN",
+        "50",
+        _parse_non_negative_int,
+        "the newest comments a socket is sent (`last-comments`) when it joins a breakout",
+    )
+    comment_rate_per_min: float = setting(
+        "COMMENT_RATE_PER_MIN",
+        "20",
+        _parse_positive_float,
+        "comments one user may post per minute on one node (a burst of 5); past it `rate_limited`",
+    )
     geoip_db: Path | None = setting(
         "GEOIP_DB",
         "",

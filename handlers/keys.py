@@ -18,6 +18,7 @@ from handlers.socket.cluster import ClusterCommands
 from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus
 from models.cluster.nodes import NodeRegistry
+from models.live.chat import Chat
 from models.live.desk import Attendance
 from models.live.presence import KeptPresence
 from models.reports.breakouts import BreakoutReports
@@ -54,3 +55,4 @@ SCHOOL_REPORTS = web.AppKey("school_reports", SchoolReports)
 BREAKOUT_REPORTS = web.AppKey("breakout_reports", BreakoutReports)
 BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
 COMMANDS = web.AppKey("commands", ClusterCommands)
+CHAT = web.AppKey("chat", Chat)

@@ -21,6 +21,7 @@ from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_rea
 from handlers.api import (
     attendances,
     breakouts,
+    comments,
     health,
     metrics,
     openapi,
@@ -38,6 +39,7 @@ from handlers.keys import (
     BREAKOUTS,
     BROADCASTER,
     BUS,
+    CHAT,
     CHECKINS,
     COMMANDS,
     ENRICHER,
@@ -64,6 +66,7 @@ from models.cluster.bus import Bus, MemoryBus, RedisBus
 from models.cluster.nodes import Heartbeat, NodeRegistry
 from models.domain.records import ExitReason, now_ms
 from models.jobs.retention import RETENTION_EVERY_S, purge_round
+from models.live.chat import Chat
 from models.live.desk import Attendance
 from models.live.presence import KeptPresence, MemoryPresence
 from models.live.redis_presence import RedisPresence, connect_redis
@@ -150,6 +153,7 @@ def create_app(settings: Settings) -> web.Application:
         schools,
         attendances,
         reports,
+        comments,
         openapi,
     ):
         api.add_routes(app)
@@ -183,6 +187,7 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_writer, sets=(WRITER,), needs=(POOL,)),
         Resource(_breakouts, sets=(BREAKOUTS,), needs=(POOL,)),
         Resource(_attendance, sets=(ATTENDANCE,), needs=(WRITER, BREAKOUTS, PRESENCE)),
+        Resource(_chat, sets=(CHAT,), needs=(POOL, WRITER, ATTENDANCE, BREAKOUTS)),
         Resource(_schools, sets=(SCHOOLS,), needs=(POOL,)),
         Resource(_checkins, sets=(CHECKINS,), needs=(POOL,)),
         Resource(_school_reports, sets=(SCHOOL_REPORTS,), needs=(POOL,)),
@@ -352,6 +357,19 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     app[ATTENDANCE] = attendance
     metrics = app[METRICS]
     metrics.observe(metrics.connected_sockets, lambda: attendance.connections)
+    yield
+
+
+async def _chat(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[CHAT] = Chat(
+        app[POOL],
+        app[WRITER],
+        app[ATTENDANCE],
+        app[BREAKOUTS],
+        on_join=settings.comments_on_join,
+        rate_per_min=settings.comment_rate_per_min,
+    )
     yield
 
 

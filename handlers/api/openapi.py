@@ -129,6 +129,18 @@ SCHEMAS: dict[str, Schema] = {
         osVersion=nullable("string"),
         deviceType=nullable("string"),
     ),
+    "Comment": obj(
+        ["id", "breakoutId", "userId", "name", "text", "replyTo", "createdAt"],
+        id=TEXT,
+        breakoutId=TEXT,
+        userId=TEXT,
+        name=nullable("string"),
+        text=nullable("string"),
+        replyTo=nullable("string"),
+        createdAt=TIME,
+        deletedAt=nullable("string", format="date-time"),
+        deletedBy=nullable("string"),
+    ),
     "UserAttendance": obj(
         ["userId", "attendedSeconds", "sessions", "present"],
         userId=TEXT,
@@ -446,6 +458,16 @@ PATHS: dict[str, dict[str, Schema]] = {
             "The breakout's sessions in entry order (CSV: all of them)",
             READERS,
             listing(ref("Session")),
+            params=[*BREAKOUT, *PAGING, *FORMAT],
+            csv=True,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/breakouts/{breakout_id}/comments": {
+        "get": op(
+            "The breakout's comments, oldest first; deleted ones say who took them down",
+            READERS,
+            listing(ref("Comment")),
             params=[*BREAKOUT, *PAGING, *FORMAT],
             csv=True,
             errors=("401", "403", "404", "422"),

@@ -1,4 +1,5 @@
-"""The audience namespace "/": viewers connect with a token, join and leave breakout rooms."""
+"""The audience namespace "/": viewers connect with a token, join and leave breakout rooms, and
+talk in them (a breakout's room is its chat)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,29 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from handlers.keys import ATTENDANCE, BROADCASTER, COMMANDS, ENRICHER, SETTINGS, TOKENS
+from handlers.keys import ATTENDANCE, BROADCASTER, CHAT, COMMANDS, ENRICHER, SETTINGS, TOKENS
 from handlers.socket.acks import acked, error_ack
 from handlers.socket.clients import client_info, request_profile
-from handlers.socket.payloads import breakout_request, join_request
+from handlers.socket.payloads import (
+    breakout_request,
+    comment_id_request,
+    comment_request,
+    comments_before_request,
+    join_request,
+    mute_request,
+)
 from handlers.wire.names import (
     CLIENT_EVENTS,
+    COMMENT_DELETED,
+    LAST_COMMENTS,
     LIFECYCLE_EVENTS,
+    NEW_COMMENT,
     chat_room,
     handler_name,
     staff_room,
     watchers_room,
 )
-from handlers.wire.records import Json, viewer_json
+from handlers.wire.records import Json, comment_json, viewer_json
 from models.domain.access import HOSTS
 from models.domain.errors import DomainError, InvalidPayload, NotJoined, RateLimited, Unauthorized
 from models.domain.fields import iso_ms
@@ -105,6 +116,8 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._app[BROADCASTER].joined(outcome)
         await self._app[COMMANDS].after_join(outcome)
         session = outcome.session
+        # After the ack: the join's latency does not wait for the read.
+        self.server.start_background_task(self._send_last_comments, sid, session)
         return {
             "ok": True,
             "sessionId": session.session_id,
@@ -142,6 +155,54 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         org_id = self._app[ATTENDANCE].identity(sid).org_id
         await self.leave_room(sid, watchers_room(org_place(org_id, breakout_id)))
         return {"ok": True}
+
+    @acked
+    async def on_send_comment(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        request = comment_request(payload)
+        comment = await self._app[CHAT].post(
+            sid, request.breakout_id, request.text, request.reply_to
+        )
+        shown = comment_json(comment)
+        await self.emit(
+            NEW_COMMENT, shown, room=chat_room(org_place(comment.org_id, comment.breakout_id))
+        )
+        return {"ok": True, "comment": shown}
+
+    @acked
+    async def on_comments_before(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        breakout_id, before, limit = comments_before_request(payload)
+        older = await self._app[CHAT].before(sid, breakout_id, before, limit)
+        return {"ok": True, "breakoutId": breakout_id, "comments": [comment_json(c) for c in older]}
+
+    @acked
+    async def on_delete_comment(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        breakout_id, comment_id = comment_id_request(payload)
+        identity = self._app[ATTENDANCE].identity(sid)
+        await self._app[CHAT].delete(identity, breakout_id, comment_id)
+        deleted = {"breakoutId": breakout_id, "commentId": comment_id}
+        await self.emit(
+            COMMENT_DELETED, deleted, room=chat_room(org_place(identity.org_id, breakout_id))
+        )
+        return {"ok": True, **deleted}
+
+    @acked
+    async def on_mute_user(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        breakout_id, user_id, minutes = mute_request(payload)
+        identity = self._app[ATTENDANCE].identity(sid)
+        until = await self._app[CHAT].mute(identity, breakout_id, user_id, minutes)
+        return {"ok": True, "breakoutId": breakout_id, "userId": user_id, "until": iso_ms(until)}
+
+    async def _send_last_comments(self, sid: str, session: AttendanceSession) -> None:
+        try:
+            comments = await self._app[CHAT].on_join(session.org_id, session.breakout_id)
+        except Exception as exc:  # the comments are a courtesy; the join stands
+            logger.warning("last comments of %s not sent: %s", session.breakout_id, exc)
+            return
+        await self.emit(
+            LAST_COMMENTS,
+            {"breakoutId": session.breakout_id, "comments": [comment_json(c) for c in comments]},
+            to=sid,
+        )
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
         self._event_limits.pop(sid, None)

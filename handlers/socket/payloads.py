@@ -6,6 +6,7 @@ ignored, so newer clients keep working with this server.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -13,6 +14,7 @@ from typing import TypeVar
 from models.domain.errors import InvalidPayload
 from models.domain.fields import parse_id
 from models.domain.records import SessionType
+from models.live.chat import MAX_COMMENT_CHARS, MAX_COMMENTS_BEFORE, MAX_MUTE_MINUTES
 
 T = TypeVar("T")
 
@@ -63,3 +65,74 @@ def join_request(payload: object) -> JoinRequest:
 def breakout_request(payload: object) -> str:
     """`{breakoutId}`: the breakout to leave, watch or stop watching."""
     return _field(parse_id, _object(payload).get("breakoutId"), "breakoutId")
+
+
+# Control characters but tab and line ends, and lone surrogates: never part of a comment.
+_UNCLEAN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _comment_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    text = value.strip()
+    if not 1 <= len(text) <= MAX_COMMENT_CHARS:
+        raise ValueError(f"must be 1 to {MAX_COMMENT_CHARS} characters once trimmed")
+    if _UNCLEAN_TEXT.search(text):
+        raise ValueError("must not hold control characters but tabs and new lines")
+    return text
+
+
+def _whole(low: int, high: int) -> Callable[[object], int]:
+    def whole(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"must be a whole number {low}-{high}")
+        return value
+
+    return whole
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRequest:
+    breakout_id: str
+    text: str
+    reply_to: str | None
+
+
+def comment_request(payload: object) -> CommentRequest:
+    """`{breakoutId, text, replyTo?}`."""
+    fields = _object(payload)
+    return CommentRequest(
+        _field(parse_id, fields.get("breakoutId"), "breakoutId"),
+        _field(_comment_text, fields.get("text"), "text"),
+        _field(_optional_id, fields.get("replyTo"), "replyTo"),
+    )
+
+
+def comments_before_request(payload: object) -> tuple[str, str, int]:
+    """`{breakoutId, before: commentId, limit?}` (limit 1-200, default 50)."""
+    fields = _object(payload)
+    limit = fields.get("limit")
+    return (
+        _field(parse_id, fields.get("breakoutId"), "breakoutId"),
+        _field(parse_id, fields.get("before"), "before"),
+        50 if limit is None else _field(_whole(1, MAX_COMMENTS_BEFORE), limit, "limit"),
+    )
+
+
+def comment_id_request(payload: object) -> tuple[str, str]:
+    """`{breakoutId, commentId}`."""
+    fields = _object(payload)
+    return (
+        _field(parse_id, fields.get("breakoutId"), "breakoutId"),
+        _field(parse_id, fields.get("commentId"), "commentId"),
+    )
+
+
+def mute_request(payload: object) -> tuple[str, str, int]:
+    """`{breakoutId, userId, minutes}` (0 lifts a mute)."""
+    fields = _object(payload)
+    return (
+        _field(parse_id, fields.get("breakoutId"), "breakoutId"),
+        _field(parse_id, fields.get("userId"), "userId"),
+        _field(_whole(0, MAX_MUTE_MINUTES), fields.get("minutes"), "minutes"),
+    )

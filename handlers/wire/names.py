@@ -7,7 +7,22 @@ JOIN_CHAT_ROOM = "join-chat-room"
 LEAVE_CHAT_ROOM = "leave-chat-room"
 WATCH_BREAKOUT = "watch-breakout"
 UNWATCH_BREAKOUT = "unwatch-breakout"
-CLIENT_EVENTS = frozenset({JOIN_CHAT_ROOM, LEAVE_CHAT_ROOM, WATCH_BREAKOUT, UNWATCH_BREAKOUT})
+SEND_COMMENT = "send-comment"
+COMMENTS_BEFORE = "comments-before"
+DELETE_COMMENT = "delete-comment"
+MUTE_USER = "mute-user"
+CLIENT_EVENTS = frozenset(
+    {
+        JOIN_CHAT_ROOM,
+        LEAVE_CHAT_ROOM,
+        WATCH_BREAKOUT,
+        UNWATCH_BREAKOUT,
+        SEND_COMMENT,
+        COMMENTS_BEFORE,
+        DELETE_COMMENT,
+        MUTE_USER,
+    }
+)
 # Called by the server itself, never by a client (protocol.GuardedServer sees to that).
 LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
 
@@ -17,6 +32,9 @@ PRESENCE_DIFF = "presence-diff"  # to the watchers
 BREAKOUT_ENDED = "breakout-ended"  # to the chat room
 PLAYBACK = "playback"  # to an expelled socket, with DEVICE_LIMIT_EXCEEDED
 DEVICE_LIMIT_EXCEEDED = "device-limit-exceeded"
+NEW_COMMENT = "new-comment"  # to the chat room
+LAST_COMMENTS = "last-comments"  # to a socket that joined
+COMMENT_DELETED = "comment-deleted"  # to the chat room
 FEVER_ALERT = "fever-alert"  # to an org's staff
 FEVER_ALERT_ACKNOWLEDGED = "fever-alert-acknowledged"  # to an org's staff
 

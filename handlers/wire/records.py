@@ -9,6 +9,7 @@ from typing import Any, ParamSpec
 from models.domain.fields import iso_ms
 from models.domain.records import AttendanceSession, Breakout
 from models.live.presence import Viewer
+from models.store.comments import Comment
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,39 @@ def breakout_json(breakout: Breakout) -> Json:
         "presentMinMinutes": breakout.present_min_minutes,
         "presentMinPercent": breakout.present_min_percent,
     }
+
+
+def comment_json(comment: Comment) -> Json:
+    return {
+        "id": comment.id,
+        "breakoutId": comment.breakout_id,
+        "userId": comment.user_id,
+        "name": comment.user_name,
+        "text": comment.text,
+        "replyTo": comment.reply_to,
+        "createdAt": iso_ms(comment.created_at),
+    }
+
+
+# The analyst's columns of comments: a deleted one shows who took it down, not its text.
+COMMENT_FIELDS = (
+    "id",
+    "breakoutId",
+    "userId",
+    "name",
+    "text",
+    "replyTo",
+    "createdAt",
+    "deletedAt",
+    "deletedBy",
+)
+
+
+def comment_record_json(comment: Comment) -> Json:
+    shown = comment_json(comment)
+    if comment.deleted_at is not None:
+        shown["text"] = None
+    return shown | {"deletedAt": iso_ms(comment.deleted_at), "deletedBy": comment.deleted_by}
 
 
 def viewer_json(viewer: Viewer) -> Json:

@@ -1,4 +1,4 @@
-"""Retention: old closed sessions (and their rollups) are anonymised or deleted."""
+"""Retention: old closed sessions (and their rollups and comments) are anonymised or deleted."""
 
 from __future__ import annotations
 
@@ -57,6 +57,22 @@ UPDATE presence_daily SET user_name = NULL
 WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
   AND user_name IS NOT NULL
 """
+# Comments go with the sessions of their days: anonymising drops the name and the text (which
+# says more about a person than anything else) and keeps who posted when, which engagement counts.
+ANONYMISE_OLD_COMMENTS = """
+UPDATE comments AS c SET user_name = NULL, text = NULL
+FROM (
+    SELECT org_id, breakout_id, id FROM comments
+    WHERE created_at < $1 AND (user_name IS NOT NULL OR text IS NOT NULL)
+    LIMIT $2
+) AS old
+WHERE c.org_id = old.org_id AND c.breakout_id = old.breakout_id AND c.id = old.id
+"""
+DELETE_OLD_COMMENTS = """
+DELETE FROM comments AS c
+USING (SELECT org_id, breakout_id, id FROM comments WHERE created_at < $1 LIMIT $2) AS old
+WHERE c.org_id = old.org_id AND c.breakout_id = old.breakout_id AND c.id = old.id
+"""
 
 TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 UNLOCK = "SELECT pg_advisory_unlock($1)"
@@ -72,7 +88,17 @@ async def purge_sessions(
     """
     cutoff = now - timedelta(days=older_than_days)
     deleting = mode is RetentionMode.DELETE
-    statement = DELETE_OLD_SESSIONS if deleting else ANONYMISE_OLD_SESSIONS
+    total = await _in_batches(
+        pool, DELETE_OLD_SESSIONS if deleting else ANONYMISE_OLD_SESSIONS, cutoff
+    )
+    await _in_batches(pool, DELETE_OLD_COMMENTS if deleting else ANONYMISE_OLD_COMMENTS, cutoff)
+    async with pool.acquire() as connection:
+        await connection.execute(DELETE_OLD_ROLLUPS if deleting else ANONYMISE_OLD_ROLLUPS, cutoff)
+    return total
+
+
+async def _in_batches(pool: asyncpg.Pool, statement: str, cutoff: datetime) -> int:
+    """Run a purge statement (`$1` the cut-off, `$2` a batch size) until it finds no more."""
     total = 0
     while True:
         async with pool.acquire() as connection:
@@ -80,10 +106,7 @@ async def purge_sessions(
         done = int(status.rsplit(" ", 1)[-1])
         total += done
         if done < PURGE_BATCH_ROWS:
-            break
-    async with pool.acquire() as connection:
-        await connection.execute(DELETE_OLD_ROLLUPS if deleting else ANONYMISE_OLD_ROLLUPS, cutoff)
-    return total
+            return total
 
 
 async def purge_round(pool: asyncpg.Pool, *, older_than_days: int, mode: RetentionMode) -> None:

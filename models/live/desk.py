@@ -172,6 +172,13 @@ class Attendance:
             raise NotJoined("this connection is not registered")
         return seat.identity
 
+    def current(self, connection_id: str) -> AttendanceSession | None:
+        """The connection's open session now (read without its lock: a snapshot)."""
+        seat = self._seats.get(connection_id)
+        if seat is None:
+            raise NotJoined("this connection is not registered")
+        return seat.current
+
     async def presence(
         self, identity: Identity, breakout_id: str, *, create: bool = False
     ) -> list[Viewer]:

@@ -1,4 +1,5 @@
-"""The writer's journal: fsynced local files of session writes the database could not take yet.
+"""The writer's journal: fsynced local files of writes (session opens and exits, comments) the
+database could not take yet.
 
 While PostgreSQL is unreachable the writer appends each batch here and acks it once the bytes
 are on disk; when the database answers again the journal is replayed into it, oldest first.
@@ -24,11 +25,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from models.domain.records import AttendanceSession, ClientInfo, ExitReason, SessionType
+from models.store.comments import Comment
 from models.store.sessions import SessionExit
 
 logger = logging.getLogger(__name__)
 
-JournalEntry = AttendanceSession | SessionExit
+JournalEntry = AttendanceSession | SessionExit | Comment
 
 SEGMENT_SUFFIX = ".journal"
 REJECTED_NAME = "rejected.log"
@@ -40,8 +42,17 @@ class JournalError(Exception):
 
 
 def encode(entry: JournalEntry) -> str:
-    if isinstance(entry, SessionExit):
+    if isinstance(entry, Comment):
         body: dict[str, Any] = {
+            "comment": [entry.org_id, entry.breakout_id, entry.id],
+            "user": entry.user_id,
+            "name": entry.user_name,
+            "text": entry.text,
+            "reply": entry.reply_to,
+            "at": entry.created_at.isoformat(),
+        }
+    elif isinstance(entry, SessionExit):
+        body = {
             "exit": [entry.user_id, entry.breakout_id, entry.session_id],
             "node": entry.node_id,
             "at": entry.at.isoformat(),
@@ -67,6 +78,18 @@ def decode(line: str) -> JournalEntry:
     if not line.endswith("\n") or f"{zlib.crc32(text.encode()):08x}" != checksum:
         raise ValueError("torn or corrupt journal line")
     body = json.loads(text)
+    if "comment" in body:
+        org_id, breakout_id, comment_id = body["comment"]
+        return Comment(
+            org_id=org_id,
+            breakout_id=breakout_id,
+            id=comment_id,
+            user_id=body["user"],
+            user_name=body["name"],
+            text=body["text"],
+            reply_to=body["reply"],
+            created_at=datetime.fromisoformat(body["at"]),
+        )
     if "exit" in body:
         user_id, breakout_id, session_id = body["exit"]
         return SessionExit(

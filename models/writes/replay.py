@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from models.domain.records import AttendanceSession
+from models.store.comments import Comment
 from models.store.database import DATABASE_GONE
 from models.store.sessions import Written, session_key
 from models.writes.journal import Journal, JournalEntry
@@ -123,6 +124,8 @@ class JournalReplay:
                 moment = entry.entry_ts
                 if entry.node_id:
                     self._lost_nodes.add(entry.node_id)
+            elif isinstance(entry, Comment):
+                moment = entry.created_at
             else:
                 moment = entry.at
             if self._lost_last_alive is None or moment > self._lost_last_alive:

@@ -1,4 +1,5 @@
-"""Group commit: session opens and exits from every socket of a process share transactions."""
+"""Group commit: session opens and exits, and comments, from every socket of a process share
+transactions."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from models.domain.errors import NotFound, Unavailable
 from models.domain.records import AttendanceSession
 from models.runtime.loops import Loop, stop_task
 from models.runtime.metrics import Metrics
+from models.store.comments import Comment, write_comments
 from models.store.database import DATABASE_GONE, Connection
 from models.store.sessions import (
     Resume,
@@ -45,17 +47,21 @@ _WRITE_FAILED: tuple[type[Exception], ...] = (asyncpg.PostgresError, *DATABASE_G
 
 @dataclass(slots=True)
 class _Write:
-    """One queued write and the future its caller awaits; exactly one of open/exit is set."""
+    """One queued write and the future its caller awaits; exactly one of open, exit and comment
+    is set."""
 
     open: AttendanceSession | None = None
     exit: SessionExit | None = None
+    comment: Comment | None = None
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
     @property
     def entry(self) -> JournalEntry:
-        return self.open if self.open is not None else self.exit  # type: ignore[return-value]
+        found = self.open or self.exit or self.comment
+        assert found is not None  # noqa: S101 - a write is made with one of them
+        return found
 
     def resolve(self, value: bool) -> None:
         if not self.done.done():
@@ -195,6 +201,10 @@ class SessionWriter:
         False if the session was already closed (exit_ts is written once)."""
         return await self._submit(_Write(exit=exit_))
 
+    async def post_comment(self, comment: Comment) -> None:
+        """Return once the comment is durable (committed, or fsynced to the journal)."""
+        await self._submit(_Write(comment=comment))
+
     async def resume(self, resume: Resume) -> AttendanceSession | None:
         """Open an earlier session again (see `resume_session`). None when it may not be
         resumed, or cannot be now: while the database is away (the writer journals), nothing
@@ -325,13 +335,23 @@ class SessionWriter:
         return written
 
     async def _apply(self, entries: list[JournalEntry]) -> Written:
-        """Opens and exits in one statement."""
+        """Opens and exits in one statement, comments in a second of the same transaction."""
         opens = [entry for entry in entries if isinstance(entry, AttendanceSession)]
         exits = _first_exit_per_session(entries)
+        comments = [entry for entry in entries if isinstance(entry, Comment)]
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._commit_timeout_s):
-                written = await write_sessions(await self._held_connection(), opens, exits)
+                connection = await self._held_connection()
+                written = Written(closed=set(), refused=set())
+                if not comments:  # the hot path: one statement, its own transaction
+                    written = await write_sessions(connection, opens, exits)
+                elif not (opens or exits):
+                    await write_comments(connection, comments)
+                else:
+                    async with connection.transaction():
+                        written = await write_sessions(connection, opens, exits)
+                        await write_comments(connection, comments)
         except DATABASE_GONE:
             await self._drop_connection()
             raise

@@ -61,7 +61,16 @@ async def connect_viewer(
 ) -> Viewer:
     client = socketio.AsyncClient(reconnection=False)
     viewer = Viewer(client)
-    for event in ("viewer-count", "presence-diff", "playback", "breakout-ended", "fever-alert"):
+    for event in (
+        "viewer-count",
+        "presence-diff",
+        "playback",
+        "breakout-ended",
+        "fever-alert",
+        "new-comment",
+        "last-comments",
+        "comment-deleted",
+    ):
         client.on(event, viewer.queue(event).put_nowait)
     headers = {"User-Agent": user_agent}
     if forwarded_for:

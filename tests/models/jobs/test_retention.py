@@ -106,3 +106,35 @@ async def test_anonymise_drops_names_from_old_rollups(db: asyncpg.Pool) -> None:
     assert await rollups(db, breakout) == {"u1": None, "u2": None, "u3": None, "u5": "Ada"}
     await roll_up_all(db)  # redoing the anonymised days keeps them anonymous
     assert await rollups(db, breakout) == {"u1": None, "u2": None, "u3": None, "u5": "Ada"}
+
+
+async def comments_of(db: asyncpg.Pool, breakout: str) -> dict[str, tuple[str | None, str | None]]:
+    async with db.acquire() as connection:
+        found = await connection.fetch(
+            "SELECT id, user_name, text FROM comments WHERE breakout_id = $1", breakout
+        )
+    return {row["id"]: (row["user_name"], row["text"]) for row in found}
+
+
+@pytest.mark.parametrize("mode", [RetentionMode.ANONYMISE, RetentionMode.DELETE])
+async def test_old_comments_go_with_their_sessions(
+    db: asyncpg.Pool, mode: RetentionMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "PURGE_BATCH_ROWS", 2)
+    breakout = await seed(db)
+    async with db.acquire() as connection:
+        await connection.executemany(
+            "INSERT INTO comments (org_id, breakout_id, id, user_id, user_name, text, created_at)"
+            " VALUES ('o', $1, $2, 'u1', 'Ada', 'my phone is 0123', $3)",
+            [(breakout, f"old-{n}", datetime(2025, 1, 1, tzinfo=UTC)) for n in range(3)]
+            + [(breakout, "recent", datetime(2026, 5, 30, tzinfo=UTC))],
+        )
+
+    await purge_sessions(db, older_than_days=90, mode=mode, now=NOW)
+
+    left = await comments_of(db, breakout)
+    assert left["recent"] == ("Ada", "my phone is 0123")
+    if mode is RetentionMode.DELETE:
+        assert set(left) == {"recent"}
+    else:
+        assert {left[f"old-{n}"] for n in range(3)} == {(None, None)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from models.domain.records import AttendanceSession, ClientInfo, ExitReason
+from models.store.comments import Comment
 from models.store.sessions import SessionExit
 from models.writes.journal import Journal, JournalEntry, JournalError, decode, encode
 from tests.support.records import sample_session
@@ -41,7 +43,8 @@ def drain(journal: Journal) -> list[JournalEntry]:
 
 
 def test_entries_round_trip_through_a_line() -> None:
-    for entry in (opened(1), left(1)):
+    comment = Comment("org-a", "b1", "0190abc", "u1", "Ada", "Hi\n\tthere \u00e9", "018f", START)
+    for entry in (opened(1), left(1), comment, replace(comment, user_name=None, reply_to=None)):
         assert decode(encode(entry)) == entry
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from models.domain.errors import Unavailable
 from models.domain.records import AttendanceSession, ExitReason, now_ms
+from models.store.comments import Comment, new_comment_id, write_comments
 from models.store.sessions import SessionExit, write_sessions
 from models.writes.journal import Journal
 from models.writes.writer import SessionWriter
@@ -246,6 +247,14 @@ class FlakyConnection:
             raise ConnectionResetError("the database went away (test)")
         return await self.inner.fetch(*args)
 
+    async def execute(self, *args: Any) -> Any:
+        if self.flaky.down:
+            raise ConnectionResetError("the database went away (test)")
+        return await self.inner.execute(*args)
+
+    def transaction(self) -> Any:
+        return self.inner.transaction()
+
 
 async def caught_up(writer: SessionWriter) -> None:
     for _ in range(200):
@@ -292,6 +301,38 @@ async def test_writes_are_journaled_while_the_database_is_away_then_replayed_in_
     assert list(journal.directory.glob("*.journal")) == []
     await writer.open_session(session(breakout, 9))
     assert writer.journaled_writes == 9 and not writer.degraded
+
+
+async def test_comments_share_the_batches_and_the_journal_of_the_sessions(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str, journal: Journal
+) -> None:
+    flaky = FlakyPool(db)
+    writer = make_writer(pool=cast(asyncpg.Pool, flaky), journal=journal)
+    writer.start()
+
+    def comment(number: int) -> Comment:
+        at = now_ms()
+        return Comment("org-a", breakout, new_comment_id(at), "u1", "Ada", f"c{number}", None, at)
+
+    first = session(breakout, 1)
+    await asyncio.gather(writer.open_session(first), writer.post_comment(comment(1)))
+    flaky.down = True
+    await asyncio.gather(*(writer.post_comment(comment(n)) for n in range(2, 6)))
+    assert writer.degraded and journal.backlog == 4
+    flaky.down = False
+    await caught_up(writer)
+    async with db.acquire() as connection:
+        texts = await connection.fetch(
+            "SELECT text FROM comments WHERE breakout_id = $1 ORDER BY id", breakout
+        )
+    assert [row["text"] for row in texts] == [f"c{n}" for n in range(1, 6)]
+    # Replaying them again (a crash after the commit, before the journal knew) adds nothing.
+    async with db.acquire() as connection:
+        await write_comments(connection, [comment(9)])
+        count = await connection.fetchval(
+            "SELECT count(*) FROM comments WHERE breakout_id = $1", breakout
+        )
+    assert count == 6
 
 
 async def test_a_restart_replays_what_the_last_run_journaled(
