@@ -194,7 +194,7 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS)),
         Resource(_rollups, sets=(), needs=(POOL,)),
         Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
-        Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, BROADCASTER, BUS, NODES)),
+        Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, CHAT, BROADCASTER, BUS, NODES)),
         Resource(_away_sweeps, sets=(), needs=(ATTENDANCE, BROADCASTER)),
     ]
     if settings.uses_redis:
@@ -466,6 +466,7 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
         app[ATTENDANCE],
         app[BROADCASTER],
         app[BUS],
+        chat=app[CHAT],
         registry=app[NODES],
         silent_after_s=SILENT_BEATS * settings.heartbeat_interval_s,
     )

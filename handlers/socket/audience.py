@@ -190,6 +190,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         breakout_id, user_id, minutes = mute_request(payload)
         identity = self._app[ATTENDANCE].identity(sid)
         until = await self._app[CHAT].mute(identity, breakout_id, user_id, minutes)
+        await self._app[COMMANDS].user_muted(identity.org_id, breakout_id, user_id)
         return {"ok": True, "breakoutId": breakout_id, "userId": user_id, "until": iso_ms(until)}
 
     async def _send_last_comments(self, sid: str, session: AttendanceSession) -> None:

@@ -1,5 +1,5 @@
 """Messages one node sends all nodes: expel a session over its device limit, end a breakout,
-forget a changed breakout, and the presence updates of an interval."""
+forget a changed breakout or a user's mute, and the presence updates of an interval."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from models.cluster.bus import Bus, Kind, Message
 from models.cluster.nodes import NodeRegistry
 from models.domain.fields import iso_ms
 from models.domain.records import Breakout, ids_of_place, now_ms
+from models.live.chat import Chat
 from models.live.desk import Attendance, ExitOutcome, JoinOutcome
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class ClusterCommands:
         broadcaster: PresenceBroadcaster,
         bus: Bus,
         *,
+        chat: Chat | None = None,
         registry: NodeRegistry | None = None,
         silent_after_s: float = 3.0,
     ) -> None:
@@ -36,6 +38,7 @@ class ClusterCommands:
         self._attendance = attendance
         self._broadcaster = broadcaster
         self._bus = bus
+        self._chat = chat
         self._registry = registry
         self._silent_after_s = silent_after_s
         # Ends and changes the bus could not carry (Redis away), sent again by `resend`.
@@ -84,6 +87,13 @@ class ClusterCommands:
             await self.handle(changed)
             self._unsent.append(changed)
 
+    async def user_muted(self, org_id: str, breakout_id: str, user_id: str) -> None:
+        """Have every node read the user's mute afresh, so it applies at once everywhere (a node
+        that misses this reads it within MUTE_FRESH_S anyway)."""
+        await self._publish(
+            {"kind": Kind.MUTED, "orgId": org_id, "breakoutId": breakout_id, "userId": user_id}
+        )
+
     async def resend(self) -> None:
         """Send again what the bus could not carry (a loop round; in order, until one fails)."""
         while self._unsent and await self._publish(self._unsent[0], quiet=True):
@@ -112,6 +122,10 @@ class ClusterCommands:
             released = await self._attendance.release(message["sessionId"], self._gone_at)
             if released is not None:
                 await self.close_released(*released)
+        elif kind == Kind.MUTED and self._chat is not None:
+            who = (message.get("orgId"), message.get("breakoutId"), message.get("userId"))
+            if all(isinstance(part, str) for part in who):
+                self._chat.forget_mute(*who)  # type: ignore[arg-type]
         elif kind == Kind.END and isinstance(message.get("place"), str):
             await self._end(message["place"], datetime.fromisoformat(message["endedAt"]))
 

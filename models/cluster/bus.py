@@ -35,6 +35,8 @@ class Kind(StrEnum):
     END = "end"
     # Drop a cached breakout that a host changed.
     BREAKOUT_CHANGED = "breakout-changed"
+    # Read a user's mute in a breakout afresh (a host muted or unmuted them).
+    MUTED = "muted"
 
 
 class Bus(Protocol):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import socketio
 from models.auth.tokens import TokenAuthority
 from models.domain.records import Role
 from tests.support.records import new_breakout_id
-from tests.support.servers import TEST_SECRET, serving, stop
+from tests.support.servers import TEST_SECRET, cluster, serving, stop
 
 
 @pytest.fixture
@@ -25,24 +23,6 @@ def shared(postgres_url: str, redis_url: str) -> dict[str, str]:
     """What every node of a test cluster shares: one PostgreSQL, one Redis. A lost viewer
     leaves at once here (no window to resume), unless a test gives it one."""
     return {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "RECONNECT_GRACE_S": "0"}
-
-
-@contextlib.asynccontextmanager
-async def cluster(
-    shared: dict[str, str], tmp_path: Path, size: int = 2
-) -> AsyncIterator[list[tuple[asyncio.subprocess.Process, str]]]:
-    """`size` nodes (a, b, c...) sharing one PostgreSQL and one Redis. Each node still running at
-    the end is stopped with SIGTERM and must exit cleanly."""
-    async with contextlib.AsyncExitStack() as stack:
-        nodes = [
-            await stack.enter_async_context(serving(shared, tmp_path / name))
-            for name in "abcdef"[:size]
-        ]
-        yield nodes
-        for process, _ in nodes:
-            if process.returncode is None:
-                output = await stop(process)
-                assert process.returncode == 0, output
 
 
 def token(user: str, role: Role = Role.ATTENDEE) -> str:

@@ -166,3 +166,21 @@ async def stop(process: asyncio.subprocess.Process) -> str:
     process.send_signal(signal.SIGTERM)
     await asyncio.wait_for(process.wait(), 15)
     return _read(_LOGS[process.pid])
+
+
+@contextlib.asynccontextmanager
+async def cluster(
+    shared: dict[str, str], tmp_path: Path, size: int = 2
+) -> AsyncIterator[list[tuple[asyncio.subprocess.Process, str]]]:
+    """`size` nodes (a, b, c...) sharing one PostgreSQL and one Redis. Each node still running at
+    the end is stopped with SIGTERM and must exit cleanly."""
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = [
+            await stack.enter_async_context(serving(shared, tmp_path / name))
+            for name in "abcdef"[:size]
+        ]
+        yield nodes
+        for process, _ in nodes:
+            if process.returncode is None:
+                output = await stop(process)
+                assert process.returncode == 0, output
