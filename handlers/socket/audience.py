@@ -163,9 +163,8 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             sid, request.breakout_id, request.text, request.reply_to
         )
         shown = comment_json(comment)
-        await self.emit(
-            NEW_COMMENT, shown, room=chat_room(org_place(comment.org_id, comment.breakout_id))
-        )
+        place = org_place(comment.org_id, comment.breakout_id)
+        await self.emit(NEW_COMMENT, shown, room=[chat_room(place), watchers_room(place)])
         return {"ok": True, "comment": shown}
 
     @acked
@@ -180,9 +179,8 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         identity = self._app[ATTENDANCE].identity(sid)
         await self._app[CHAT].delete(identity, breakout_id, comment_id)
         deleted = {"breakoutId": breakout_id, "commentId": comment_id}
-        await self.emit(
-            COMMENT_DELETED, deleted, room=chat_room(org_place(identity.org_id, breakout_id))
-        )
+        place = org_place(identity.org_id, breakout_id)
+        await self.emit(COMMENT_DELETED, deleted, room=[chat_room(place), watchers_room(place)])
         return {"ok": True, **deleted}
 
     @acked

@@ -109,12 +109,13 @@ def comment_request(payload: object) -> CommentRequest:
 
 
 def comments_before_request(payload: object) -> tuple[str, str, int]:
-    """`{breakoutId, before: commentId, limit?}` (limit 1-200, default 50)."""
+    """`{breakoutId, before?: commentId, limit?}` (limit 1-200, default 50; no `before`: the
+    newest)."""
     fields = _object(payload)
     limit = fields.get("limit")
     return (
         _field(parse_id, fields.get("breakoutId"), "breakoutId"),
-        _field(parse_id, fields.get("before"), "before"),
+        _field(_optional_id, fields.get("before"), "before") or "",
         50 if limit is None else _field(_whole(1, MAX_COMMENTS_BEFORE), limit, "limit"),
     )
 

@@ -289,3 +289,38 @@ async def test_root_leads_to_the_dashboard_and_a_bad_token_to_signing_in(
     await page.fill("#token", server.token("h", role=Role.HOST))
     await page.click("form button[type=submit]")
     await expect(page.locator("h1")).to_have_text("Breakouts")
+
+
+async def test_a_host_reads_the_chat_live_deletes_a_comment_and_mutes_its_author(
+    page: Page, server: RunningServer, connect: Any
+) -> None:
+    org, breakout = org_of_test(), f"chat-{secrets.token_hex(3)}"
+    viewer = await connect(server, server.token("u1", name=XSS_NAME, org=org))
+    await viewer.call("join-chat-room", {"breakoutId": breakout})
+    await viewer.call("send-comment", {"breakoutId": breakout, "text": "before the host came"})
+    host = server.token("h", role=Role.HOST, org=org)
+    await page.goto(link(server, f"/dashboard/breakouts/{breakout}", host))
+    chat = page.locator("#chat li")
+    await expect(chat).to_have_count(1)  # what was said before the host opened the page
+
+    ack = await viewer.call(
+        "send-comment", {"breakoutId": breakout, "text": "<b>bold?</b>\nline 2"}
+    )
+    said = chat.filter(has_text="bold?")
+    await expect(said).to_have_count(1, timeout=1000)
+    await expect(said.locator(".text")).to_have_text("<b>bold?</b>\nline 2")
+    await expect(said.locator(".author")).to_have_text(XSS_NAME)
+    assert await page.locator("#chat b, #chat img").count() == 0
+
+    await said.locator(".delete-comment").click()
+    await expect(said).to_have_count(0)
+    assert await viewer.next("comment-deleted") == {
+        "breakoutId": breakout,
+        "commentId": ack["comment"]["id"],
+    }
+    await chat.first.locator(".mute-user").click()
+    await expect(page.locator(".card", has=page.locator("#chat"))).to_contain_text(
+        "muted for 10 min"
+    )
+    refused = await viewer.call("send-comment", {"breakoutId": breakout, "text": "hello?"})
+    assert refused["error"]["code"] == "forbidden"

@@ -73,6 +73,46 @@ function settingsForm(breakout, onSaved) {
   return form;
 }
 
+// The breakout's chat as its hosts see it: every comment, newest at the bottom, with "Delete"
+// and "Mute 10 min" for each (texts and names set as text, never markup).
+function chatCard(socket, breakoutId) {
+  const list = h("ol", { id: "chat", class: "feed chat" });
+  const status = h("p", { class: "muted", "aria-live": "polite" });
+  const byId = new Map();
+
+  async function act(event, payload, done) {
+    const ack = await socket.emitWithAck(event, { breakoutId, ...payload });
+    clear(status, ack.ok ? done : errorBox(new Error(ack.error?.message ?? "refused")));
+  }
+
+  function show(comment) {
+    if (byId.has(comment.id)) return;
+    const item = h("li", { "data-comment": comment.id },
+      h("span", { class: "muted" }, clock(comment.createdAt), " "),
+      h("strong", { class: "author" }, comment.name ?? comment.userId), ": ",
+      h("span", { class: "text" }, comment.text), " ",
+      h("button", { type: "button", class: "link delete-comment", onclick: () => act("delete-comment", { commentId: comment.id }, "Deleted.") }, "Delete"), " ",
+      h("button", { type: "button", class: "link mute-user", onclick: () => act("mute-user", { userId: comment.userId, minutes: 10 }, `${comment.name ?? comment.userId} muted for 10 min.`) }, "Mute 10 min"));
+    byId.set(comment.id, item);
+    list.append(item);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  socket.on("new-comment", (comment) => { if (comment.breakoutId === breakoutId) show(comment); });
+  socket.on("comment-deleted", (gone) => {
+    if (gone.breakoutId !== breakoutId) return;
+    byId.get(gone.commentId)?.remove();
+    byId.delete(gone.commentId);
+  });
+  return {
+    element: h("section", { class: "card" }, h("h3", {}, "Chat"), list, status),
+    async load() {
+      const ack = await socket.emitWithAck("comments-before", { breakoutId });
+      if (ack.ok) ack.comments.forEach(show);
+    },
+  };
+}
+
 export function livePage(who, breakoutId) {
   const title = h("h1", {}, breakoutId);
   const state = h("span", { id: "breakout-state", class: "badge" });
@@ -169,6 +209,7 @@ export function livePage(who, breakoutId) {
   }
 
   const socket = connect();
+  const chat = chatCard(socket, breakoutId);
   let watched = false;
   socket.on("connect", async () => {
     timings.watchSentMs ??= performance.now();
@@ -177,6 +218,7 @@ export function livePage(who, breakoutId) {
     if (!ack.ok) return clear(status, errorBox(new Error(ack.error?.message ?? "cannot watch")));
     clear(status, "Live");
     snapshot(ack.viewers);
+    chat.load();
     if (!watched) details();
     watched = true;
   });
@@ -188,6 +230,6 @@ export function livePage(who, breakoutId) {
     h("div", { class: "headline" }, title, state, h("span", { class: "spacer" }), h("a", { href: path("breakouts", breakoutId, "report") }, "Report"), endButton),
     h("div", { class: "grid live" },
       h("section", { class: "card" }, h("h3", {}, "Viewers ", count), status, h("div", { class: "scroll tall" }, table)),
-      h("div", {}, h("section", { class: "card" }, h("h3", {}, "Joins and leaves"), feed), settingsSlot)),
+      h("div", {}, chat.element, h("section", { class: "card" }, h("h3", {}, "Joins and leaves"), feed), settingsSlot)),
     dialog);
 }
