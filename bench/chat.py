@@ -1,0 +1,331 @@
+"""Chat benchmark: one breakout of 2,000 viewers over two nodes, 50 comments a second.
+
+Starts two `run.py serve` nodes sharing an embedded PostgreSQL and Redis. Helper processes
+connect the viewers (half to each node; Engine.IO v4 / Socket.IO v5 over aiohttp websockets, as
+in bench/load.py) and join one breakout. Posters (in the breakout, on both nodes) send
+`--rate` comments a second for `--seconds`. Each helper times every `new-comment` frame from the
+comment's `createdAt` (the server's clock when it took the comment; same machine) to its
+arrival, and counts what each viewer received. Meanwhile clients in other breakouts join and
+leave at `--join-rate` events a second; their ack latency is measured before the chat starts
+and during it. Writes bench/results/chat.{json,md}.
+
+Every comment acked to a poster must reach every viewer: the report gives the deliveries
+expected and received, and the fewest any one viewer received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.load import (  # noqa: E402
+    SECRET,
+    Client,
+    Ledger,
+    Target,
+    clients,
+    free_port,
+    percentile,
+    raise_file_limit,
+    step,
+)
+from bench.report import markdown_table, report  # noqa: E402
+from server.embedded.postgres import EmbeddedPostgres  # noqa: E402
+from server.embedded.redis import EmbeddedRedis  # noqa: E402
+
+BREAKOUT = "bench-chat"
+VIEWERS_PER_HELPER = 500
+_CREATED = re.compile(r'"createdAt":"([^"]+)"')
+
+
+# --- in a helper process: viewers that time every comment they receive -----------------------
+
+
+class Listener:
+    """One viewer's socket: answers pings, times `new-comment` frames, counts them."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, latencies: list[float]) -> None:
+        self.ws = ws
+        self.received = 0
+        self._latencies = latencies
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            frame = message.data
+            if frame == "2":
+                await self.ws.send_str("3")
+            elif isinstance(frame, str) and frame.startswith('42["new-comment"'):
+                arrived = time.time()
+                found = _CREATED.search(frame)
+                if found is not None:
+                    created = datetime.fromisoformat(found.group(1).replace("Z", "+00:00"))
+                    self._latencies.append((arrived - created.timestamp()) * 1000)
+                    self.received += 1
+
+
+async def listen_helper(url: str, count: int, first: int) -> None:
+    """Connect and join `count` viewers, say so, time comments until told to stop, report."""
+    latencies: list[float] = []
+    async with clients(url, count, first) as sockets:
+        for client in sockets:  # hand each socket to a listener once it is in the room
+            ack = await client.call("join-chat-room", {"breakoutId": BREAKOUT})
+            if not ack.get("ok"):
+                raise RuntimeError(f"join refused: {ack}")
+        listeners = []
+        for client in sockets:
+            client.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await client.reader
+            listeners.append(Listener(client.ws, latencies))
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        await asyncio.to_thread(sys.stdin.readline)
+        counts = [listener.received for listener in listeners]
+        for listener in listeners:
+            listener.reader.cancel()
+    # Latencies as a histogram of whole milliseconds: 100,000s of them in one line otherwise.
+    histogram: dict[int, int] = {}
+    for ms in latencies:
+        histogram[round(ms)] = histogram.get(round(ms), 0) + 1
+    sys.stdout.write(json.dumps({"histogram": histogram, "counts": counts}) + "\n")
+    sys.stdout.flush()
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+async def paced(seconds: float, rate: float, act: Any) -> list[float]:
+    """Call `act()` `rate` times a second for `seconds`; latencies (ms) from when each was due."""
+    latencies: list[float] = []
+    start = time.perf_counter()
+    tasks = []
+
+    async def one(due: float) -> None:
+        await act()
+        latencies.append((time.perf_counter() - due) * 1000)
+
+    for number in range(int(seconds * rate)):
+        due = start + number / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def node(name: str, database_url: str, redis_url: str, var_dir: str) -> Target:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "AUTH_SECRET": SECRET,
+        "PORT": str(port),
+        "VAR_DIR": f"{var_dir}/{name}",
+        "LOG_LEVEL": "WARNING",
+        # The bench drives past one person's limits on purpose: measure the path.
+        "EVENT_RATE_PER_S": "1000000",
+        "EVENT_BURST": "1000000",
+        "COMMENT_RATE_PER_MIN": "1000000",
+        "TRUSTED_PROXIES": "127.0.0.1/32",
+    }
+    return Target(name, [sys.executable, "run.py", "serve"], env, port=port, processes=1)
+
+
+async def run(database_url: str, redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="attendance-bench-var-") as var_dir:
+        nodes = [node(name, database_url, redis_url, var_dir) for name in ("a", "b")]
+        for target in nodes:
+            await target.start()
+        try:
+            return await measure(nodes, args)
+        finally:
+            for target in nodes:
+                await target.stop()
+
+
+async def measure(nodes: list[Target], args: argparse.Namespace) -> dict[str, Any]:
+    helpers = []
+    for first in range(0, args.viewers, VIEWERS_PER_HELPER):
+        size = min(VIEWERS_PER_HELPER, args.viewers - first)
+        url = nodes[(first // VIEWERS_PER_HELPER) % 2].url
+        helpers.append(
+            await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "bench.chat", "--listen-helper", url),
+                *(str(size), str(100_000 + first)),
+                cwd=ROOT,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=2**24,
+            )
+        )
+    for helper in helpers:
+        assert helper.stdout is not None  # noqa: S101
+        assert (await asyncio.wait_for(helper.stdout.readline(), 600)).strip() == b"ready"
+
+    async with (
+        clients(nodes[0].url, args.posters // 2, 1) as posters_a,
+        clients(nodes[1].url, args.posters - args.posters // 2, 1_000) as posters_b,
+        clients(nodes[0].url, args.joiners // 2, 10_000) as joiners_a,
+        clients(nodes[1].url, args.joiners - args.joiners // 2, 20_000) as joiners_b,
+    ):
+        posters = posters_a + posters_b
+        for poster in posters:
+            await poster.call("join-chat-room", {"breakoutId": BREAKOUT})
+        joiners = joiners_a + joiners_b
+        rooms = [f"bench-other-{n}" for n in range(20)]
+        ledger = Ledger()
+        turn = {"next": 0}
+
+        async def join_or_leave() -> None:
+            client: Client = joiners[turn["next"] % len(joiners)]
+            turn["next"] += 1
+            await step(client, rooms, ledger)
+
+        acked: list[str] = []
+
+        async def comment() -> None:
+            poster = posters[len(acked) % len(posters)]
+            ack = await poster.call(
+                "send-comment", {"breakoutId": BREAKOUT, "text": f"comment {time.time():.3f}"}
+            )
+            if ack.get("ok"):
+                acked.append(ack["comment"]["id"])
+
+        joins_before = await paced(args.seconds, args.join_rate, join_or_leave)
+        during = await asyncio.gather(
+            paced(args.seconds, args.join_rate, join_or_leave),
+            paced(args.seconds, args.rate, comment),
+        )
+        joins_during, post_acks = during
+        await asyncio.sleep(2.0)  # the last comments reach everyone
+
+    reports = []
+    for helper in helpers:
+        assert helper.stdin is not None and helper.stdout is not None  # noqa: S101
+        helper.stdin.write(b"stop\n")
+        await helper.stdin.drain()
+        reports.append(json.loads(await asyncio.wait_for(helper.stdout.readline(), 300)))
+        await helper.wait()
+    histogram: dict[int, int] = {}
+    for one in reports:
+        for ms, count in one["histogram"].items():
+            histogram[int(ms)] = histogram.get(int(ms), 0) + count
+    latencies = [float(ms) for ms, count in sorted(histogram.items()) for _ in range(count)]
+    counts = [count for one in reports for count in one["counts"]]
+    return {
+        "viewers": len(counts),
+        "comments_acked": len(acked),
+        "deliveries_expected": len(acked) * len(counts),
+        "deliveries_received": len(latencies),
+        "fewest_received_by_a_viewer": min(counts) if counts else 0,
+        "delivery_ms": summary(latencies),
+        "post_ack_ms": summary(post_acks),
+        "joins_before_ms": summary(joins_before),
+        "joins_during_ms": summary(joins_during),
+        "join_refusals": ledger.refused,
+    }
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+    return {
+        "count": len(values),
+        "p50": round(statistics.median(ordered), 1),
+        "p99": round(percentile(ordered, 0.99), 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--viewers", type=int, default=2000, help="viewers of the breakout")
+    parser.add_argument("--rate", type=float, default=50.0, help="comments a second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="seconds of comments")
+    parser.add_argument("--posters", type=int, default=20, help="sockets posting in turn")
+    parser.add_argument("--joiners", type=int, default=40, help="sockets joining elsewhere")
+    parser.add_argument("--join-rate", type=float, default=100.0, help="their events a second")
+    parser.add_argument("--listen-helper", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.listen_helper:
+        url, count, first = args.listen_helper
+        asyncio.run(listen_helper(url, int(count), int(first)))
+        return
+    raise_file_limit(4 * VIEWERS_PER_HELPER + 1000)
+    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as root:
+        Path(root).chmod(0o755)
+        postgres = EmbeddedPostgres(Path(root) / "pg")
+        redis = EmbeddedRedis(Path(root) / "redis")
+        database = postgres.start()
+        try:
+            redis_url = redis.start().url
+            try:
+                result = asyncio.run(run(database.url, redis_url, args))
+            finally:
+                redis.stop()
+        finally:
+            postgres.stop()
+    result["options"] = {k: v for k, v in vars(args).items() if k != "listen_helper"}
+    result["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    d = result["delivery_ms"]
+    rows = [
+        ["comments acked", f"{result['comments_acked']:,}", "", ""],
+        [
+            "deliveries received / expected",
+            f"{result['deliveries_received']:,} / {result['deliveries_expected']:,}",
+            "",
+            "",
+        ],
+        [
+            "fewest comments one viewer received",
+            f"{result['fewest_received_by_a_viewer']:,}",
+            "",
+            "",
+        ],
+        [
+            "delivery (comment taken to viewer), ms",
+            str(d.get("p50")),
+            str(d.get("p99")),
+            str(d.get("max")),
+        ],
+    ]
+    for label, key in (
+        ("send-comment ack (from when due), ms", "post_ack_ms"),
+        ("joins elsewhere before the chat, ms", "joins_before_ms"),
+        ("joins elsewhere during the chat, ms", "joins_during_ms"),
+    ):
+        figures = result[key]
+        rows.append(
+            [label, str(figures.get("p50")), str(figures.get("p99")), str(figures.get("max"))]
+        )
+    table = markdown_table(
+        f"Chat: {result['viewers']:,} viewers over two nodes, {args.rate:g} comments/s for "
+        f"{args.seconds:g} s, joins elsewhere at {args.join_rate:g}/s",
+        ["measure", "p50 (or count)", "p99", "max"],
+        rows,
+    )
+    report("chat", result, table)
+
+
+if __name__ == "__main__":
+    main()
