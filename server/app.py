@@ -60,6 +60,7 @@ from handlers.pages import dashboard
 from handlers.socket.audience import AudienceNamespace
 from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.socket.cluster import ClusterCommands
+from handlers.socket.fanout import LocalFanOut, RedisFanOut
 from handlers.socket.protocol import GuardedServer
 from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus, MemoryBus, RedisBus
@@ -129,9 +130,7 @@ def create_app(settings: Settings) -> web.Application:
         max_queued_bytes=settings.max_queued_bytes,
         async_mode="aiohttp",
         # With Redis, emits to rooms and sockets reach them on whichever node they are.
-        client_manager=(
-            socketio.AsyncRedisManager(settings.redis_url) if settings.uses_redis else None
-        ),
+        client_manager=(RedisFanOut(settings.redis_url) if settings.uses_redis else LocalFanOut()),
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
         max_http_buffer_size=settings.max_message_bytes,
