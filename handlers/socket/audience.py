@@ -201,6 +201,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             LAST_COMMENTS,
             {"breakoutId": session.breakout_id, "comments": [comment_json(c) for c in comments]},
             to=sid,
+            ignore_queue=True,  # the socket is on this node: no trip through Redis
         )
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
