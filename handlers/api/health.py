@@ -7,7 +7,7 @@ import hashlib
 from aiohttp import web
 
 from handlers.http.problems import problem
-from handlers.keys import NODE_ID, POOL, PRESENCE, REDIS, SETTINGS, WRITER
+from handlers.keys import BUS, NODE_ID, POOL, PRESENCE, REDIS, SETTINGS, WRITER
 from models.live.redis_presence import redis_answers
 from models.store.database import database_answers
 
@@ -33,7 +33,10 @@ async def readyz(request: web.Request) -> web.Response:
     reachable = await database_answers(app[POOL], READY_TIMEOUT_S)
     redis_up = not app[SETTINGS].uses_redis or await redis_answers(app[REDIS], READY_TIMEOUT_S)
     presence_up = redis_up and not app[PRESENCE].degraded
-    if reachable and not writer.degraded and presence_up:
+    # A node that does not hear the others yet (its subscription is being made again) would
+    # miss their expels, ends and releases.
+    cluster_up = app[BUS].listening
+    if reachable and not writer.degraded and presence_up and cluster_up:
         return web.json_response({"status": "ready"})
     if reachable or writer.journaling:
         state = {
@@ -44,6 +47,7 @@ async def readyz(request: web.Request) -> web.Response:
         if app[SETTINGS].uses_redis:
             state["redis"] = "reachable" if redis_up else "unreachable"
             state["presence"] = "live" if presence_up else "catching up"
+            state["cluster"] = "listening" if cluster_up else "subscribing"
         return web.json_response(state)
     return problem(503, "unavailable", "the database is not reachable")
 

@@ -70,8 +70,10 @@ class ClusterCommands:
     async def after_join(self, outcome: JoinOutcome) -> None:
         """Have the user's sessions over the device limit expelled, on whichever node."""
         for session_id in outcome.over_device_limit:
-            if not await self._publish({"kind": Kind.EXPEL, "sessionId": session_id}):
+            expel = {"kind": Kind.EXPEL, "sessionId": session_id}
+            if not await self._publish(expel):
                 await self._expel(session_id)  # at least where this node can
+                self._unsent.append(expel)  # and on the others once the bus carries it
 
     async def breakout_ended(self, breakout: Breakout) -> None:
         """Have every node close its sessions in the breakout and tell their sockets."""

@@ -44,6 +44,11 @@ class Bus(Protocol):
 
     def subscribe(self, handler: Handler) -> None: ...
 
+    @property
+    def listening(self) -> bool:
+        """Whether this node hears the others now (a Redis subscription is up)."""
+        ...
+
     async def publish(self, message: Message) -> None: ...
 
     async def start(self) -> None: ...
@@ -59,6 +64,10 @@ class MemoryBus:
 
     def subscribe(self, handler: Handler) -> None:
         self._handler = handler
+
+    @property
+    def listening(self) -> bool:
+        return True
 
     async def publish(self, message: Message) -> None:
         if self._handler is not None:
@@ -87,6 +96,10 @@ class RedisBus:
 
     def subscribe(self, handler: Handler) -> None:
         self._handler = handler
+
+    @property
+    def listening(self) -> bool:
+        return self._pubsub is not None and bool(self._pubsub.subscribed)
 
     async def publish(self, message: Message) -> None:
         await self._redis.publish(CHANNEL, json.dumps(message, separators=(",", ":")))
