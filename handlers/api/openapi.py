@@ -398,6 +398,42 @@ def _page(summary: str, params: list[Schema] | None = None, media: str = "text/h
     return op(summary, "anyone", TEXT, tag="pages", params=params, errors=(), media=media)
 
 
+def school_item(
+    noun: str, schema: str, deleting: str, *, conflicts: bool = False
+) -> dict[str, Schema]:
+    """GET, PUT, PATCH and DELETE of one school record (a school, a user) by its id."""
+    found = ("401", "403", "404", "422")
+    return {
+        "get": op(
+            f"One {noun}", READERS, wrapped(ref(schema)), params=ID, tag="schools", errors=found
+        ),
+        **{
+            method: op(
+                summary,
+                ADMINS,
+                wrapped(ref(schema)),
+                params=ID,
+                body=ref(f"{schema}Spec"),
+                tag="schools",
+                errors=found,
+            )
+            for method, summary in (
+                ("put", f"Replace a {noun}'s fields"),
+                ("patch", f"Change some of a {noun}'s fields"),
+            )
+        },
+        "delete": op(
+            deleting,
+            ADMINS,
+            None,
+            status="204",
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404", "422", *(("409",) if conflicts else ())),
+        ),
+    }
+
+
 PATHS: dict[str, dict[str, Schema]] = {
     "/api/breakouts": {
         "get": op(
@@ -540,43 +576,9 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=("401", "403", "422"),
         ),
     },
-    "/api/schools/{id}": {
-        "get": op(
-            "One school",
-            READERS,
-            wrapped(ref("School")),
-            params=ID,
-            tag="schools",
-            errors=("401", "403", "404", "422"),
-        ),
-        "put": op(
-            "Replace a school's fields",
-            ADMINS,
-            wrapped(ref("School")),
-            params=ID,
-            body=ref("SchoolSpec"),
-            tag="schools",
-            errors=("401", "403", "404", "422"),
-        ),
-        "patch": op(
-            "Change some of a school's fields",
-            ADMINS,
-            wrapped(ref("School")),
-            params=ID,
-            body=ref("SchoolSpec"),
-            tag="schools",
-            errors=("401", "403", "404", "422"),
-        ),
-        "delete": op(
-            "Delete a school without users",
-            ADMINS,
-            None,
-            status="204",
-            params=ID,
-            tag="schools",
-            errors=("401", "403", "404", "409"),
-        ),
-    },
+    "/api/schools/{id}": school_item(
+        "school", "School", "Delete a school without users (409 while it has some)", conflicts=True
+    ),
     "/api/schools/{id}/users/import": {
         "post": {
             **op(
@@ -661,43 +663,9 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=("401", "403", "409", "422"),
         ),
     },
-    "/api/users/{id}": {
-        "get": op(
-            "One user",
-            READERS,
-            wrapped(ref("User")),
-            params=ID,
-            tag="schools",
-            errors=("401", "403", "404", "422"),
-        ),
-        "put": op(
-            "Replace a user's fields",
-            ADMINS,
-            wrapped(ref("User")),
-            params=ID,
-            body=ref("UserSpec"),
-            tag="schools",
-            errors=("401", "403", "404", "422"),
-        ),
-        "patch": op(
-            "Change some of a user's fields",
-            ADMINS,
-            wrapped(ref("User")),
-            params=ID,
-            body=ref("UserSpec"),
-            tag="schools",
-            errors=("401", "403", "404", "422"),
-        ),
-        "delete": op(
-            "Erase a user with their check events, visits and alerts",
-            ADMINS,
-            None,
-            status="204",
-            params=ID,
-            tag="schools",
-            errors=("401", "403", "404"),
-        ),
-    },
+    "/api/users/{id}": school_item(
+        "user", "User", "Erase a user with their check events, visits and alerts"
+    ),
     "/api/attendances": {
         "get": op(
             "Check events by id",
