@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -28,8 +27,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,8 +42,7 @@ from bench.load import (  # noqa: E402
     raise_file_limit,
     step,
 )
-from bench.report import markdown_table, report  # noqa: E402
-from server.embedded.postgres import EmbeddedPostgres  # noqa: E402
+from bench.report import bench_postgres, markdown_table, report  # noqa: E402
 from server.embedded.redis import EmbeddedRedis  # noqa: E402
 
 BREAKOUT = "bench-chat"
@@ -58,26 +54,21 @@ _CREATED = re.compile(r'"createdAt":"([^"]+)"')
 
 
 class Listener:
-    """One viewer's socket: answers pings, times `new-comment` frames, counts them."""
+    """Times one viewer's `new-comment` frames (from the comment's createdAt) and counts them."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, latencies: list[float]) -> None:
-        self.ws = ws
+    def __init__(self, latencies: list[float]) -> None:
         self.received = 0
         self._latencies = latencies
-        self.reader = asyncio.create_task(self._read())
 
-    async def _read(self) -> None:
-        async for message in self.ws:
-            frame = message.data
-            if frame == "2":
-                await self.ws.send_str("3")
-            elif isinstance(frame, str) and frame.startswith('42["new-comment"'):
-                arrived = time.time()
-                found = _CREATED.search(frame)
-                if found is not None:
-                    created = datetime.fromisoformat(found.group(1).replace("Z", "+00:00"))
-                    self._latencies.append((arrived - created.timestamp()) * 1000)
-                    self.received += 1
+    def __call__(self, frame: str) -> None:
+        if not frame.startswith('42["new-comment"'):
+            return
+        arrived = time.time()
+        found = _CREATED.search(frame)
+        if found is not None:
+            created = datetime.fromisoformat(found.group(1).replace("Z", "+00:00"))
+            self._latencies.append((arrived - created.timestamp()) * 1000)
+            self.received += 1
 
 
 async def listen_helper(url: str, count: int, first: int) -> None:
@@ -90,16 +81,12 @@ async def listen_helper(url: str, count: int, first: int) -> None:
                 raise RuntimeError(f"join refused: {ack}")
         listeners = []
         for client in sockets:
-            client.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await client.reader
-            listeners.append(Listener(client.ws, latencies))
+            client.on_event = listener = Listener(latencies)
+            listeners.append(listener)
         sys.stdout.write("ready\n")
         sys.stdout.flush()
         await asyncio.to_thread(sys.stdin.readline)
         counts = [listener.received for listener in listeners]
-        for listener in listeners:
-            listener.reader.cancel()
     # Latencies as a histogram of whole milliseconds: 100,000s of them in one line otherwise.
     histogram: dict[int, int] = {}
     for ms in latencies:
@@ -272,19 +259,12 @@ def main() -> None:
         asyncio.run(listen_helper(url, int(count), int(first)))
         return
     raise_file_limit(4 * VIEWERS_PER_HELPER + 1000)
-    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as root:
-        Path(root).chmod(0o755)
-        postgres = EmbeddedPostgres(Path(root) / "pg")
-        redis = EmbeddedRedis(Path(root) / "redis")
-        database = postgres.start()
+    with bench_postgres() as (_, database, root):
+        redis = EmbeddedRedis(root / "redis")
         try:
-            redis_url = redis.start().url
-            try:
-                result = asyncio.run(run(database.url, redis_url, args))
-            finally:
-                redis.stop()
+            result = asyncio.run(run(database.url, redis.start().url, args))
         finally:
-            postgres.stop()
+            redis.stop()
     result["options"] = {k: v for k, v in vars(args).items() if k != "listen_helper"}
     result["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     d = result["delivery_ms"]

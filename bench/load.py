@@ -42,7 +42,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import markdown_table, report  # noqa: E402
+from bench.report import bench_postgres, markdown_table, report  # noqa: E402
 from models.auth.tokens import TokenAuthority  # noqa: E402
 from models.domain.records import Role  # noqa: E402
 from server.embedded.postgres import EmbeddedPostgres  # noqa: E402
@@ -150,13 +150,15 @@ class Target:
 
 
 class Client:
-    """One socket; a reader task answers pings and hands each ack to the call awaiting it."""
+    """One socket; a reader task answers pings, hands each ack to the call awaiting it, and
+    each event frame (`42[...]`, raw) to `on_event` when one is set."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.next_id = 0
         self.in_room: str | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.on_event: Callable[[str], None] | None = None
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -169,6 +171,8 @@ class Client:
                 future = self.pending.pop(int(frame[2:cut]), None)
                 if future is not None and not future.done():
                     future.set_result(json.loads(frame[cut:])[0])
+            elif self.on_event is not None and isinstance(frame, str) and frame.startswith("42"):
+                self.on_event(frame)
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(ConnectionError("socket closed"))
@@ -652,17 +656,11 @@ def main() -> None:
     if limit < min(options.hold, HOLD_PER_PROCESS) + options.clients + 256:
         parser.error(f"open-file limit {limit} is too low")
 
-    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as root:
-        Path(root).chmod(0o755)
-        embedded = EmbeddedPostgres(Path(root) / "pg")
-        running = embedded.start()
-        try:
-            runs = [
-                asyncio.run(one_run(embedded, running.url, running.port, options))
-                for _ in range(args.runs)
-            ]
-        finally:
-            embedded.stop()
+    with bench_postgres() as (embedded, running, _):
+        runs = [
+            asyncio.run(one_run(embedded, running.url, running.port, options))
+            for _ in range(args.runs)
+        ]
 
     summary: dict[str, Any] = {"ours": medians(runs, "ours"), "bare": medians(runs, "bare")}
     summary["durability"] = {

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from server.embedded.postgres import EmbeddedPostgres, RunningPostgres
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -26,3 +31,19 @@ def report(name: str, result: dict[str, Any], table: list[str]) -> None:
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS_DIR / f"{name}.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))  # noqa: T201 - a benchmark reports on stdout
+
+
+@contextlib.contextmanager
+def bench_postgres() -> Iterator[tuple[EmbeddedPostgres, RunningPostgres, Path]]:
+    """A PostgreSQL of the benchmark's own, in a scratch directory every user can reach (an
+    embedded PostgreSQL started as root runs as its own system user); stopped and removed
+    after. Yields it, its running address, and the scratch directory."""
+    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as scratch:
+        root = Path(scratch)
+        root.chmod(0o755)
+        embedded = EmbeddedPostgres(root / "pg")
+        running = embedded.start()
+        try:
+            yield embedded, running, root
+        finally:
+            embedded.stop()

@@ -28,13 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.load import SECRET, Target, free_port  # noqa: E402
-from bench.report import markdown_table, report  # noqa: E402
+from bench.report import bench_postgres, markdown_table, report  # noqa: E402
 from models.auth.tokens import TokenAuthority  # noqa: E402
 from models.domain.records import Role  # noqa: E402
 from models.jobs.seed import SeedPlan, seed  # noqa: E402
 from models.reports.rollups import roll_up_all  # noqa: E402
 from models.store.migrate import apply_migrations  # noqa: E402
-from server.embedded.postgres import EmbeddedPostgres  # noqa: E402
 
 # School days over 31 days x pupils x ~1.9 events a day of presence: about 300,000 events.
 SCHOOL = SeedPlan(org_id="bench-school", schools=1, users_per_school=7_200, days=31, breakouts=0)
@@ -150,14 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per report (7)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as root:
-        Path(root).chmod(0o755)
-        embedded = EmbeddedPostgres(Path(root) / "pg")
-        running = embedded.start()
-        try:
-            result = asyncio.run(run(running.url, args.repeat))
-        finally:
-            embedded.stop()
+    with bench_postgres() as (_, running, _root):
+        result = asyncio.run(run(running.url, args.repeat))
     result["when"] = datetime.now(UTC).isoformat(timespec="seconds")
     data = result["data"]
     rows = [
