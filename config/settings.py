@@ -300,7 +300,8 @@ class Settings:
         "COMMENTS_ON_JOIN",
         "50",
         _parse_non_negative_int,
-        "the newest comments a socket is sent (`last-comments`) when it joins a breakout",
+        "the newest comments a socket is sent (`last-comments`) when it joins a breakout; `0`: "
+        "none, and no read on join",
     )
     comment_rate_per_min: float = setting(
         "COMMENT_RATE_PER_MIN",

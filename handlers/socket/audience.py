@@ -116,8 +116,8 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._app[BROADCASTER].joined(outcome)
         await self._app[COMMANDS].after_join(outcome)
         session = outcome.session
-        # After the ack: the join's latency does not wait for the read.
-        self.server.start_background_task(self._send_last_comments, sid, session)
+        if self._settings.comments_on_join:  # after the ack: the join does not wait for it
+            self.server.start_background_task(self._send_last_comments, sid, session)
         return {
             "ok": True,
             "sessionId": session.session_id,

@@ -188,3 +188,15 @@ async def test_comments_are_text_never_markup_and_come_a_page_at_a_time(
     assert [c["text"] for c in rest["data"]] == ["third"]
     _, text = await api.text(f"/api/breakouts/{breakout}/comments?format=csv")
     assert "'=HYPERLINK" in text  # a spreadsheet shows it, never runs it
+
+
+async def test_no_comments_on_join_sends_none(make_server: Any, connect: Any) -> None:
+    server = await make_server(comments_on_join=0)
+    breakout = new_breakout_id()
+    ada = await connect(server, server.token("ada"))
+    await ada.call("join-chat-room", {"breakoutId": breakout})
+    assert (await post(ada, breakout, "hi"))["ok"]
+    late = await connect(server, server.token("late"))
+    await late.call("join-chat-room", {"breakoutId": breakout})
+    with pytest.raises(TimeoutError):
+        await late.next("last-comments", 0.5)
