@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from playwright.async_api import Page, expect
 
+from handlers.keys import SIO
 from models.domain.records import Role
 from tests.support.api import Api
 from tests.support.clients import IPHONE
@@ -324,3 +325,22 @@ async def test_a_host_reads_the_chat_live_deletes_a_comment_and_mutes_its_author
     )
     refused = await viewer.call("send-comment", {"breakoutId": breakout, "text": "hello?"})
     assert refused["error"]["code"] == "forbidden"
+
+
+async def test_a_viewer_whose_connection_drops_shows_as_reconnecting(
+    page: Page, server: RunningServer, connect: Any
+) -> None:
+    org, breakout = org_of_test(), f"blip-{secrets.token_hex(3)}"
+    host = server.token("h", role=Role.HOST, org=org)
+    await page.goto(link(server, f"/dashboard/breakouts/{breakout}", host))
+    await expect(page.locator("#socket-status")).to_have_text("Live")
+    viewer = await connect(server, server.token("u1", name="Blip", org=org))
+    ack = await viewer.call("join-chat-room", {"breakoutId": breakout})
+    row = page.locator(f"#viewers tr[data-session='{ack['sessionId']}']")
+    await expect(row.locator(".state")).to_have_text("live")
+    host_sid = next(iter(server.app[SIO].manager.rooms["/"].get(f"staff-{org}", {})), None)
+    for sid, engine_socket in list(server.app[SIO].eio.sockets.items()):
+        if server.app[SIO].manager.sid_from_eio_sid(sid, "/") != host_sid:
+            engine_socket.drop()  # the viewer's TCP connection is cut: it may still resume
+    await expect(row.locator(".state")).to_have_text("reconnecting", timeout=3000)
+    await expect(page.locator("#viewer-count")).to_have_text("1")  # still counted meanwhile
