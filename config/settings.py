@@ -309,6 +309,13 @@ class Settings:
         _parse_positive_float,
         "comments one user may post per minute on one node (a burst of 5); past it `rate_limited`",
     )
+    activity_rate_per_min: float = setting(
+        "ACTIVITY_RATE_PER_MIN",
+        "30",
+        _parse_positive_float,
+        "`activity` reports one socket may make per minute (a burst of 10); past it they are "
+        "refused (`rate_limited`) and its last accepted state holds",
+    )
     geoip_db: Path | None = setting(
         "GEOIP_DB",
         "",

@@ -20,6 +20,7 @@ from models.cluster.bus import Bus
 from models.cluster.nodes import NodeRegistry
 from models.live.chat import Chat
 from models.live.desk import Attendance
+from models.live.engagement import Engagement
 from models.live.presence import KeptPresence
 from models.reports.breakouts import BreakoutReports
 from models.reports.schools import SchoolReports
@@ -56,3 +57,4 @@ BREAKOUT_REPORTS = web.AppKey("breakout_reports", BreakoutReports)
 BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
 COMMANDS = web.AppKey("commands", ClusterCommands)
 CHAT = web.AppKey("chat", Chat)
+ENGAGEMENT = web.AppKey("engagement", Engagement)

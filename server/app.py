@@ -42,6 +42,7 @@ from handlers.keys import (
     CHAT,
     CHECKINS,
     COMMANDS,
+    ENGAGEMENT,
     ENRICHER,
     METRICS,
     NODE_ID,
@@ -69,6 +70,7 @@ from models.domain.records import ExitReason, now_ms
 from models.jobs.retention import RETENTION_EVERY_S, purge_round
 from models.live.chat import Chat
 from models.live.desk import Attendance
+from models.live.engagement import Engagement
 from models.live.presence import KeptPresence, MemoryPresence
 from models.live.redis_presence import RedisPresence, connect_redis
 from models.reports.breakouts import BreakoutReports
@@ -187,6 +189,7 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_breakouts, sets=(BREAKOUTS,), needs=(POOL,)),
         Resource(_attendance, sets=(ATTENDANCE,), needs=(WRITER, BREAKOUTS, PRESENCE)),
         Resource(_chat, sets=(CHAT,), needs=(POOL, WRITER, ATTENDANCE, BREAKOUTS)),
+        Resource(_engagement, sets=(ENGAGEMENT,), needs=(WRITER, ATTENDANCE, PRESENCE)),
         Resource(_schools, sets=(SCHOOLS,), needs=(POOL,)),
         Resource(_checkins, sets=(CHECKINS,), needs=(POOL,)),
         Resource(_school_reports, sets=(SCHOOL_REPORTS,), needs=(POOL,)),
@@ -368,6 +371,16 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         app[BREAKOUTS],
         on_join=settings.comments_on_join,
         rate_per_min=settings.comment_rate_per_min,
+    )
+    yield
+
+
+async def _engagement(app: web.Application) -> AsyncIterator[None]:
+    app[ENGAGEMENT] = Engagement(
+        app[WRITER],
+        app[ATTENDANCE],
+        app[PRESENCE],
+        rate_per_min=app[SETTINGS].activity_rate_per_min,
     )
     yield
 

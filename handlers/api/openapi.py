@@ -103,6 +103,78 @@ SCHEMAS: dict[str, Schema] = {
         device=nullable("string"),
         state={"enum": ["live", "reconnecting"]},
         awaySince=nullable("string", format="date-time"),
+        activity={"enum": ["visible", "hidden", "playing", "paused", "idle", None]},
+        activitySince=nullable("string", format="date-time"),
+    ),
+    "EngagedTime": obj(
+        [
+            "attendedSeconds",
+            "activeSeconds",
+            "idleSeconds",
+            "pausedSeconds",
+            "hiddenSeconds",
+            "unknownSeconds",
+        ],
+        attendedSeconds=NUMBER,
+        activeSeconds=NUMBER,
+        idleSeconds=NUMBER,
+        pausedSeconds=NUMBER,
+        hiddenSeconds=NUMBER,
+        unknownSeconds=NUMBER,
+    ),
+    "UserAnalytics": {
+        "allOf": [
+            ref("EngagedTime"),
+            obj(
+                [
+                    "userId",
+                    "firstSeen",
+                    "lastSeen",
+                    "sessions",
+                    "devices",
+                    "deviceMix",
+                    "locationMix",
+                    "comments",
+                ],
+                userId=TEXT,
+                userName=nullable("string"),
+                firstSeen=TIME,
+                lastSeen=TIME,
+                sessions=COUNT,
+                liveSessions=COUNT,
+                openSessions=COUNT,
+                devices=COUNT,
+                deviceMix={"type": "object", "additionalProperties": COUNT},
+                locationMix={"type": "object", "additionalProperties": COUNT},
+                comments=COUNT,
+            ),
+        ]
+    },
+    "BreakoutAnalytics": obj(
+        ["breakoutId", "summary", "users"],
+        breakoutId=TEXT,
+        summary={
+            "allOf": [
+                ref("EngagedTime"),
+                obj(
+                    [
+                        "users",
+                        "sessions",
+                        "comments",
+                        "commenters",
+                        "reportingUsers",
+                        "activeShare",
+                    ],
+                    users=COUNT,
+                    sessions=COUNT,
+                    comments=COUNT,
+                    commenters=COUNT,
+                    reportingUsers=COUNT,
+                    activeShare=nullable("number"),
+                ),
+            ]
+        },
+        users={"type": "array", "items": ref("UserAnalytics")},
     ),
     "Session": obj(
         ["userId", "breakoutId", "sessionId", "sessionType", "entryTimestamp", "attended"],
@@ -152,6 +224,9 @@ SCHEMAS: dict[str, Schema] = {
         onDemandSeconds=NUMBER,
         onDemandSessions=COUNT,
         openSessions=COUNT,
+        activeSeconds=NUMBER,
+        idleSeconds=NUMBER,
+        comments=COUNT,
         percent=nullable("number"),
         present=FLAG,
     ),
@@ -538,6 +613,26 @@ PATHS: dict[str, dict[str, Schema]] = {
                     schema={"type": "integer", "minimum": 1, "maximum": 86400},
                     why="seconds a bucket (at most 2000 buckets)",
                 ),
+                *FORMAT,
+            ],
+            csv=True,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/breakouts/{breakout_id}/analytics": {
+        "get": op(
+            "Per user: first and last seen, sessions, devices, device and location mix, "
+            "comments, active and idle time; the breakout's engagement summary (CSV: every user)",
+            READERS,
+            obj(
+                ["data", "next_cursor"],
+                data=ref("BreakoutAnalytics"),
+                next_cursor=nullable("string"),
+            ),
+            params=[
+                *BREAKOUT,
+                param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100_000}),
+                param("cursor", why="the previous page's next_cursor"),
                 *FORMAT,
             ],
             csv=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
@@ -13,6 +15,7 @@ from handlers.wire.records import Json
 from models.domain.fields import iso_ms, parse_count
 from models.domain.records import now_ms
 from models.reports.breakouts import BreakoutPeriod, BreakoutReport
+from models.reports.engagement import EngagedTime, UserAnalytics
 
 USER_FIELDS = (
     "userId",
@@ -24,6 +27,9 @@ USER_FIELDS = (
     "onDemandSeconds",
     "onDemandSessions",
     "openSessions",
+    "activeSeconds",
+    "idleSeconds",
+    "comments",
     "percent",
     "present",
 )
@@ -44,6 +50,9 @@ def _users_json(report: BreakoutReport) -> list[Json]:
                     round(user.on_demand_seconds, 3),
                     user.on_demand_sessions,
                     user.open_sessions,
+                    round(user.active_seconds, 3),
+                    round(user.idle_seconds, 3),
+                    user.comments,
                     user.percent,
                     user.present,
                 ),
@@ -83,6 +92,94 @@ async def breakout_attendance(request: web.Request) -> web.Response:
             "users": users,
         },
         next_cursor=report.users[-1].user_id if full_page else None,
+    )
+
+
+def _time_json(time: EngagedTime) -> Json:
+    return {
+        "attendedSeconds": round(time.attended_seconds, 3),
+        "activeSeconds": round(time.active_seconds, 3),
+        "idleSeconds": round(time.idle_seconds, 3),
+        "pausedSeconds": round(time.paused_seconds, 3),
+        "hiddenSeconds": round(time.hidden_seconds, 3),
+        "unknownSeconds": round(time.unknown_seconds, 3),
+    }
+
+
+def _analytics_json(user: UserAnalytics) -> Json:
+    return {
+        "userId": user.user_id,
+        "userName": user.user_name,
+        "firstSeen": iso_ms(user.first_seen),
+        "lastSeen": iso_ms(user.last_seen),
+        "sessions": user.sessions,
+        "liveSessions": user.live_sessions,
+        "openSessions": user.open_sessions,
+        "devices": user.devices,
+        "deviceMix": user.device_mix,
+        "locationMix": user.location_mix,
+        "comments": user.comments,
+        **_time_json(user.time),
+    }
+
+
+# The CSV's columns, in the JSON's order.
+ANALYTICS_FIELDS = (
+    "userId",
+    "userName",
+    "firstSeen",
+    "lastSeen",
+    "sessions",
+    "liveSessions",
+    "openSessions",
+    "devices",
+    "deviceMix",
+    "locationMix",
+    "comments",
+    "attendedSeconds",
+    "activeSeconds",
+    "idleSeconds",
+    "pausedSeconds",
+    "hiddenSeconds",
+    "unknownSeconds",
+)
+
+
+async def breakout_analytics(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    wanted = path_id(request, "breakout_id")
+    as_csv, page = read_query(
+        request,
+        lambda q: (wants_csv(q, request), page_of(q, default=MAX_PAGE, most=MAX_REPORT_PAGE)),
+    )
+    found = await request.app[BREAKOUT_REPORTS].analytics(
+        identity, wanted, page.cursor or "", None if as_csv else page.limit
+    )
+    users = [_analytics_json(user) for user in found.users]
+    if as_csv:  # an export: every user, each mix as a JSON object in its cell
+        rows = [
+            {
+                **user,
+                "deviceMix": json.dumps(user["deviceMix"]),
+                "locationMix": json.dumps(user["locationMix"]),
+            }
+            for user in users
+        ]
+        return csv_response(rows, ANALYTICS_FIELDS, f"analytics-{wanted}.csv")
+    summary = found.summary
+    attended = summary.time.attended_seconds
+    shown: Json = {
+        "users": summary.users,
+        "sessions": summary.sessions,
+        "comments": summary.comments,
+        "commenters": summary.commenters,
+        "reportingUsers": summary.reporting,
+        **_time_json(summary.time),
+        "activeShare": round(summary.time.active_seconds / attended, 4) if attended else None,
+    }
+    return data_response(
+        {"breakoutId": wanted, "summary": shown, "users": users},
+        next_cursor=found.users[-1].user_id if len(found.users) == page.limit else None,
     )
 
 
@@ -178,4 +275,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/breakouts/{breakout_id}/timeline", breakout_timeline)
     app.router.add_get("/api/breakouts/{breakout_id}/breakdowns", breakout_breakdowns)
     app.router.add_get("/api/breakouts/{breakout_id}/attendance", breakout_attendance)
+    app.router.add_get("/api/breakouts/{breakout_id}/analytics", breakout_analytics)
     app.router.add_get("/api/attendances/aggregate/breakouts", org_breakouts_aggregate)

@@ -11,10 +11,20 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from handlers.keys import ATTENDANCE, BROADCASTER, CHAT, COMMANDS, ENRICHER, SETTINGS, TOKENS
+from handlers.keys import (
+    ATTENDANCE,
+    BROADCASTER,
+    CHAT,
+    COMMANDS,
+    ENGAGEMENT,
+    ENRICHER,
+    SETTINGS,
+    TOKENS,
+)
 from handlers.socket.acks import acked, error_ack
 from handlers.socket.clients import client_info, request_profile
 from handlers.socket.payloads import (
+    activity_request,
     breakout_request,
     comment_id_request,
     comment_request,
@@ -191,6 +201,15 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self._app[COMMANDS].user_muted(identity.org_id, breakout_id, user_id)
         return {"ok": True, "breakoutId": breakout_id, "userId": user_id, "until": iso_ms(until)}
 
+    @acked
+    async def on_activity(self, sid: str, payload: object = None, *_extra: object) -> Json:
+        """What the viewer is doing now; clients need not ask for the ack."""
+        breakout_id, state = activity_request(payload)
+        activity = await self._app[ENGAGEMENT].report(sid, breakout_id, state)
+        if activity is not None:
+            self._app[BROADCASTER].activity(activity)
+        return {"ok": True, "breakoutId": breakout_id, "state": state.value}
+
     async def _send_last_comments(self, sid: str, session: AttendanceSession) -> None:
         try:
             comments = await self._app[CHAT].on_join(session.org_id, session.breakout_id)
@@ -206,6 +225,7 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
         self._event_limits.pop(sid, None)
+        self._app[ENGAGEMENT].forget(sid)
         attendance = self._app[ATTENDANCE]
         left_at = self.server.left_at(sid, self.namespace)
         try:

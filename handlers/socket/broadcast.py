@@ -8,14 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers.wire.names import PRESENCE_DIFF, VIEWER_COUNT, chat_room, watchers_room
-from handlers.wire.records import Json, leave_json, viewer_json
+from handlers.wire.records import Json, activity_json, leave_json, viewer_json
 from models.cluster.bus import Bus, Kind
 from models.domain.fields import iso_ms
-from models.domain.records import ExitReason, ids_of_place
+from models.domain.records import ExitReason, ids_of_place, org_place
 from models.live.desk import ExitOutcome, JoinOutcome
 from models.live.presence import Away, PresenceStore
 from models.runtime.loops import Loop
 from models.runtime.metrics import Metrics
+from models.store.activity import Activity
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class _Pending:
     states: list[Json] = field(default_factory=list)
     # The sessions in `joins`: a join storm into one breakout must not cost a scan per join.
     joined: set[str] = field(default_factory=set)
+    # What viewers say they are doing: the last change of each session in the interval.
+    activities: dict[str, Json] = field(default_factory=dict)
 
 
 class PresenceBroadcaster:
@@ -89,6 +92,11 @@ class PresenceBroadcaster:
             leave_json(session.user_id, session.session_id, reason, session.exit_ts)
         )
 
+    def activity(self, activity: Activity) -> None:
+        """A viewer's client says it is doing something else now."""
+        place = org_place(activity.org_id, activity.breakout_id)
+        self._pending_of(place).activities[activity.session_id] = activity_json(activity)
+
     def gone(self, away: Away) -> None:
         """A viewer whose window to resume ran out: it left when last heard."""
         self._pending_of(away.place).leaves.append(
@@ -128,6 +136,7 @@ class PresenceBroadcaster:
                 later.joins[:0], later.leaves[:0] = changes.joins, changes.leaves
                 later.states[:0] = changes.states
                 later.joined |= changes.joined
+                later.activities = changes.activities | later.activities
             raise
         updates = [
             {
@@ -137,6 +146,7 @@ class PresenceBroadcaster:
                 "joins": changes.joins,
                 "leaves": changes.leaves,
                 "states": changes.states,
+                "activities": list(changes.activities.values()),
             }
             for (place, changes), count in zip(pending.items(), counts, strict=True)
         ]
@@ -156,7 +166,9 @@ class PresenceBroadcaster:
                     "breakoutId": breakout_id,
                     "joins": update["joins"],
                     "leaves": update["leaves"],
-                    "states": update.get("states", []),  # absent from a node not yet updated
+                    # Absent from a node not yet updated.
+                    "states": update.get("states", []),
+                    "activities": update.get("activities", []),
                 }
                 await self._emit_here(PRESENCE_DIFF, diff, [watchers_room(place)])
             except Exception:  # one breakout's failure must not stop the others' updates

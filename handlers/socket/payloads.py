@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from models.domain.errors import InvalidPayload
 from models.domain.fields import parse_id
-from models.domain.records import SessionType
+from models.domain.records import ActivityState, SessionType
 from models.live.chat import MAX_COMMENT_CHARS, MAX_COMMENTS_BEFORE, MAX_MUTE_MINUTES
 
 T = TypeVar("T")
@@ -126,6 +126,21 @@ def comment_id_request(payload: object) -> tuple[str, str]:
     return (
         _field(parse_id, fields.get("breakoutId"), "breakoutId"),
         _field(parse_id, fields.get("commentId"), "commentId"),
+    )
+
+
+def _activity_state(value: object) -> ActivityState:
+    if not isinstance(value, str) or value not in {state.value for state in ActivityState}:
+        raise ValueError(f"must be one of {', '.join(state.value for state in ActivityState)}")
+    return ActivityState(value)
+
+
+def activity_request(payload: object) -> tuple[str, ActivityState]:
+    """`{breakoutId, state}`."""
+    fields = _object(payload)
+    return (
+        _field(parse_id, fields.get("breakoutId"), "breakoutId"),
+        _field(_activity_state, fields.get("state"), "state"),
     )
 
 

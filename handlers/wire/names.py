@@ -11,6 +11,7 @@ SEND_COMMENT = "send-comment"
 COMMENTS_BEFORE = "comments-before"
 DELETE_COMMENT = "delete-comment"
 MUTE_USER = "mute-user"
+ACTIVITY = "activity"
 CLIENT_EVENTS = frozenset(
     {
         JOIN_CHAT_ROOM,
@@ -21,6 +22,7 @@ CLIENT_EVENTS = frozenset(
         COMMENTS_BEFORE,
         DELETE_COMMENT,
         MUTE_USER,
+        ACTIVITY,
     }
 )
 # Called by the server itself, never by a client (protocol.GuardedServer sees to that).

@@ -9,6 +9,7 @@ from typing import Any, ParamSpec
 from models.domain.fields import iso_ms
 from models.domain.records import AttendanceSession, Breakout
 from models.live.presence import Viewer
+from models.store.activity import Activity
 from models.store.comments import Comment
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,19 @@ def viewer_json(viewer: Viewer) -> Json:
         # `reconnecting` while its connection is lost and its client may resume the session.
         "state": "live" if viewer.away_since is None else "reconnecting",
         "awaySince": iso_ms(viewer.away_since),
+        # What its client last said it is doing (README "Engagement"); null until it says.
+        "activity": viewer.activity,
+        "activitySince": iso_ms(viewer.activity_since),
+    }
+
+
+def activity_json(activity: Activity) -> Json:
+    """A presence-diff change of what a viewer is doing."""
+    return {
+        "userId": activity.user_id,
+        "sessionId": activity.session_id,
+        "activity": activity.state.value,
+        "since": iso_ms(activity.at),
     }
 
 

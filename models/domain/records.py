@@ -30,6 +30,20 @@ class ExitReason(StrEnum):
     SHUTDOWN = "shutdown"
 
 
+class ActivityState(StrEnum):
+    """What a viewer's client says it is doing (README "Engagement")."""
+
+    VISIBLE = "visible"  # the page is in front (and no stream plays, or none is paused)
+    HIDDEN = "hidden"  # the tab or app is in the background
+    PLAYING = "playing"  # the stream plays in a visible page
+    PAUSED = "paused"  # the stream is paused
+    IDLE = "idle"  # no input for a while, the stream not playing
+
+
+# Time in these states is the user's active time.
+ACTIVE_STATES = frozenset({ActivityState.VISIBLE, ActivityState.PLAYING})
+
+
 def now_ms() -> datetime:
     """The current UTC time cut to milliseconds, the precision of the wire format.
 

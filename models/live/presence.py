@@ -31,6 +31,10 @@ class Viewer:
     device: str | None
     # Set while its connection is lost and its client may still resume it: when last heard.
     away_since: datetime | None = None
+    # What its client last said it is doing (an ActivityState's value), and since when; None
+    # until it says (and again after a resume, until it says again).
+    activity: str | None = None
+    activity_since: datetime | None = None
 
     @classmethod
     def of(cls, session: AttendanceSession) -> Viewer:
@@ -87,6 +91,11 @@ class PresenceStore(Protocol):
         """Remove the viewers still away whose time ran out, and return them. With several
         nodes, each such viewer is returned to one of them alone."""
 
+    async def set_activity(
+        self, breakout_id: str, session_id: str, activity: str, since: datetime
+    ) -> None:
+        """Note what a viewer shown in the breakout is doing (absent: nothing changes)."""
+
     async def counts(self, breakout_ids: Sequence[str]) -> list[int]:
         """The viewer count of each breakout, read together (one round trip)."""
 
@@ -103,7 +112,9 @@ class MemoryPresence:
     async def add(self, breakout_id: str, viewer: Viewer) -> Added:
         room = self._rooms.setdefault(breakout_id, {})
         new = viewer.session_id not in room
-        room[viewer.session_id] = dataclasses.replace(viewer, away_since=None)
+        room[viewer.session_id] = dataclasses.replace(
+            viewer, away_since=None, activity=None, activity_since=None
+        )
         self._away_until.pop((breakout_id, viewer.session_id), None)
         mine = sorted(
             (v for v in room.values() if v.user_id == viewer.user_id),
@@ -139,6 +150,14 @@ class MemoryPresence:
                 await self.remove(place, viewer.user_id, session_id)
             self._away_until.pop((place, session_id), None)
         return gone
+
+    async def set_activity(
+        self, breakout_id: str, session_id: str, activity: str, since: datetime
+    ) -> None:
+        room = self._rooms.get(breakout_id, {})
+        viewer = room.get(session_id)
+        if viewer is not None:
+            room[session_id] = dataclasses.replace(viewer, activity=activity, activity_since=since)
 
     async def counts(self, breakout_ids: Sequence[str]) -> list[int]:
         return [len(self._rooms.get(breakout_id, ())) for breakout_id in breakout_ids]
@@ -219,6 +238,20 @@ class KeptPresence:
         self._kept_here += 1
         return len(room)
 
+    async def set_activity(
+        self, breakout_id: str, session_id: str, activity: str, since: datetime
+    ) -> None:
+        room = self._mine.get(breakout_id, {})
+        if session_id in room:
+            viewer, until = room[session_id]
+            changed = dataclasses.replace(viewer, activity=activity, activity_since=since)
+            room[session_id] = (changed, until)
+        if not self._dirty:
+            try:
+                await self._store.set_activity(breakout_id, session_id, activity, since)
+            except Exception as exc:
+                self._failed(exc)
+
     async def sweep_away(self, now: datetime) -> list[Away]:
         if self._dirty:
             return []  # restore first: the store may lack this node's marks
@@ -266,6 +299,10 @@ class KeptPresence:
 
     async def _put_back(self, place: str, viewer: Viewer, until: datetime | None) -> None:
         await self._store.add(place, dataclasses.replace(viewer, away_since=None))
+        if viewer.activity is not None and viewer.activity_since is not None:
+            await self._store.set_activity(
+                place, viewer.session_id, viewer.activity, viewer.activity_since
+            )
         if until is not None and viewer.away_since is not None:
             away = Away(place, viewer.user_id, viewer.session_id, viewer.away_since)
             await self._store.mark_away(away, until)

@@ -22,7 +22,9 @@ _DEVICES_PREFIX = "d:"
 _AWAY_PREFIX = "w:"
 # One sorted set for the whole cluster: "place\nsession\nuser" by the end of its window (ms).
 _AWAY_DUE_KEY = "away"
-_KEYS = (_KEY_PREFIX, _DEVICES_PREFIX, _AWAY_PREFIX, _AWAY_DUE_KEY)
+# One hash per breakout: session id -> "state sinceMs", what its client last said it does.
+_ACTIVITY_PREFIX = "s:"
+_KEYS = (_KEY_PREFIX, _DEVICES_PREFIX, _AWAY_PREFIX, _AWAY_DUE_KEY, _ACTIVITY_PREFIX)
 SWEEP_MAX = 1000
 # One key per store (per process), renewed at each look: gone means Redis lost our viewers.
 _MARKER_PREFIX = "m:"
@@ -66,12 +68,13 @@ def devices_key(breakout_id: str) -> str:
 
 # Every change of a batch is applied by one script call, in order, each atomically: a join
 # storm costs Redis one command and the client one reply to read, not one per change. The
-# changes travel as one JSON argument, the key names as four more:
+# changes travel as one JSON argument, the key name prefixes as five more:
 #   ["a", breakoutId, sessionId, card, userId, sinceMs] -> {count, the user's devices, new}
 #   ["r", breakoutId, sessionId, userId]                -> viewer count
 #   ["m", breakoutId, sessionId, userId, awaySinceMs, untilMs] -> viewer count
 #   ["s", nowMs, limit] -> the viewers still away whose time ran out, removed:
 #                          {{breakoutId, sessionId, userId, awaySinceMs}, ...}
+#   ["t", breakoutId, sessionId, state, sinceMs] -> 1 if the viewer is shown (and noted), else 0
 # The script builds its keys from the breakout ids, so the store needs one Redis server (or a
 # primary), not Redis Cluster. The device entry of a user is a short list (one session for most
 # users), so it lives in a hash field instead of a key of its own: a key per session would cost
@@ -84,6 +87,7 @@ local function remove(breakout, session, user)
   local devices = ARGV[3] .. breakout
   redis.call('HDEL', viewers, session)
   redis.call('HDEL', ARGV[4] .. breakout, session)
+  redis.call('HDEL', ARGV[6] .. breakout, session)
   local listed = redis.call('HGET', devices, user)
   if listed then
     local kept = {}
@@ -110,6 +114,7 @@ for i, op in ipairs(cjson.decode(ARGV[1])) do
     local user = op[5]
     local new = redis.call('HSET', viewers, session, op[4])
     redis.call('HDEL', ARGV[4] .. op[2], session)
+    redis.call('HDEL', ARGV[6] .. op[2], session)
     local entry = session .. ':' .. op[6]
     local listed = redis.call('HGET', devices, user)
     if not listed then
@@ -129,6 +134,13 @@ for i, op in ipairs(cjson.decode(ARGV[1])) do
       redis.call('ZADD', ARGV[5], op[6], op[2] .. '\\n' .. op[3] .. '\\n' .. op[4])
     end
     results[i] = redis.call('HLEN', viewers)
+  elseif op[1] == 't' then
+    if redis.call('HEXISTS', ARGV[2] .. op[2], op[3]) == 1 then
+      redis.call('HSET', ARGV[6] .. op[2], op[3], op[4] .. ' ' .. op[5])
+      results[i] = 1
+    else
+      results[i] = 0
+    end
   else
     local gone = {}
     local due = redis.call('ZRANGEBYSCORE', ARGV[5], '-inf', op[2], 'LIMIT', 0, op[3])
@@ -165,10 +177,16 @@ def encode_viewer(viewer: Viewer) -> str:
     return json.dumps(card, separators=(",", ":"), ensure_ascii=False)
 
 
-def decode_viewer(session_id: str, card: str, away_since: datetime | None = None) -> Viewer:
+def decode_viewer(
+    session_id: str, card: str, away_since: datetime | None = None, activity: str | None = None
+) -> Viewer:
+    """A viewer from its card, its away mark and its activity ("state sinceMs")."""
     user_id, name, since_ms, city, country_code, browser, os, device = json.loads(card)
+    state, _, activity_ms = (activity or "").partition(" ")
     return Viewer(
         away_since=away_since,
+        activity=state or None,
+        activity_since=_from_ms(activity_ms) if activity_ms else None,
         user_id=user_id,
         name=name,
         session_id=session_id,
@@ -224,6 +242,11 @@ class RedisPresence:
             for place, session, user, since in gone
         ]
 
+    async def set_activity(
+        self, breakout_id: str, session_id: str, activity: str, since: datetime
+    ) -> None:
+        await self._change(["t", breakout_id, session_id, activity, _ms(since)])
+
     async def _change(self, op: list[str]) -> Any:
         change = _Change(op, asyncio.get_running_loop().create_future())
         self._pending.append(change)
@@ -274,10 +297,14 @@ class RedisPresence:
         async with self._redis.pipeline(transaction=True) as pipeline:
             pipeline.hgetall(presence_key(breakout_id))
             pipeline.hgetall(_AWAY_PREFIX + breakout_id)
-            cards, away = await pipeline.execute()
+            pipeline.hgetall(_ACTIVITY_PREFIX + breakout_id)
+            cards, away, activity = await pipeline.execute()
         away_since = {_text(session): _from_ms(_text(ms)) for session, ms in away.items()}
+        doing = {_text(session): _text(noted) for session, noted in activity.items()}
         viewers = [
-            decode_viewer(_text(field), _text(card), away_since.get(_text(field)))
+            decode_viewer(
+                _text(field), _text(card), away_since.get(_text(field)), doing.get(_text(field))
+            )
             for field, card in cards.items()
         ]
         return sorted(viewers, key=lambda viewer: viewer.since)

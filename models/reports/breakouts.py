@@ -17,6 +17,7 @@ from models.domain.records import (
     ids_of_place,
     org_place,
 )
+from models.reports.engagement import BreakoutAnalytics, fetch_analytics
 from models.reports.rules import BreakoutPolicy, BreakoutRules, Period, period_end, report_range
 from models.store.breakouts import BreakoutDirectory
 from models.store.database import record_of
@@ -26,7 +27,8 @@ SELECT_FIRST_ENTRY = """
 SELECT min(entry_ts) FROM attendance_sessions WHERE org_id = $1 AND breakout_id = $2
 """
 # Per user: attended live time (closed sessions, overlaps once), sessions, first join, last
-# leave, time watching the recording, and sessions still open; one page of users from after
+# leave, time watching the recording, sessions still open, active and idle time (the view
+# user_engagement) and comments still shown; one page of users from after
 # $5, with totals over all of them. $1: the breakout's place (org_id/id); $6: the seconds the
 # breakout's rule requires (BreakoutPolicy.required_seconds).
 SELECT_BREAKOUT_ATTENDANCE = """
@@ -50,16 +52,32 @@ still_in AS (
       AND exit_ts IS NULL
     GROUP BY user_id
 ),
+engaged AS (
+    SELECT user_id, active_seconds, idle_seconds
+    FROM user_engagement
+    WHERE org_id = split_part($1, '/', 1) AND breakout_id = split_part($1, '/', 2)
+),
+posted AS (
+    SELECT user_id, count(*)::integer AS comments
+    FROM comments
+    WHERE org_id = split_part($1, '/', 1) AND breakout_id = split_part($1, '/', 2)
+      AND deleted_at IS NULL
+    GROUP BY user_id
+),
 everyone AS (
     SELECT coalesce(a.user_id, w.user_id, o.user_id) AS user_id,
            coalesce(a.user_name, w.user_name, o.user_name) AS user_name,
            coalesce(a.seconds, 0) AS seconds, coalesce(a.sessions, 0) AS sessions,
            a.first_join, a.last_leave, coalesce(w.seconds, 0) AS on_demand_seconds,
            coalesce(w.sessions, 0) AS on_demand_sessions,
-           coalesce(o.open_sessions, 0) AS open_sessions
+           coalesce(o.open_sessions, 0) AS open_sessions,
+           coalesce(e.active_seconds, 0) AS active_seconds,
+           coalesce(e.idle_seconds, 0) AS idle_seconds, coalesce(c.comments, 0) AS comments
     FROM attended AS a
     FULL JOIN watched AS w ON w.user_id = a.user_id
     FULL JOIN still_in AS o ON o.user_id = coalesce(a.user_id, w.user_id)
+    LEFT JOIN engaged AS e ON e.user_id = coalesce(a.user_id, w.user_id, o.user_id)
+    LEFT JOIN posted AS c ON c.user_id = coalesce(a.user_id, w.user_id, o.user_id)
 ),
 totals AS (
     SELECT count(*) AS users, count(*) FILTER (WHERE seconds > 0 AND seconds >= $6) AS present
@@ -211,6 +229,10 @@ class UserAttendance:
     on_demand_seconds: float
     on_demand_sessions: int
     open_sessions: int
+    # Of the attended time: visible or playing, and idle (README "Engagement").
+    active_seconds: float
+    idle_seconds: float
+    comments: int
     percent: float | None
     present: bool
 
@@ -300,6 +322,16 @@ class BreakoutReports:
             if row["user_id"] is not None
         ]
         return BreakoutReport(breakout, policy, rows[0]["users"], rows[0]["present_users"], users)
+
+    async def analytics(
+        self, identity: Identity, breakout_id: str, after: str, limit: int | None
+    ) -> BreakoutAnalytics:
+        """Per user (by id, `limit` at a time after `after`; None: all) the seed's analytics and
+        engaged time, and the breakout's summary, for its org's analysts, hosts and admins."""
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
+        require_can_read_sessions(identity, breakout)
+        async with self._pool.acquire() as connection:
+            return await fetch_analytics(connection, breakout.org_id, breakout.id, after, limit)
 
     async def timeline(
         self, identity: Identity, breakout_id: str, now: datetime, step_s: int | None

@@ -1,5 +1,5 @@
-"""The writer's journal: fsynced local files of writes (session opens and exits, comments) the
-database could not take yet.
+"""The writer's journal: fsynced local files of writes (session opens and exits, comments,
+activity) the database could not take yet.
 
 While PostgreSQL is unreachable the writer appends each batch here and acks it once the bytes
 are on disk; when the database answers again the journal is replayed into it, oldest first.
@@ -24,13 +24,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from models.domain.records import AttendanceSession, ClientInfo, ExitReason, SessionType
+from models.domain.records import (
+    ActivityState,
+    AttendanceSession,
+    ClientInfo,
+    ExitReason,
+    SessionType,
+)
+from models.store.activity import Activity
 from models.store.comments import Comment
 from models.store.sessions import SessionExit
 
 logger = logging.getLogger(__name__)
 
-JournalEntry = AttendanceSession | SessionExit | Comment
+JournalEntry = AttendanceSession | SessionExit | Comment | Activity
 
 SEGMENT_SUFFIX = ".journal"
 REJECTED_NAME = "rejected.log"
@@ -50,6 +57,13 @@ def encode(entry: JournalEntry) -> str:
             "text": entry.text,
             "reply": entry.reply_to,
             "at": entry.created_at.isoformat(),
+        }
+    elif isinstance(entry, Activity):
+        body = {
+            "activity": [entry.user_id, entry.breakout_id, entry.session_id],
+            "org": entry.org_id,
+            "at": entry.at.isoformat(),
+            "state": entry.state.value,
         }
     elif isinstance(entry, SessionExit):
         body = {
@@ -89,6 +103,16 @@ def decode(line: str) -> JournalEntry:
             text=body["text"],
             reply_to=body["reply"],
             created_at=datetime.fromisoformat(body["at"]),
+        )
+    if "activity" in body:
+        user_id, breakout_id, session_id = body["activity"]
+        return Activity(
+            org_id=body["org"],
+            breakout_id=breakout_id,
+            user_id=user_id,
+            session_id=session_id,
+            at=datetime.fromisoformat(body["at"]),
+            state=ActivityState(body["state"]),
         )
     if "exit" in body:
         user_id, breakout_id, session_id = body["exit"]

@@ -1,5 +1,5 @@
-"""Group commit: session opens and exits, and comments, from every socket of a process share
-transactions."""
+"""Group commit: session opens and exits, comments and activity, from every socket of a process
+share transactions."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from models.domain.errors import NotFound, Unavailable
 from models.domain.records import AttendanceSession
 from models.runtime.loops import Loop, stop_task
 from models.runtime.metrics import Metrics
+from models.store.activity import Activity, write_activity
 from models.store.comments import Comment, write_comments
 from models.store.database import DATABASE_GONE, Connection
 from models.store.sessions import (
@@ -47,19 +48,20 @@ _WRITE_FAILED: tuple[type[Exception], ...] = (asyncpg.PostgresError, *DATABASE_G
 
 @dataclass(slots=True)
 class _Write:
-    """One queued write and the future its caller awaits; exactly one of open, exit and comment
-    is set."""
+    """One queued write and the future its caller awaits; exactly one of open, exit, comment and
+    activity is set."""
 
     open: AttendanceSession | None = None
     exit: SessionExit | None = None
     comment: Comment | None = None
+    activity: Activity | None = None
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
     @property
     def entry(self) -> JournalEntry:
-        found = self.open or self.exit or self.comment
+        found = self.open or self.exit or self.comment or self.activity
         assert found is not None  # noqa: S101 - a write is made with one of them
         return found
 
@@ -205,6 +207,10 @@ class SessionWriter:
         """Return once the comment is durable (committed, or fsynced to the journal)."""
         await self._submit(_Write(comment=comment))
 
+    async def record_activity(self, activity: Activity) -> None:
+        """Return once the change of state is durable (committed, or fsynced to the journal)."""
+        await self._submit(_Write(activity=activity))
+
     async def resume(self, resume: Resume) -> AttendanceSession | None:
         """Open an earlier session again (see `resume_session`). None when it may not be
         resumed, or cannot be now: while the database is away (the writer journals), nothing
@@ -335,23 +341,22 @@ class SessionWriter:
         return written
 
     async def _apply(self, entries: list[JournalEntry]) -> Written:
-        """Opens and exits in one statement, comments in a second of the same transaction."""
+        """Opens and exits in one statement, comments and activity in one each; in one
+        transaction when the batch holds more than one kind."""
         opens = [entry for entry in entries if isinstance(entry, AttendanceSession)]
         exits = _first_exit_per_session(entries)
         comments = [entry for entry in entries if isinstance(entry, Comment)]
+        activity = [entry for entry in entries if isinstance(entry, Activity)]
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._commit_timeout_s):
                 connection = await self._held_connection()
-                written = Written(closed=set(), refused=set())
-                if not comments:  # the hot path: one statement, its own transaction
-                    written = await write_sessions(connection, opens, exits)
-                elif not (opens or exits):
-                    await write_comments(connection, comments)
-                else:
+                kinds = bool(opens or exits) + bool(comments) + bool(activity)
+                if kinds > 1:
                     async with connection.transaction():
-                        written = await write_sessions(connection, opens, exits)
-                        await write_comments(connection, comments)
+                        written = await _write_kinds(connection, opens, exits, comments, activity)
+                else:  # the hot path: one statement, its own transaction
+                    written = await _write_kinds(connection, opens, exits, comments, activity)
         except DATABASE_GONE:
             await self._drop_connection()
             raise
@@ -395,6 +400,25 @@ class SessionWriter:
                 write.fail(NotFound(f"breakout {write.open.breakout_id} has ended"))
             else:
                 write.resolve(True)
+
+
+async def _write_kinds(
+    connection: Connection,
+    opens: list[AttendanceSession],
+    exits: list[SessionExit],
+    comments: list[Comment],
+    activity: list[Activity],
+) -> Written:
+    """Each kind of write the batch holds, in one statement each; activity last, after the
+    opens of the sessions it belongs to."""
+    written = Written(closed=set(), refused=set())
+    if opens or exits:
+        written = await write_sessions(connection, opens, exits)
+    if comments:
+        await write_comments(connection, comments)
+    if activity:
+        await write_activity(connection, activity)
+    return written
 
 
 def _first_exit_per_session(entries: list[JournalEntry]) -> list[SessionExit]:
