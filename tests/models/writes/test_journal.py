@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from models.domain.records import AttendanceSession, ClientInfo, ExitReason
+from models.domain.records import ActivityState, AttendanceSession, ClientInfo, ExitReason
+from models.store.activity import Activity
 from models.store.comments import Comment
 from models.store.sessions import SessionExit
 from models.writes.journal import Journal, JournalEntry, JournalError, decode, encode
@@ -44,7 +45,9 @@ def drain(journal: Journal) -> list[JournalEntry]:
 
 def test_entries_round_trip_through_a_line() -> None:
     comment = Comment("org-a", "b1", "0190abc", "u1", "Ada", "Hi\n\tthere \u00e9", "018f", START)
-    for entry in (opened(1), left(1), comment, replace(comment, user_name=None, reply_to=None)):
+    activity = Activity("org-a", "b1", "u1", "s1", START, ActivityState.PLAYING)
+    entries = (opened(1), left(1), comment, replace(comment, user_name=None, reply_to=None))
+    for entry in (*entries, activity):
         assert decode(encode(entry)) == entry
 
 

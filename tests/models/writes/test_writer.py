@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 
 from models.domain.errors import Unavailable
-from models.domain.records import AttendanceSession, ExitReason, now_ms
+from models.domain.records import ActivityState, AttendanceSession, ExitReason, now_ms
+from models.store.activity import Activity
 from models.store.comments import Comment, new_comment_id, write_comments
 from models.store.sessions import SessionExit, write_sessions
 from models.writes.journal import Journal
@@ -333,6 +334,34 @@ async def test_comments_share_the_batches_and_the_journal_of_the_sessions(
             "SELECT count(*) FROM comments WHERE breakout_id = $1", breakout
         )
     assert count == 6
+
+
+async def test_activity_shares_the_batches_and_the_journal_of_the_sessions(
+    make_writer: WriterFactory, db: asyncpg.Pool, breakout: str, journal: Journal
+) -> None:
+    flaky = FlakyPool(db)
+    writer = make_writer(pool=cast(asyncpg.Pool, flaky), journal=journal)
+    writer.start()
+    first = session(breakout, 1)
+    states = [ActivityState.VISIBLE, ActivityState.PLAYING, ActivityState.HIDDEN]
+
+    def change(number: int) -> Activity:
+        at = first.entry_ts + timedelta(seconds=number)
+        return Activity("org-a", breakout, "u1", "s1", at, states[number % 3])
+
+    # The open and its first change in one batch: the change is written after the open.
+    await asyncio.gather(writer.open_session(first), writer.record_activity(change(1)))
+    flaky.down = True
+    await asyncio.gather(*(writer.record_activity(change(n)) for n in range(2, 5)))
+    assert writer.degraded and journal.backlog == 3
+    flaky.down = False
+    await caught_up(writer)
+    await writer.record_activity(change(4))  # a replay of one already written adds nothing
+    async with db.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT state FROM session_activity WHERE breakout_id = $1 ORDER BY at", breakout
+        )
+    assert [row["state"] for row in rows] == [change(n).state.value for n in range(1, 5)]
 
 
 async def test_a_restart_replays_what_the_last_run_journaled(
