@@ -57,6 +57,9 @@ async def test_a_host_signs_in_by_link_and_sees_a_viewer_join_and_leave_within_a
     assert time.monotonic() - started < 1.0
     await expect(row).to_contain_text("London, GB")
     await expect(row).to_contain_text("Mobile Safari")
+    await expect(row.locator("td.activity")).to_have_text("–")  # nothing said yet
+    await viewer.call("activity", {"breakoutId": breakout, "state": "playing"})
+    await expect(row.locator("td.activity")).to_contain_text("playing since", timeout=1000)
     await page.shots.take("live")  # type: ignore[attr-defined]
 
     started = time.monotonic()
@@ -161,6 +164,15 @@ async def test_an_analysts_report_shows_the_apis_figures_draws_its_charts_and_do
     text = (await download.path()).read_text(encoding="utf-8")  # noqa: ASYNC240 - a small file
     rows = list(csv.DictReader(io.StringIO(text)))
     assert sorted(row["userId"] for row in rows) == ["u1", "u2", "u3"]
+    assert {"activeSeconds", "idleSeconds", "comments"} <= set(rows[0])
+
+    async with page.expect_download() as waiting:
+        await page.click("#csv-analytics")
+    download = await waiting.value
+    text = (await download.path()).read_text(encoding="utf-8")  # noqa: ASYNC240 - a small file
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(row["userId"] for row in rows) == ["u1", "u2", "u3"]
+    assert {"deviceMix", "locationMix", "activeSeconds"} <= set(rows[0])
 
 
 async def test_the_organisation_page_charts_present_and_absent(

@@ -20,7 +20,13 @@ function place(viewer) {
 
 // One row per viewer, cloned from a template and filled with textContent: thousands of rows
 // render in a few hundred milliseconds, and a name is never markup.
-const ROW = h("tr", {}, h("td", { class: "name" }), h("td"), h("td"), h("td"), h("td"), h("td"), h("td", { class: "state" }, h("span")));
+const ROW = h("tr", {}, h("td", { class: "name" }), h("td"), h("td"), h("td"), h("td"), h("td"), h("td", { class: "state" }, h("span")), h("td", { class: "activity" }));
+
+// What the viewer's client last said it is doing (README "Engagement"), and since when.
+function showActivity(cell, activity, since) {
+  cell.textContent = activity ? `${activity} since ${clock(since)}` : "–";
+  cell.dataset.activity = activity ?? "";
+}
 
 function viewerRow(viewer) {
   const row = ROW.cloneNode(true);
@@ -36,6 +42,7 @@ function viewerRow(viewer) {
   const state = cells[6].firstChild;
   state.className = `badge ${viewer.state}`;
   state.textContent = viewer.state;
+  showActivity(cells[7], viewer.activity, viewer.activitySince);
   return row;
 }
 
@@ -120,7 +127,7 @@ export function livePage(who, breakoutId) {
   const count = h("output", { id: "viewer-count", class: "big" }, "0");
   const rows = h("tbody");
   const table = h("table", { id: "viewers" }, h("thead", {}, h("tr", {},
-    ["Name", `Since (${zone})`, "Place", "Device", "Browser", "OS", "State"].map((t) => h("th", {}, t)))), rows);
+    ["Name", `Since (${zone})`, "Place", "Device", "Browser", "OS", "State", "Doing"].map((t) => h("th", {}, t)))), rows);
   const feed = h("ol", { id: "feed", class: "feed" });
   const status = h("p", { id: "socket-status", class: "muted", "aria-live": "polite" }, "Connecting…");
   const bySession = new Map();
@@ -183,6 +190,10 @@ export function livePage(who, breakoutId) {
       if (!row) continue;
       clear(row.querySelector(".state"), h("span", { class: `badge ${change.state}` }, change.state));
       if (change.state === "reconnecting") note(`${clock(change.since)} ${row.querySelector(".name").textContent} reconnecting`);
+    }
+    for (const change of diff.activities ?? []) {
+      const row = bySession.get(change.sessionId);
+      if (row) showActivity(row.cells[7], change.activity, change.since);
     }
     for (const leave of diff.leaves ?? []) {
       const row = bySession.get(leave.sessionId);

@@ -36,6 +36,9 @@ export async function reportPage(who, breakoutId) {
       { key: "attendedSeconds", label: "Attended", numeric: true, format: duration },
       { key: "percent", label: "%", numeric: true, format: (v) => (v == null ? "–" : v.toFixed(1)) },
       { key: "present", label: "Present", format: yesNo },
+      { key: "activeSeconds", label: "Active", numeric: true, format: duration },
+      { key: "idleSeconds", label: "Idle", numeric: true, format: duration },
+      { key: "comments", label: "Comments", numeric: true },
       { key: "onDemandSeconds", label: "On demand", numeric: true, format: duration },
       { key: "sessions", label: "Sessions", numeric: true },
     ],
@@ -45,7 +48,8 @@ export async function reportPage(who, breakoutId) {
   const charts = h("div", { class: "grid charts", id: "charts" });
   const downloads = h("div", { class: "toolbar" },
     h("button", { type: "button", id: "csv-attendance", onclick: () => download(`/api/breakouts/${id}/attendance?format=csv`, `attendance-${breakoutId}.csv`) }, "Download attendance CSV (UTC)"),
-    h("button", { type: "button", id: "csv-sessions", onclick: () => download(`/api/breakouts/${id}/sessions?format=csv`, `sessions-${breakoutId}.csv`) }, "Download sessions CSV (UTC)"));
+    h("button", { type: "button", id: "csv-sessions", onclick: () => download(`/api/breakouts/${id}/sessions?format=csv`, `sessions-${breakoutId}.csv`) }, "Download sessions CSV (UTC)"),
+    h("button", { type: "button", id: "csv-analytics", onclick: () => download(`/api/breakouts/${id}/analytics?format=csv`, `analytics-${breakoutId}.csv`) }, "Download per-user analytics CSV (UTC)"));
   const hosts = who.role === "host" || who.role === "admin";
   clear(main(),
     h("div", { class: "headline" }, h("h1", {}, "Report: ", h("span", { id: "report-title" }, breakoutId)), h("span", { class: "spacer" }), hosts ? h("a", { href: path("breakouts", breakoutId) }, "Live view") : null),
