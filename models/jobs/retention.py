@@ -35,6 +35,8 @@ WHERE s.user_id = old.user_id AND s.breakout_id = old.breakout_id
   AND s.session_id = old.session_id
 """
 
+# A deleted session's activity (session_activity) and interruptions go with it (ON DELETE
+# CASCADE); an anonymised one keeps them: a state and a time identify nobody.
 DELETE_OLD_SESSIONS = """
 DELETE FROM attendance_sessions AS s
 USING (

@@ -97,6 +97,36 @@ async def test_delete_removes_old_closed_sessions_and_their_rollups(db: asyncpg.
     assert await rollups(db, breakout) == {"u5": "Ada"}
 
 
+async def test_activity_goes_with_its_deleted_session_and_stays_with_an_anonymised_one(
+    db: asyncpg.Pool,
+) -> None:
+    breakout = await seed(db)
+    async with db.acquire() as connection:
+        for session, user, day in (("old-1", "u1", 2025), ("recent", "u5", 2026)):
+            at = datetime(day, 1 if day == 2025 else 5, 1 if day == 2025 else 30, 0, 10, tzinfo=UTC)
+            await connection.execute(
+                "INSERT INTO session_activity (org_id, breakout_id, user_id, session_id, at,"
+                " state) VALUES ('o', $1, $2, $3, $4, 'playing')",
+                breakout,
+                user,
+                session,
+                at,
+            )
+
+    async def activity() -> set[str]:
+        async with db.acquire() as connection:
+            found = await connection.fetch(
+                "SELECT session_id FROM session_activity WHERE breakout_id = $1", breakout
+            )
+        return {row["session_id"] for row in found}
+
+    # Anonymising keeps it (a state and a time identify nobody): active time still counts.
+    await purge_sessions(db, older_than_days=90, mode=RetentionMode.ANONYMISE, now=NOW)
+    assert await activity() == {"old-1", "recent"}
+    await purge_sessions(db, older_than_days=90, mode=RetentionMode.DELETE, now=NOW)
+    assert await activity() == {"recent"}
+
+
 async def test_anonymise_drops_names_from_old_rollups(db: asyncpg.Pool) -> None:
     breakout = await seed(db)
     await roll_up_all(db)
