@@ -158,8 +158,11 @@ async def test_host_events_with_the_browser_client(node: str, server: RunningSer
         "device",
         "state",
         "awaySince",
+        "activity",
+        "activitySince",
     }
     assert joined["state"] == "live" and joined["awaySince"] is None
+    assert joined["activity"] is None and joined["activitySince"] is None  # nothing said yet
     assert result["count1"] == {"breakoutId": breakout, "count": 1}
 
     assert result["playback"] == "device-limit-exceeded"

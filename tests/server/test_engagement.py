@@ -44,7 +44,10 @@ async def test_bad_reports_are_refused_with_a_clear_code(
     ack = await report(outside, breakout, "playing")
     assert ack["error"]["code"] == "not_joined"
     async with server.pool.acquire() as connection:
-        assert await connection.fetchval("SELECT count(*) FROM session_activity") == 0
+        stored = await connection.fetchval(
+            "SELECT count(*) FROM session_activity WHERE breakout_id = $1", breakout
+        )
+    assert stored == 0
 
 
 async def test_changes_are_recorded_once_and_hosts_see_the_current_state(
