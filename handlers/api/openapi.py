@@ -403,6 +403,11 @@ PAGING = [
     param("limit", schema={"type": "integer", "minimum": 1, "maximum": 1000}),
     param("cursor", why="the previous page's next_cursor"),
 ]
+# A per-user report's pages (by user id; CSV ignores them: every user).
+USER_PAGES = [
+    param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100_000}),
+    param("cursor", why="the previous page's next_cursor"),
+]
 FORMAT = [param("format", schema={"enum": ["json", "csv"]}, why="or Accept: text/csv")]
 RANGE = [
     param("from", why="ISO time or date"),
@@ -591,12 +596,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             obj(
                 ["data", "next_cursor"], data=ref("BreakoutReport"), next_cursor=nullable("string")
             ),
-            params=[
-                *BREAKOUT,
-                param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100_000}),
-                param("cursor", why="the previous page's next_cursor"),
-                *FORMAT,
-            ],
+            params=[*BREAKOUT, *USER_PAGES, *FORMAT],
             csv=True,
             errors=("401", "403", "404", "422"),
         )
@@ -629,12 +629,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 data=ref("BreakoutAnalytics"),
                 next_cursor=nullable("string"),
             ),
-            params=[
-                *BREAKOUT,
-                param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100_000}),
-                param("cursor", why="the previous page's next_cursor"),
-                *FORMAT,
-            ],
+            params=[*BREAKOUT, *USER_PAGES, *FORMAT],
             csv=True,
             errors=("401", "403", "404", "422"),
         )

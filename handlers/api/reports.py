@@ -63,20 +63,31 @@ def _users_json(report: BreakoutReport) -> list[Json]:
     ]
 
 
-async def breakout_attendance(request: web.Request) -> web.Response:
-    identity = bearer_identity(request)
-    wanted = path_id(request, "breakout_id")
+def _user_pages(request: web.Request) -> tuple[bool, str, int | None]:
+    """What a per-user report of a breakout asks for: CSV (every user, so no limit), or a JSON
+    page of users after a cursor (a user id)."""
     as_csv, page = read_query(
         request,
         lambda q: (wants_csv(q, request), page_of(q, default=MAX_PAGE, most=MAX_REPORT_PAGE)),
     )
+    return as_csv, page.cursor or "", None if as_csv else page.limit
+
+
+def _next_user(user_ids: list[str], limit: int | None) -> str | None:
+    """The cursor of the page after a full one, None after the last."""
+    return user_ids[-1] if user_ids and len(user_ids) == limit else None
+
+
+async def breakout_attendance(request: web.Request) -> web.Response:
+    identity = bearer_identity(request)
+    wanted = path_id(request, "breakout_id")
+    as_csv, after, limit = _user_pages(request)
     report = await request.app[BREAKOUT_REPORTS].breakout_attendance(
-        identity, wanted, now_ms(), page.cursor or "", None if as_csv else page.limit
+        identity, wanted, now_ms(), after, limit
     )
     users = _users_json(report)
     if as_csv:  # an export: every user
         return csv_response(users, USER_FIELDS, f"attendance-{wanted}.csv")
-    full_page = len(report.users) == page.limit
     breakout, policy = report.breakout, report.policy
     return data_response(
         {
@@ -91,7 +102,7 @@ async def breakout_attendance(request: web.Request) -> web.Response:
             "absent": report.total_users - report.present,
             "users": users,
         },
-        next_cursor=report.users[-1].user_id if full_page else None,
+        next_cursor=_next_user([user.user_id for user in report.users], limit),
     )
 
 
@@ -148,13 +159,8 @@ ANALYTICS_FIELDS = (
 async def breakout_analytics(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = path_id(request, "breakout_id")
-    as_csv, page = read_query(
-        request,
-        lambda q: (wants_csv(q, request), page_of(q, default=MAX_PAGE, most=MAX_REPORT_PAGE)),
-    )
-    found = await request.app[BREAKOUT_REPORTS].analytics(
-        identity, wanted, page.cursor or "", None if as_csv else page.limit
-    )
+    as_csv, after, limit = _user_pages(request)
+    found = await request.app[BREAKOUT_REPORTS].analytics(identity, wanted, after, limit)
     users = [_analytics_json(user) for user in found.users]
     if as_csv:  # an export: every user, each mix as a JSON object in its cell
         rows = [
@@ -179,7 +185,7 @@ async def breakout_analytics(request: web.Request) -> web.Response:
     }
     return data_response(
         {"breakoutId": wanted, "summary": shown, "users": users},
-        next_cursor=found.users[-1].user_id if len(found.users) == page.limit else None,
+        next_cursor=_next_user([user.user_id for user in found.users], limit),
     )
 
 

@@ -3,9 +3,9 @@
 // watches. Prints what the server answered as one JSON object on stdout. Usage:
 //   node engagement.mjs <urlA> <urlB> <breakoutId> <adaToken> <hostToken>
 import { io } from "socket.io-client";
+import { call, connected, next, report, sleep } from "./socket.mjs";
 
 const [urlA, urlB, breakoutId, adaToken, hostToken] = process.argv.slice(2);
-const TIMEOUT_MS = 10000;
 // What Ada does, and for how long (ms): the test checks the server's count of each.
 const SCRIPT = [
   ["visible", 300],
@@ -18,27 +18,8 @@ const SCRIPT = [
 
 async function open(url, token) {
   const socket = io(url, { auth: { token }, reconnection: false, transports: ["websocket"] });
-  await new Promise((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("connect_error", reject);
-  });
+  await connected(socket);
   return socket;
-}
-
-const call = (socket, event, payload) => socket.timeout(TIMEOUT_MS).emitWithAck(event, payload);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function next(socket, event, wanted = () => true) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} in time`)), TIMEOUT_MS);
-    const listener = (payload) => {
-      if (!wanted(payload)) return;
-      clearTimeout(timer);
-      socket.off(event, listener);
-      resolve(payload);
-    };
-    socket.on(event, listener);
-  });
 }
 
 async function main() {
@@ -61,10 +42,7 @@ async function main() {
   result.leave = await call(ada, "leave-chat-room", { breakoutId });
   result.script = SCRIPT;
   for (const socket of [ada, host]) socket.disconnect();
-  process.stdout.write(JSON.stringify(result));
+  return result;
 }
 
-main().catch((error) => {
-  process.stderr.write(`${error.stack ?? error}\n`);
-  process.exit(1);
-});
+report(main, "engagement contract");

@@ -3,31 +3,10 @@
 // of the breakout (breakout-ended). Prints what happened as one JSON object. Usage:
 //   node host.mjs <serverUrl> <hostToken> <viewerToken> <breakoutId>
 import { io } from "socket.io-client";
+import { call, connected, next, report } from "./socket.mjs";
 
 const [url, hostToken, viewerToken, breakoutId] = process.argv.slice(2);
-const TIMEOUT_MS = 10000;
-
 const open = (token) => io(url, { auth: { token }, reconnection: false });
-const connected = (socket) =>
-  new Promise((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("connect_error", reject);
-  });
-const call = (socket, event, payload) => socket.timeout(TIMEOUT_MS).emitWithAck(event, payload);
-
-function until(socket, event, wanted) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no matching ${event}`)), TIMEOUT_MS);
-    const listener = (payload) => {
-      if (wanted(payload)) {
-        clearTimeout(timer);
-        socket.off(event, listener);
-        resolve(payload);
-      }
-    };
-    socket.on(event, listener);
-  });
-}
 
 async function main() {
   const result = {};
@@ -39,20 +18,20 @@ async function main() {
   result.watch = await call(host, "watch-breakout", { breakoutId });
 
   // Both come in the same coalesced flush: listen for both before joining.
-  const firstJoin = until(host, "presence-diff", (d) => d.joins.length > 0);
-  const firstCount = until(host, "viewer-count", (c) => c.count === 1);
+  const firstJoin = next(host, "presence-diff", (d) => d.joins.length > 0);
+  const firstCount = next(host, "viewer-count", (c) => c.count === 1);
   result.join1 = await call(tab1, "join-chat-room", { breakoutId });
   result.joinDiff = await firstJoin;
   result.count1 = await firstCount;
 
-  const expelled = until(tab1, "playback", () => true);
-  const expelledDiff = until(host, "presence-diff", (d) => d.leaves.length > 0);
+  const expelled = next(tab1, "playback", () => true);
+  const expelledDiff = next(host, "presence-diff", (d) => d.leaves.length > 0);
   result.join2 = await call(tab2, "join-chat-room", { breakoutId });
   result.playback = await expelled;
   result.expelDiff = await expelledDiff;
 
-  const ended = until(tab2, "breakout-ended", () => true);
-  const endedDiff = until(host, "presence-diff", (d) =>
+  const ended = next(tab2, "breakout-ended", () => true);
+  const endedDiff = next(host, "presence-diff", (d) =>
     d.leaves.some((leave) => leave.reason === "breakout_ended"));
   const response = await fetch(`${url}/api/breakouts/${breakoutId}/end`, {
     method: "POST",
@@ -65,13 +44,7 @@ async function main() {
   result.unwatch = await call(host, "unwatch-breakout", { breakoutId });
 
   for (const socket of [host, tab1, tab2]) socket.disconnect();
-  process.stdout.write(JSON.stringify(result));
+  return result;
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`host contract failed: ${err && err.stack ? err.stack : err}\n`);
-    process.exit(1);
-  },
-);
+report(main, "host contract");

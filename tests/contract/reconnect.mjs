@@ -2,16 +2,16 @@
 // the sessionId of its join's ack and passes it as resumeSessionId whenever it (re)joins. Prints
 // one JSON line per ack. Usage: node reconnect.mjs <serverUrl> <token> <breakoutId>
 import { io } from "socket.io-client";
+import { call } from "./socket.mjs";
 
 const [url, token, breakoutId] = process.argv.slice(2);
-const TIMEOUT_MS = 10000;
 
 const socket = io(url, { auth: { token }, reconnectionDelay: 200, reconnectionDelayMax: 500 });
 let sessionId = null; // the stay this app is in, from its last ack
 
 async function join() {
   const payload = sessionId ? { breakoutId, resumeSessionId: sessionId } : { breakoutId };
-  const ack = await socket.timeout(TIMEOUT_MS).emitWithAck("join-chat-room", payload);
+  const ack = await call(socket, "join-chat-room", payload);
   if (ack.ok) sessionId = ack.sessionId;
   return ack;
 }
@@ -28,7 +28,7 @@ socket.on("connect", async () => {
   }
   process.stdout.write(JSON.stringify({ event: "joined", ack }) + "\n");
   if (acks.length === 2) {
-    const left = await socket.timeout(TIMEOUT_MS).emitWithAck("leave-chat-room", { breakoutId });
+    const left = await call(socket, "leave-chat-room", { breakoutId });
     process.stdout.write(JSON.stringify({ event: "left", ack: left }) + "\n");
     socket.disconnect();
     process.exit(0);

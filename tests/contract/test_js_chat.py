@@ -3,18 +3,15 @@ across two real server processes sharing one PostgreSQL and one Redis."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 
 from models.auth.tokens import TokenAuthority
 from models.domain.records import Role
+from tests.contract.scripts import run_script
 from tests.support.records import new_breakout_id
 from tests.support.servers import TEST_SECRET, cluster
 
@@ -32,27 +29,11 @@ def token(user: str, role: Role = Role.ATTENDEE) -> str:
 async def test_the_js_client_chats_across_two_nodes(
     postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    node = shutil.which("node")
-    assert node is not None and (HERE / "node_modules" / "socket.io-client").exists()
     shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "RECONNECT_GRACE_S": "0"}
     breakout = new_breakout_id()
     async with cluster(shared, tmp_path) as [(_, url_a), (_, url_b)]:
-        process = await asyncio.create_subprocess_exec(
-            node,
-            str(HERE / "chat.mjs"),
-            url_a,
-            url_b,
-            breakout,
-            token("ada"),
-            token("bob"),
-            token("late"),
-            token("host", Role.HOST),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 90)
-    assert process.returncode == 0, stderr.decode()
-    result: dict[str, Any] = json.loads(stdout)
+        users = [token("ada"), token("bob"), token("late"), token("host", Role.HOST)]
+        result = await run_script("chat.mjs", url_a, url_b, breakout, *users, timeout_s=90)
 
     assert result["adaJoin"]["ack"]["ok"] and result["adaJoin"]["last"]["comments"] == []
     posted = result["post"]["comment"]
@@ -75,25 +56,11 @@ async def test_the_js_client_chats_across_two_nodes(
 async def test_the_js_client_s_activity_adds_up_to_its_session_across_two_nodes(
     postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    node = shutil.which("node")
-    assert node is not None
     shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "RECONNECT_GRACE_S": "0"}
     breakout = new_breakout_id()
     async with cluster(shared, tmp_path) as [(_, url_a), (_, url_b)]:
-        process = await asyncio.create_subprocess_exec(
-            node,
-            str(HERE / "engagement.mjs"),
-            url_a,
-            url_b,
-            breakout,
-            token("ada"),
-            token("host", Role.HOST),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 90)
-    assert process.returncode == 0, stderr.decode()
-    result: dict[str, Any] = json.loads(stdout)
+        users = [token("ada"), token("host", Role.HOST)]
+        result = await run_script("engagement.mjs", url_a, url_b, breakout, *users, timeout_s=90)
     script = [state for state, _ in result["script"]]
 
     # The host on node B heard each change of Ada's on node A (coalesced per interval: the

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from handlers.keys import SIO
 from models.domain.records import Role
+from tests.contract.scripts import node_executable, run_script
 from tests.support.geo import LONDON_IP
 from tests.support.records import new_breakout_id
 from tests.support.servers import RunningServer
@@ -25,28 +25,12 @@ pytestmark = pytest.mark.contract
 
 @pytest.fixture(scope="module")
 def node() -> str:
-    executable = shutil.which("node")
-    if executable is None or not (HERE / "node_modules" / "socket.io-client").exists():
-        pytest.fail("contract tests need Node and `npm ci` in tests/contract (make test does both)")
-    return executable
+    return node_executable()
 
 
-async def run_viewer_contract(node: str, server: RunningServer, breakout: str) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(HERE / "viewer.mjs"),
-        server.url,
-        server.token("js-user", name="JS User"),
-        breakout,
-        LONDON_IP,
-        FIREFOX,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    result: dict[str, Any] = json.loads(stdout)
-    return result
+async def run_viewer_contract(server: RunningServer, breakout: str) -> dict[str, Any]:
+    user = server.token("js-user", name="JS User")
+    return await run_script("viewer.mjs", server.url, user, breakout, LONDON_IP, FIREFOX)
 
 
 async def test_browser_client_joins_leaves_and_is_refused_cleanly(
@@ -54,7 +38,7 @@ async def test_browser_client_joins_leaves_and_is_refused_cleanly(
 ) -> None:
     breakout = new_breakout_id()
 
-    result = await run_viewer_contract(node, server, breakout)
+    result = await run_viewer_contract(server, breakout)
 
     join, leave = result["join"], result["leave"]
     assert join["ok"] is True and join["breakoutId"] == breakout
@@ -127,19 +111,13 @@ async def wait_for_exit(server: RunningServer, session_id: str) -> Any:
 
 async def test_host_events_with_the_browser_client(node: str, server: RunningServer) -> None:
     breakout = new_breakout_id()
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(HERE / "host.mjs"),
+    result = await run_script(
+        "host.mjs",
         server.url,
         server.token("js-host", name="JS Host", role=Role.HOST),
         server.token("js-viewer", name="JS Viewer"),
         breakout,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    result = json.loads(stdout)
 
     assert result["watch"] == {"ok": True, "count": 0, "viewers": []}
     first = result["join1"]["sessionId"]

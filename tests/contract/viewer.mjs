@@ -2,9 +2,9 @@
 // what the server answered as one JSON object on stdout. Usage:
 //   node viewer.mjs <serverUrl> <token> <breakoutId> <forwardedFor> <userAgent>
 import { io } from "socket.io-client";
+import { call, connected, next, report } from "./socket.mjs";
 
 const [url, token, breakoutId, forwardedFor, userAgent] = process.argv.slice(2);
-const TIMEOUT_MS = 10000;
 
 function open(auth) {
   // Default transports: long-polling first, then the upgrade to websocket, as browsers do.
@@ -12,25 +12,6 @@ function open(auth) {
     auth,
     reconnection: false,
     extraHeaders: { "X-Forwarded-For": forwardedFor, "User-Agent": userAgent },
-  });
-}
-
-function connected(socket) {
-  return new Promise((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("connect_error", reject);
-  });
-}
-
-const call = (socket, event, ...args) => socket.timeout(TIMEOUT_MS).emitWithAck(event, ...args);
-
-function next(socket, event) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} in time`)), TIMEOUT_MS);
-    socket.once(event, (payload) => {
-      clearTimeout(timer);
-      resolve(payload);
-    });
   });
 }
 
@@ -71,13 +52,7 @@ async function main() {
     refused.close();
   }
 
-  process.stdout.write(JSON.stringify(result));
+  return result;
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`contract run failed: ${err && err.stack ? err.stack : err}\n`);
-    process.exit(1);
-  },
-);
+report(main, "viewer contract");
