@@ -18,6 +18,7 @@ from handlers.socket.cluster import ClusterCommands
 from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus
 from models.cluster.nodes import NodeRegistry
+from models.evidence.corrections import Corrections
 from models.live.chat import Chat
 from models.live.desk import Attendance
 from models.live.engagement import Engagement
@@ -58,3 +59,4 @@ BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
 COMMANDS = web.AppKey("commands", ClusterCommands)
 CHAT = web.AppKey("chat", Chat)
 ENGAGEMENT = web.AppKey("engagement", Engagement)
+CORRECTIONS = web.AppKey("corrections", Corrections)

@@ -22,6 +22,7 @@ from handlers.api import (
     attendances,
     breakouts,
     comments,
+    corrections,
     health,
     metrics,
     openapi,
@@ -42,6 +43,7 @@ from handlers.keys import (
     CHAT,
     CHECKINS,
     COMMANDS,
+    CORRECTIONS,
     ENGAGEMENT,
     ENRICHER,
     METRICS,
@@ -67,6 +69,7 @@ from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus, MemoryBus, RedisBus
 from models.cluster.nodes import Heartbeat, NodeRegistry
 from models.domain.records import ExitReason, now_ms
+from models.evidence.corrections import Corrections
 from models.jobs.retention import RETENTION_EVERY_S, purge_round
 from models.live.chat import Chat
 from models.live.desk import Attendance
@@ -155,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
         attendances,
         reports,
         comments,
+        corrections,
         openapi,
     ):
         api.add_routes(app)
@@ -194,6 +198,7 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_checkins, sets=(CHECKINS,), needs=(POOL,)),
         Resource(_school_reports, sets=(SCHOOL_REPORTS,), needs=(POOL,)),
         Resource(_breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS)),
+        Resource(_corrections, sets=(CORRECTIONS,), needs=(POOL, BREAKOUTS)),
         Resource(_rollups, sets=(), needs=(POOL,)),
         Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
         Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, CHAT, BROADCASTER, BUS, NODES)),
@@ -419,6 +424,11 @@ async def _breakout_reports(app: web.Application) -> AsyncIterator[None]:
         min_percent=settings.breakout_present_min_percent,
     )
     app[BREAKOUT_REPORTS] = BreakoutReports(app[POOL], app[BREAKOUTS], rules=rules)
+    yield
+
+
+async def _corrections(app: web.Application) -> AsyncIterator[None]:
+    app[CORRECTIONS] = Corrections(app[POOL], app[BREAKOUTS])
     yield
 
 

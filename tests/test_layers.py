@@ -23,6 +23,7 @@ MODELS_RANK = {
     "cluster": 4,
     "reports": 4,
     "jobs": 4,
+    "evidence": 5,
 }
 FRAMEWORKS = {"aiohttp", "socketio", "engineio"}
 

@@ -229,6 +229,10 @@ SCHEMAS: dict[str, Schema] = {
         comments=COUNT,
         percent=nullable("number"),
         present=FLAG,
+        recordedSeconds=NUMBER,
+        recordedPresent=FLAG,
+        corrected=FLAG,
+        corrections={"type": "array", "items": {"type": "integer"}},
     ),
     "BreakoutReport": obj(
         ["breakoutId", "policy", "attendees", "present", "absent", "users"],
@@ -241,7 +245,54 @@ SCHEMAS: dict[str, Schema] = {
         attendees=COUNT,
         present=COUNT,
         absent=COUNT,
+        recordedPresent=COUNT,
+        correctedUsers=COUNT,
         users={"type": "array", "items": ref("UserAttendance")},
+    ),
+    "CorrectionSpec": obj(
+        ["userId", "kind", "reason"],
+        userId=TEXT,
+        kind={"enum": ["present", "absent", "stay"]},
+        reason={
+            "enum": [
+                "excused",
+                "technical_problem",
+                "joined_by_phone",
+                "attended_elsewhere",
+                "recorded_in_error",
+                "other",
+            ]
+        },
+        note={"type": "string", "maxLength": 500, "description": "required when reason is other"},
+        day={**DAY, "description": "school corrections only: the school day"},
+        **{
+            "from": {**TIME, "description": "a stay only: when it began"},
+            "to": {**TIME, "description": "a stay only: when it ended (not in the future)"},
+        },
+    ),
+    "Correction": obj(
+        ["id", "placeKind", "placeId", "userId", "kind", "reason", "madeBy", "madeAt", "status"],
+        id={"type": "integer"},
+        placeKind={"enum": ["breakout", "school"]},
+        placeId=TEXT,
+        userId=TEXT,
+        day=nullable("string", format="date"),
+        kind={"enum": ["present", "absent", "stay"]},
+        reason=TEXT,
+        note=nullable("string"),
+        replaces=nullable("integer"),
+        madeBy=TEXT,
+        madeByRole=TEXT,
+        madeAt=TIME,
+        status={"enum": ["active", "superseded", "withdrawn"]},
+        supersededBy=nullable("integer"),
+        withdrawnAt=nullable("string", format="date-time"),
+        withdrawnBy=nullable("string"),
+        withdrawnReason=nullable("string"),
+        **{
+            "from": nullable("string", format="date-time"),
+            "to": nullable("string", format="date-time"),
+        },
     ),
     "Timeline": obj(
         ["breakoutId", "stepSeconds", "buckets"],
@@ -381,6 +432,7 @@ SCHEMAS: dict[str, Schema] = {
                 school_days=COUNT,
                 present=COUNT,
                 absent=COUNT,
+                recorded_present=COUNT,
                 users={"type": "array", "items": {"type": "object"}},
             ),
         },
@@ -601,6 +653,44 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=("401", "403", "404", "422"),
         )
     },
+    "/api/breakouts/{breakout_id}/corrections": {
+        "get": op(
+            "The breakout's corrections, oldest first: active, superseded and withdrawn",
+            READERS,
+            listing(ref("Correction")),
+            params=[*BREAKOUT, *PAGING, *FORMAT],
+            csv=True,
+            errors=("401", "403", "404", "422"),
+        ),
+        "post": op(
+            "Correct a user's attendance: mark present or absent, or add a stay",
+            HOSTS,
+            wrapped(ref("Correction")),
+            status="201",
+            params=BREAKOUT,
+            body=ref("CorrectionSpec"),
+            errors=("401", "403", "404", "422"),
+        ),
+    },
+    "/api/corrections": {
+        "get": op(
+            "Every correction of the org (the audit log), oldest first",
+            READERS,
+            listing(ref("Correction")),
+            params=[*PAGING, *FORMAT],
+            csv=True,
+        )
+    },
+    "/api/corrections/{id}/withdraw": {
+        "post": op(
+            "Withdraw a correction (it stays in the log, withdrawn)",
+            "whoever may make that correction",
+            wrapped(ref("Correction")),
+            params=ID,
+            body=obj(["reason"], reason={"type": "string", "maxLength": 500}),
+            errors=("401", "403", "404", "409", "422"),
+        )
+    },
     "/api/breakouts/{breakout_id}/timeline": {
         "get": op(
             "Live viewers over time: per bucket, joins, leaves, most at once, at its end",
@@ -698,6 +788,27 @@ PATHS: dict[str, dict[str, Schema]] = {
             tag="schools",
             errors=("401", "403", "404", "422"),
         )
+    },
+    "/api/schools/{id}/corrections": {
+        "get": op(
+            "The school's day corrections, oldest first: active, superseded and withdrawn",
+            READERS,
+            listing(ref("Correction")),
+            params=[*ID, *PAGING, *FORMAT],
+            csv=True,
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        ),
+        "post": op(
+            "Mark a user's school day present or absent",
+            ADMINS,
+            wrapped(ref("Correction")),
+            status="201",
+            params=ID,
+            body=ref("CorrectionSpec"),
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        ),
     },
     "/api/schools/{id}/fever-alerts": {
         "get": op(

@@ -32,6 +32,10 @@ USER_FIELDS = (
     "comments",
     "percent",
     "present",
+    "recordedSeconds",
+    "recordedPresent",
+    "corrected",
+    "corrections",
 )
 
 
@@ -55,6 +59,10 @@ def _users_json(report: BreakoutReport) -> list[Json]:
                     user.comments,
                     user.percent,
                     user.present,
+                    round(user.recorded_seconds, 3),
+                    user.recorded_present,
+                    user.corrected,
+                    list(user.corrections),
                 ),
                 strict=True,
             )
@@ -86,8 +94,9 @@ async def breakout_attendance(request: web.Request) -> web.Response:
         identity, wanted, now_ms(), after, limit
     )
     users = _users_json(report)
-    if as_csv:  # an export: every user
-        return csv_response(users, USER_FIELDS, f"attendance-{wanted}.csv")
+    if as_csv:  # an export: every user; a cell holds the correction ids as "3;7"
+        rows = [{**user, "corrections": ";".join(map(str, user["corrections"]))} for user in users]
+        return csv_response(rows, USER_FIELDS, f"attendance-{wanted}.csv")
     breakout, policy = report.breakout, report.policy
     return data_response(
         {
@@ -100,6 +109,8 @@ async def breakout_attendance(request: web.Request) -> web.Response:
             "attendees": report.total_users,
             "present": report.present,
             "absent": report.total_users - report.present,
+            "recordedPresent": report.recorded_present,
+            "correctedUsers": report.corrected,
             "users": users,
         },
         next_cursor=_next_user([user.user_id for user in report.users], limit),

@@ -1,10 +1,12 @@
-"""The JSON bodies the HTTP API takes: breakouts, schools, users and check events (422 style)."""
+"""The JSON bodies the HTTP API takes: breakouts, schools, users, check events and corrections
+(422 style)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+from collections.abc import Iterable
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +16,7 @@ from models.domain.fields import MAX_EMAIL_CHARS
 from models.domain.records import BreakoutSpec
 from models.schools.directory import ImportedUser
 from models.schools.records import CheckEventSpec, CheckKind, SchoolSpec, SchoolUserSpec
+from models.store.corrections import CorrectionKind, CorrectionReason, CorrectionSpec
 
 MAX_DEVICE_LIMIT = 1000
 MAX_PRESENT_MINUTES = 100_000
@@ -174,3 +177,55 @@ def check_event_request(payload: object) -> CheckEventSpec:
         image=image,
         at=at,
     )
+
+
+MAX_NOTE_CHARS = 500
+
+
+def _one_of(value: object, options: Iterable[str]) -> str:
+    if not isinstance(value, str) or value not in set(options):
+        raise ValueError("must be " + " or ".join(sorted(options)))
+    return value
+
+
+def correction_request(payload: object, *, school: bool) -> CorrectionSpec:
+    """A breakout's `{userId, kind, reason, note?, from?, to?}` (from and to only for a stay) or a
+    school day's `{userId, day, kind, reason, note?}`; `reason: other` needs a note."""
+    fields = Fields.of_body(payload)
+    user_id = fields.identifier("userId", required=True)
+    kinds = ("present", "absent") if school else tuple(kind.value for kind in CorrectionKind)
+    kind = fields.parsed("kind", lambda value: CorrectionKind(_one_of(value, kinds)), required=True)
+    reason = fields.parsed(
+        "reason", lambda value: CorrectionReason(_one_of(value, CorrectionReason)), required=True
+    )
+    note = fields.text("note", required=reason == CorrectionReason.OTHER, max_chars=MAX_NOTE_CHARS)
+    day = fields.day("day", required=school)
+    stay_from, stay_to = fields.time("from"), fields.time("to")
+    if kind == CorrectionKind.STAY:
+        for key in ("from", "to"):
+            if not fields.given(key):
+                fields.problem(key, "is required for a stay")
+    else:
+        for key in ("from", "to"):
+            if fields.given(key):
+                fields.problem(key, "is only for a stay")
+    if not school and fields.given("day"):
+        fields.problem("day", "is for school days")
+    fields.done()
+    return CorrectionSpec(
+        user_id=user_id or "",
+        kind=kind or CorrectionKind.PRESENT,  # (never None once `done` passed)
+        reason=reason or CorrectionReason.OTHER,
+        note=note,
+        day=day,
+        stay_from=stay_from,
+        stay_to=stay_to,
+    )
+
+
+def withdrawal_reason(payload: object) -> str:
+    """`{reason}`: why the correction no longer holds."""
+    fields = Fields.of_body(payload)
+    reason = fields.text("reason", required=True, max_chars=MAX_NOTE_CHARS)
+    fields.done()
+    return reason or ""

@@ -67,6 +67,7 @@ def school_report_json(report: SchoolReport, *, detail: bool) -> Json:
             "school_days": figures.school_days,
             "present": figures.present,
             "absent": figures.absent,
+            "recorded_present": figures.recorded_present,
         }
         if detail:
             row["users"] = [
@@ -77,6 +78,8 @@ def school_report_json(report: SchoolReport, *, detail: bool) -> Json:
                     "present_days": user.present_days,
                     "school_days": user.school_days,
                     "seconds": round(user.seconds, 3),
+                    "recorded_present": user.recorded_present,
+                    "corrected_days": user.corrected_days,
                 }
                 for user in figures.users
             ]

@@ -67,3 +67,13 @@ def require_can_check_in(identity: Identity, user_id: str) -> None:
     if identity.role is Role.ATTENDEE and identity.user_id == user_id:
         return
     require_role(identity, SCHOOL_WRITERS, "record another user's check-ins")
+
+
+# Corrections of the record (README "Corrections"): a breakout's hosts and the org's admins
+# correct its attendance, the org's admins a school day; whoever reads reports reads the log.
+CORRECT_BREAKOUTS = "correct breakout attendance"
+CORRECT_SCHOOLS = "correct school days"
+
+
+def require_can_correct(identity: Identity, breakout: Breakout) -> None:
+    _require(identity, breakout, HOSTS, CORRECT_BREAKOUTS)

@@ -28,9 +28,11 @@ SELECT min(entry_ts) FROM attendance_sessions WHERE org_id = $1 AND breakout_id 
 """
 # Per user: attended live time (closed sessions, overlaps once), sessions, first join, last
 # leave, time watching the recording, sessions still open, active and idle time (the view
-# user_engagement) and comments still shown; one page of users from after
-# $5, with totals over all of them. $1: the breakout's place (org_id/id); $6: the seconds the
-# breakout's rule requires (BreakoutPolicy.required_seconds).
+# user_engagement), comments still shown, and the active corrections: the recorded time and
+# presence beside the corrected ones (a stay a correction adds joins the time, each moment once;
+# a mark in force decides presence). One page of users from after $5, with totals over all of
+# them. $1: the breakout's place (org_id/id); $6: the seconds the breakout's rule requires
+# (BreakoutPolicy.required_seconds).
 SELECT_BREAKOUT_ATTENDANCE = """
 WITH attended AS (
     SELECT d.user_id, max(d.user_name) AS user_name, sum(d.seconds) AS seconds,
@@ -64,26 +66,51 @@ posted AS (
       AND deleted_at IS NULL
     GROUP BY user_id
 ),
-everyone AS (
-    SELECT coalesce(a.user_id, w.user_id, o.user_id) AS user_id,
+fixes AS (
+    SELECT user_id, mark, correction_ids
+    FROM breakout_corrections
+    WHERE org_id = split_part($1, '/', 1) AND breakout_id = split_part($1, '/', 2)
+),
+restayed AS (
+    SELECT user_id, seconds
+    FROM corrected_breakout_seconds
+    WHERE org_id = split_part($1, '/', 1) AND breakout_id = split_part($1, '/', 2)
+),
+recorded AS (
+    SELECT coalesce(a.user_id, w.user_id, o.user_id, f.user_id) AS user_id,
            coalesce(a.user_name, w.user_name, o.user_name) AS user_name,
-           coalesce(a.seconds, 0) AS seconds, coalesce(a.sessions, 0) AS sessions,
+           coalesce(a.seconds, 0) AS recorded_seconds, coalesce(a.sessions, 0) AS sessions,
            a.first_join, a.last_leave, coalesce(w.seconds, 0) AS on_demand_seconds,
            coalesce(w.sessions, 0) AS on_demand_sessions,
            coalesce(o.open_sessions, 0) AS open_sessions,
-           coalesce(e.active_seconds, 0) AS active_seconds,
-           coalesce(e.idle_seconds, 0) AS idle_seconds, coalesce(c.comments, 0) AS comments
+           f.mark, coalesce(f.correction_ids, '{}') AS corrections
     FROM attended AS a
     FULL JOIN watched AS w ON w.user_id = a.user_id
     FULL JOIN still_in AS o ON o.user_id = coalesce(a.user_id, w.user_id)
-    LEFT JOIN engaged AS e ON e.user_id = coalesce(a.user_id, w.user_id, o.user_id)
-    LEFT JOIN posted AS c ON c.user_id = coalesce(a.user_id, w.user_id, o.user_id)
+    FULL JOIN fixes AS f ON f.user_id = coalesce(a.user_id, w.user_id, o.user_id)
+),
+everyone AS (
+    SELECT r.*, coalesce(s.seconds, r.recorded_seconds) AS seconds,
+           r.recorded_seconds > 0 AND r.recorded_seconds >= $6 AS recorded_present,
+           CASE r.mark WHEN 'present' THEN true WHEN 'absent' THEN false
+               ELSE coalesce(s.seconds, r.recorded_seconds) > 0
+                    AND coalesce(s.seconds, r.recorded_seconds) >= $6
+           END AS present,
+           coalesce(e.active_seconds, 0) AS active_seconds,
+           coalesce(e.idle_seconds, 0) AS idle_seconds, coalesce(c.comments, 0) AS comments
+    FROM recorded AS r
+    LEFT JOIN restayed AS s ON s.user_id = r.user_id
+    LEFT JOIN engaged AS e ON e.user_id = r.user_id
+    LEFT JOIN posted AS c ON c.user_id = r.user_id
 ),
 totals AS (
-    SELECT count(*) AS users, count(*) FILTER (WHERE seconds > 0 AND seconds >= $6) AS present
+    SELECT count(*) AS users, count(*) FILTER (WHERE present) AS present,
+           count(*) FILTER (WHERE recorded_present) AS recorded_present,
+           count(*) FILTER (WHERE corrections <> '{}') AS corrected
     FROM everyone
 )
-SELECT t.users, t.present AS present_users, p.*
+SELECT t.users, t.present AS present_users, t.recorded_present AS recorded_present_users,
+       t.corrected AS corrected_users, p.*
 FROM totals AS t
 LEFT JOIN LATERAL (
     SELECT * FROM everyone WHERE user_id > $5 ORDER BY user_id LIMIT $7
@@ -235,6 +262,15 @@ class UserAttendance:
     comments: int
     percent: float | None
     present: bool
+    # What the sessions alone say, before the active corrections (README "Corrections"):
+    # `seconds`, `percent` and `present` are the corrected figures.
+    recorded_seconds: float
+    recorded_present: bool
+    corrections: tuple[int, ...]
+
+    @property
+    def corrected(self) -> bool:
+        return bool(self.corrections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +281,9 @@ class BreakoutReport:
     policy: BreakoutPolicy
     total_users: int
     present: int
+    # Present users before corrections, and users with an active correction.
+    recorded_present: int
+    corrected: int
     users: list[UserAttendance]
 
 
@@ -299,12 +338,11 @@ class BreakoutReports:
             first_entry = await connection.fetchval(
                 SELECT_FIRST_ENTRY, breakout.org_id, breakout.id
             )
-            if first_entry is None:
-                return BreakoutReport(breakout, policy, 0, 0, [])
+            first_day = today if first_entry is None else first_entry.astimezone(UTC).date()
             rows = await connection.fetch(
                 SELECT_BREAKOUT_ATTENDANCE,
                 breakout.place,
-                min(first_entry.astimezone(UTC).date(), today),
+                min(first_day, today),
                 today,
                 now,
                 after,
@@ -316,12 +354,21 @@ class BreakoutReports:
                 UserAttendance,
                 row,
                 percent=round(100 * row["seconds"] / scheduled, 2) if scheduled else None,
-                present=policy.present(row["seconds"], scheduled),
+                corrections=tuple(row["corrections"]),
             )
             for row in rows
             if row["user_id"] is not None
         ]
-        return BreakoutReport(breakout, policy, rows[0]["users"], rows[0]["present_users"], users)
+        totals = rows[0]
+        return BreakoutReport(
+            breakout,
+            policy,
+            total_users=totals["users"],
+            present=totals["present_users"],
+            recorded_present=totals["recorded_present_users"],
+            corrected=totals["corrected_users"],
+            users=users,
+        )
 
     async def analytics(
         self, identity: Identity, breakout_id: str, after: str, limit: int | None

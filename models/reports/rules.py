@@ -63,11 +63,27 @@ class PresenceRules:
 
 @dataclass(frozen=True, slots=True)
 class UserDays:
-    """One user's days in one period: time in the place, and days that met the day rule."""
+    """One user's days in one period: time in the place, and days that met the day rule (or a
+    correction's mark in force says present); what the visits alone say beside it, and how many
+    days a mark decided."""
 
     seconds: float = 0.0
     present_days: int = 0
     present_school_days: int = 0
+    # Before corrections (None: as corrected, there being none).
+    recorded_present_days: int | None = None
+    recorded_present_school_days: int | None = None
+    corrected_days: int = 0
+
+    def recorded(self) -> UserDays:
+        """The days as the visits alone say."""
+        return UserDays(
+            self.seconds,
+            self.present_days if self.recorded_present_days is None else self.recorded_present_days,
+            self.present_school_days
+            if self.recorded_present_school_days is None
+            else self.recorded_present_school_days,
+        )
 
 
 NO_DAYS = UserDays()
@@ -80,6 +96,9 @@ class UserPeriod:
     present_days: int
     school_days: int
     present: bool
+    # Presence before corrections, and the days of the period a mark decided.
+    recorded_present: bool
+    corrected_days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +111,8 @@ class PeriodFigures:
     school_days: int
     present: int
     absent: int
+    # Present users before corrections.
+    recorded_present: int
     users: tuple[UserPeriod, ...]
 
 
@@ -117,19 +138,24 @@ def aggregate_presence(
     for start, period_days in _group_by_period(days_between(first, last), period):
         counted = [day for day in period_days if day <= today and rules.is_school_day(day)]
         day_off = period is Period.DAY and not counted and period_days[0] <= today
-        needed = rules.period_min_ratio * len(counted) - _EPSILON
-        present, rows = 0, []
+        needed = rules.period_min_ratio * len(counted) - _EPSILON if counted else None
+        present, recorded_present, rows = 0, 0, []
         for user in users:
             summed = days.get((user, period_start(start, period)), NO_DAYS)
-            if day_off:
-                is_present = summed.present_days > 0
-            else:
-                is_present = bool(counted) and summed.present_school_days >= needed
+            is_present = _meets(summed, day_off=day_off, needed=needed)
+            was_present = _meets(summed.recorded(), day_off=day_off, needed=needed)
             present += is_present
+            recorded_present += was_present
             if detail:
                 rows.append(
                     UserPeriod(
-                        user, summed.seconds, summed.present_school_days, len(counted), is_present
+                        user,
+                        summed.seconds,
+                        summed.present_school_days,
+                        len(counted),
+                        is_present,
+                        was_present,
+                        summed.corrected_days,
                     )
                 )
         figures.append(
@@ -140,10 +166,19 @@ def aggregate_presence(
                 school_days=len(counted),
                 present=present,
                 absent=len(users) - present if counted else 0,
+                recorded_present=recorded_present,
                 users=tuple(rows),
             )
         )
     return figures
+
+
+def _meets(summed: UserDays, *, day_off: bool, needed: float | None) -> bool:
+    """Present in a period: on a day off, by having met the day rule; else on at least `needed`
+    of its school days (None: the period has none counted yet, so nobody is)."""
+    if day_off:
+        return summed.present_days > 0
+    return needed is not None and summed.present_school_days >= needed
 
 
 def _group_by_period(days: Iterable[date], period: Period) -> list[tuple[date, list[date]]]:

@@ -20,6 +20,7 @@ from models.reports.rules import (
 )
 from models.schools.directory import fetch_school
 from models.schools.records import School
+from models.store.database import record_of
 
 SELECT_SCHOOL_USERS = "SELECT id, name FROM school_users WHERE org_id = $1 AND school_id = $2"
 # In the school now: a visit still open that began today (one left open since an earlier day
@@ -30,18 +31,36 @@ WHERE org_id = $1 AND school_id = $2 AND exit_ts IS NULL AND entry_ts >= $3 AND 
 """
 # Each user's days at the school's place $1 per period (date_trunc: ISO weeks, calendar
 # months), summed where they are; a day is present when it reaches $6 seconds, or (today, $4)
-# when the user is in now ($8).
+# when the user is in now ($8), unless a correction's mark in force for that day (up to today)
+# says otherwise; the recorded figures beside.
 # presence_days() (migration 0003) reads rollups and computes stale days live.
 SELECT_SCHOOL_PERIODS = """
-WITH day_rule AS (
+WITH recorded AS (
     SELECT d.user_id, d.day, d.seconds,
            d.seconds >= $6 OR (d.day = $4 AND d.user_id = ANY($8::text[])) AS present
     FROM presence_days('school', ARRAY[$1::text], $2, $3, $5, true) AS d
+),
+marks AS (
+    SELECT user_id, day, mark FROM school_day_corrections
+    WHERE org_id = split_part($1, '/', 1) AND school_id = split_part($1, '/', 2)
+      AND day BETWEEN $2 AND least($3, $4)
+),
+day_rule AS (
+    SELECT coalesce(r.user_id, m.user_id) AS user_id, coalesce(r.day, m.day) AS day,
+           coalesce(r.seconds, 0) AS seconds, coalesce(r.present, false) AS recorded_present,
+           CASE m.mark WHEN 'present' THEN true WHEN 'absent' THEN false
+               ELSE coalesce(r.present, false) END AS present,
+           m.mark IS NOT NULL AS corrected,
+           extract(isodow FROM coalesce(r.day, m.day))::int = ANY($9::int[]) AS school_day
+    FROM recorded AS r
+    FULL JOIN marks AS m ON m.user_id = r.user_id AND m.day = r.day
 )
 SELECT user_id, date_trunc($7, day::timestamp)::date AS period, sum(seconds) AS seconds,
        count(*) FILTER (WHERE present) AS present_days,
-       count(*) FILTER (WHERE present AND extract(isodow FROM day)::int = ANY($9::int[]))
-           AS present_school_days
+       count(*) FILTER (WHERE present AND school_day) AS present_school_days,
+       count(*) FILTER (WHERE recorded_present) AS recorded_present_days,
+       count(*) FILTER (WHERE recorded_present AND school_day) AS recorded_present_school_days,
+       count(*) FILTER (WHERE corrected) AS corrected_days
 FROM day_rule
 GROUP BY 1, 2
 """
@@ -116,12 +135,7 @@ class SchoolReports:
                 list(in_now),
                 sorted(rules.school_days),
             )
-        days = {
-            (row["user_id"], row["period"]): UserDays(
-                row["seconds"], row["present_days"], row["present_school_days"]
-            )
-            for row in rows
-        }
+        days = {(row["user_id"], row["period"]): record_of(UserDays, row) for row in rows}
         figures = aggregate_presence(
             users=sorted(names),
             days=days,

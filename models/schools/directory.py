@@ -125,6 +125,11 @@ async def fetch_school(connection: Connection, school_id: str, org_id: str) -> S
     return _school(row)
 
 
+async def fetch_school_user(connection: Connection, org_id: str, user_id: str) -> SchoolUser | None:
+    row = await connection.fetchrow(SELECT_USER, user_id, org_id)
+    return None if row is None else _user(row)
+
+
 class Schools:
     """The school directory of every org, behind the role and tenant checks."""
 
@@ -273,10 +278,10 @@ class Schools:
     async def _user_of_org(
         self, connection: Connection, identity: Identity, user_id: str
     ) -> SchoolUser:
-        row = await connection.fetchrow(SELECT_USER, user_id, identity.org_id)
-        if row is None:
+        found = await fetch_school_user(connection, identity.org_id, user_id)
+        if found is None:
             raise NotFound(f"user {user_id} does not exist")
-        return _user(row)
+        return found
 
     async def _school_of_org(
         self, connection: Connection, identity: Identity, school_id: str | None

@@ -1,0 +1,1 @@
+"""The record as evidence: corrections with an audit trail."""
