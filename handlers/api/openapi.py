@@ -335,6 +335,7 @@ SCHEMAS: dict[str, Schema] = {
                 attendees=COUNT,
                 present=COUNT,
                 absent=COUNT,
+                recordedPresent=COUNT,
                 perBreakout={
                     "type": "array",
                     "items": obj(

@@ -208,6 +208,7 @@ def _period_json(period: BreakoutPeriod, *, detail: bool) -> Json:
         "attendees": period.attendees,
         "present": period.present,
         "absent": period.absent,
+        "recordedPresent": period.recorded_present,
     }
     if detail:
         row["perBreakout"] = [
@@ -217,7 +218,7 @@ def _period_json(period: BreakoutPeriod, *, detail: bool) -> Json:
     return row
 
 
-PERIOD_FIELDS = ("start", "end", "breakouts", "attendees", "present", "absent")
+PERIOD_FIELDS = ("start", "end", "breakouts", "attendees", "present", "absent", "recordedPresent")
 TIMELINE_FIELDS = ("start", "joins", "leaves", "peak", "viewers")
 BREAKDOWNS = {
     "deviceType": "device_type",

@@ -18,7 +18,14 @@ from models.domain.records import (
     org_place,
 )
 from models.reports.engagement import BreakoutAnalytics, fetch_analytics
-from models.reports.rules import BreakoutPolicy, BreakoutRules, Period, period_end, report_range
+from models.reports.rules import (
+    BreakoutPolicy,
+    BreakoutRules,
+    Period,
+    period_end,
+    period_start,
+    report_range,
+)
 from models.store.breakouts import BreakoutDirectory
 from models.store.database import record_of
 from models.store.sessions import fetch_breakout_sessions
@@ -122,6 +129,24 @@ SELECT date_trunc($5, d.day::timestamp)::date AS period, d.place_id, d.user_id,
        sum(d.seconds) AS seconds
 FROM presence_days('breakout', $1::text[], $2, $3, $4, false) AS d
 GROUP BY 1, 2, 3
+"""
+# The org's users with active corrections per breakout: the mark in force, the time with the
+# stays they add (NULL when none), and when a stay of theirs began (else the breakout's start:
+# where a corrected user without recorded time is counted).
+SELECT_ORG_CORRECTIONS = """
+SELECT c.breakout_id, c.user_id, c.mark, s.seconds AS corrected_seconds,
+       coalesce(
+           (SELECT min(a.stay_from) FROM attendance_corrections AS a
+            WHERE a.org_id = c.org_id AND a.place_kind = 'breakout'
+              AND a.place_id = c.breakout_id AND a.user_id = c.user_id AND a.kind = 'stay'
+              AND a.withdrawn_at IS NULL),
+           b.starts_at
+       ) AS anchor
+FROM breakout_corrections AS c
+JOIN breakouts AS b ON b.org_id = c.org_id AND b.id = c.breakout_id
+LEFT JOIN corrected_breakout_seconds AS s
+  ON s.org_id = c.org_id AND s.breakout_id = c.breakout_id AND s.user_id = c.user_id
+WHERE c.org_id = $1
 """
 SELECT_ORG_BREAKOUTS = """
 SELECT id, name, starts_at, ends_at, present_min_minutes, present_min_percent
@@ -289,7 +314,8 @@ class BreakoutReport:
 
 @dataclass(frozen=True, slots=True)
 class BreakoutPeriod:
-    """An org's breakouts over one day, week or month: who met each breakout's rule."""
+    """An org's breakouts over one day, week or month: who met each breakout's rule (after
+    corrections; `recorded_present` before them)."""
 
     start: date
     end: date
@@ -297,7 +323,22 @@ class BreakoutPeriod:
     attendees: int
     present: int
     absent: int
+    recorded_present: int
     per_breakout: dict[str, tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fix:
+    """A user's active corrections at one breakout, as the org's periods apply them."""
+
+    mark: str | None
+    corrected_seconds: float | None
+    anchor: datetime | None
+
+    def present(self, policy: BreakoutPolicy, seconds: float, scheduled: float | None) -> bool:
+        if self.mark is not None:
+            return self.mark == "present"
+        return policy.present(self.corrected_seconds or seconds, scheduled)
 
 
 class BreakoutReports:
@@ -419,7 +460,10 @@ class BreakoutReports:
         """Per period (UTC days): the org's breakouts held, attendees, present and absent.
 
         A user is present at a breakout of the period when their time in it during the period
-        meets the breakout's rule, and absent when they joined but fell short.
+        meets the breakout's rule, and absent when they joined but fell short. A user with
+        active corrections there is counted as the breakout's report counts them (its mark, or
+        its time with the stays added) in each period they have time in; one without recorded
+        time, in the period their first added stay (else the breakout) began.
         """
         require_role(identity, SESSION_READERS, "read attendance reports")
         report_range(first, last)
@@ -437,19 +481,36 @@ class BreakoutReports:
                 now,
                 period.value,
             )
+            fixes = {
+                (row["breakout_id"], row["user_id"]): _Fix(
+                    row["mark"], row["corrected_seconds"], row["anchor"]
+                )
+                for row in await connection.fetch(SELECT_ORG_CORRECTIONS, identity.org_id)
+            }
         seconds: dict[date, dict[tuple[str, str], float]] = defaultdict(dict)
         for row in rows:
             _, breakout_id = ids_of_place(row["place_id"])
             seconds[row["period"]][(breakout_id, row["user_id"])] = row["seconds"]
+        timed = {pair for per_period in seconds.values() for pair in per_period}
+        for pair, fix in fixes.items():
+            anchor = None if fix.anchor is None else fix.anchor.astimezone(UTC).date()
+            if pair not in timed and anchor is not None and first <= anchor <= last:
+                seconds[period_start(anchor, period)][pair] = 0.0
         periods = []
         for start in sorted(seconds):
             per_breakout: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-            for (breakout_id, _user), total in seconds[start].items():
-                breakout = breakouts[breakout_id]
+            recorded_present = 0
+            for pair, total in seconds[start].items():
+                breakout = breakouts[pair[0]]
                 policy = self._breakout_rules.policy(breakout)
-                per_breakout[breakout_id][
-                    0 if policy.present(total, breakout.scheduled_seconds) else 1
-                ] += 1
+                scheduled = breakout.scheduled_seconds
+                was_present = policy.present(total, scheduled)
+                found = fixes.get(pair)
+                is_present = (
+                    was_present if found is None else found.present(policy, total, scheduled)
+                )
+                recorded_present += was_present
+                per_breakout[pair[0]][0 if is_present else 1] += 1
             present = sum(counts[0] for counts in per_breakout.values())
             absent = sum(counts[1] for counts in per_breakout.values())
             periods.append(
@@ -460,6 +521,7 @@ class BreakoutReports:
                     attendees=len({user for _, user in seconds[start]}),
                     present=present,
                     absent=absent,
+                    recorded_present=recorded_present,
                     per_breakout={key: (value[0], value[1]) for key, value in per_breakout.items()},
                 )
             )

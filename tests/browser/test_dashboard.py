@@ -132,6 +132,13 @@ async def test_an_analysts_report_shows_the_apis_figures_draws_its_charts_and_do
         if user != "u3":
             await viewer.call("leave-chat-room", {"breakoutId": breakout})
     api = Api(http, server, org)
+    status, _ = await api.call(  # u3 is still in: excused, they count as present
+        "POST",
+        f"/api/breakouts/{breakout}/corrections",
+        {"userId": "u3", "kind": "present", "reason": "excused"},
+        api.headers(Role.HOST),
+    )
+    assert status == 201
     _, report = await api.call(
         "GET", f"/api/breakouts/{breakout}/attendance", headers=api.headers(Role.ANALYST)
     )
@@ -150,6 +157,13 @@ async def test_an_analysts_report_shows_the_apis_figures_draws_its_charts_and_do
     await page.click("#report th[data-key=userId]")
     await page.click("#report th[data-key=userId]")  # descending
     await expect(page.locator("#report tbody tr").first).to_contain_text("u3")
+    await expect(page.locator("#report tbody tr").first).to_contain_text(
+        "yes (corrected; recorded: no)"
+    )
+    recorded = report["data"]["recordedPresent"]
+    await expect(page.locator("#fig-corrected")).to_have_text(
+        f"1 (present as recorded: {recorded})"
+    )
 
     charts = page.locator("[data-chart]")
     await expect(charts).to_have_count(7)
@@ -173,6 +187,13 @@ async def test_an_analysts_report_shows_the_apis_figures_draws_its_charts_and_do
     rows = list(csv.DictReader(io.StringIO(text)))
     assert sorted(row["userId"] for row in rows) == ["u1", "u2", "u3"]
     assert {"deviceMix", "locationMix", "activeSeconds"} <= set(rows[0])
+
+    async with page.expect_download() as waiting:
+        await page.click("#csv-corrections")
+    download = await waiting.value
+    text = (await download.path()).read_text(encoding="utf-8")  # noqa: ASYNC240 - a small file
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert (row["userId"], row["kind"], row["status"]) == ("u3", "present", "active")
 
 
 async def test_the_organisation_page_charts_present_and_absent(

@@ -136,6 +136,16 @@ async def test_corrections_show_beside_the_record_and_can_be_withdrawn(
     assert exported["u2"]["corrections"] == str(phone["id"])
     assert exported["u2"]["recordedSeconds"] == "600.0"
 
+    # The org's periods count each corrected user as the breakout's report does: Cy (u3, no
+    # closed time) and Eve (u5, only the phone) in the day the breakout and her stay began.
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    query = f"from={yesterday}&to={yesterday}&detail=breakouts"
+    status, body = await api.call("GET", f"/api/attendances/aggregate/breakouts?{query}")
+    (period,) = body["data"]["periods"]
+    assert (period["attendees"], period["present"], period["absent"]) == (4, 4, 0)
+    assert period["recordedPresent"] == 1
+    assert period["perBreakout"] == [{"breakoutId": breakout, "present": 4, "absent": 0}]
+
 
 async def test_only_hosts_and_admins_correct_and_bad_corrections_are_refused(
     http: aiohttp.ClientSession, server: RunningServer, held_breakout: tuple[str, str]

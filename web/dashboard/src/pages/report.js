@@ -8,6 +8,11 @@ import { dataTable } from "../table.js";
 import { duration, tick, when, zone } from "../time.js";
 
 const yesNo = (value) => (value ? "yes" : "no");
+// A corrected figure says so, with what the sessions alone say beside it.
+const presentCell = (value, row) =>
+  row.corrected ? `${yesNo(value)} (corrected; recorded: ${yesNo(row.recordedPresent)})` : yesNo(value);
+const attendedCell = (value, row) =>
+  row.recordedSeconds !== value ? `${duration(value)} (recorded ${duration(row.recordedSeconds)})` : duration(value);
 
 function percentSpread(users) {
   const bins = Array.from({ length: 10 }, () => 0);
@@ -33,9 +38,9 @@ export async function reportPage(who, breakoutId) {
       { key: "userId", label: "User id" },
       { key: "firstJoin", label: `First join (${zone})`, format: when },
       { key: "lastLeave", label: `Last leave (${zone})`, format: when },
-      { key: "attendedSeconds", label: "Attended", numeric: true, format: duration },
+      { key: "attendedSeconds", label: "Attended", numeric: true, format: attendedCell },
       { key: "percent", label: "%", numeric: true, format: (v) => (v == null ? "–" : v.toFixed(1)) },
-      { key: "present", label: "Present", format: yesNo },
+      { key: "present", label: "Present", format: presentCell },
       { key: "activeSeconds", label: "Active", numeric: true, format: duration },
       { key: "idleSeconds", label: "Idle", numeric: true, format: duration },
       { key: "comments", label: "Comments", numeric: true },
@@ -49,7 +54,8 @@ export async function reportPage(who, breakoutId) {
   const downloads = h("div", { class: "toolbar" },
     h("button", { type: "button", id: "csv-attendance", onclick: () => download(`/api/breakouts/${id}/attendance?format=csv`, `attendance-${breakoutId}.csv`) }, "Download attendance CSV (UTC)"),
     h("button", { type: "button", id: "csv-sessions", onclick: () => download(`/api/breakouts/${id}/sessions?format=csv`, `sessions-${breakoutId}.csv`) }, "Download sessions CSV (UTC)"),
-    h("button", { type: "button", id: "csv-analytics", onclick: () => download(`/api/breakouts/${id}/analytics?format=csv`, `analytics-${breakoutId}.csv`) }, "Download per-user analytics CSV (UTC)"));
+    h("button", { type: "button", id: "csv-analytics", onclick: () => download(`/api/breakouts/${id}/analytics?format=csv`, `analytics-${breakoutId}.csv`) }, "Download per-user analytics CSV (UTC)"),
+    h("button", { type: "button", id: "csv-corrections", onclick: () => download(`/api/breakouts/${id}/corrections?format=csv`, `corrections-${breakoutId}.csv`) }, "Download corrections CSV (UTC)"));
   const hosts = who.role === "host" || who.role === "admin";
   clear(main(),
     h("div", { class: "headline" }, h("h1", {}, "Report: ", h("span", { id: "report-title" }, breakoutId)), h("span", { class: "spacer" }), hosts ? h("a", { href: path("breakouts", breakoutId) }, "Live view") : null),
@@ -69,6 +75,7 @@ export async function reportPage(who, breakoutId) {
     h("div", {}, h("dt", {}, "Attendees"), h("dd", { id: "fig-attendees" }, head.attendees)),
     h("div", {}, h("dt", {}, "Present"), h("dd", { id: "fig-present" }, head.present)),
     h("div", {}, h("dt", {}, "Absent"), h("dd", { id: "fig-absent" }, head.absent)),
+    h("div", {}, h("dt", {}, "Corrected users"), h("dd", { id: "fig-corrected" }, head.correctedUsers ? `${head.correctedUsers} (present as recorded: ${head.recordedPresent})` : "none")),
     h("div", {}, h("dt", {}, "Schedule"), h("dd", {}, `${when(head.startsAt)} – ${when(head.endsAt)}`)),
     h("div", {}, h("dt", {}, "Present when"), h("dd", {}, rule))));
   table.setRows(users);
