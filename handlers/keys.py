@@ -29,6 +29,7 @@ from models.runtime.metrics import Metrics
 from models.schools.checkins import CheckIns
 from models.schools.directory import Schools
 from models.store.breakouts import BreakoutDirectory
+from models.store.rules import RuleVersion
 from models.writes.writer import SessionWriter
 
 # Set by create_app itself, before any resource.
@@ -60,3 +61,5 @@ COMMANDS = web.AppKey("commands", ClusterCommands)
 CHAT = web.AppKey("chat", Chat)
 ENGAGEMENT = web.AppKey("engagement", Engagement)
 CORRECTIONS = web.AppKey("corrections", Corrections)
+# The server's default presence rules as recorded (a version) when this node started.
+SERVER_RULES = web.AppKey("server_rules", RuleVersion)

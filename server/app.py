@@ -28,6 +28,7 @@ from handlers.api import (
     openapi,
     presence,
     reports,
+    rules,
     schools,
     sessions,
 )
@@ -54,6 +55,7 @@ from handlers.keys import (
     REDIS,
     SCHOOL_REPORTS,
     SCHOOLS,
+    SERVER_RULES,
     SETTINGS,
     SIO,
     TOKENS,
@@ -85,6 +87,7 @@ from models.runtime.metrics import Metrics
 from models.schools.checkins import CheckIns
 from models.schools.directory import Schools
 from models.store.breakouts import BreakoutDirectory
+from models.store.rules import record_server_rules
 from models.writes.journal import Journal
 from models.writes.writer import SessionWriter
 from server.database import database_url, open_pool
@@ -159,6 +162,7 @@ def create_app(settings: Settings) -> web.Application:
         reports,
         comments,
         corrections,
+        rules,
         openapi,
     ):
         api.add_routes(app)
@@ -196,8 +200,11 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_engagement, sets=(ENGAGEMENT,), needs=(WRITER, ATTENDANCE, PRESENCE)),
         Resource(_schools, sets=(SCHOOLS,), needs=(POOL,)),
         Resource(_checkins, sets=(CHECKINS,), needs=(POOL,)),
-        Resource(_school_reports, sets=(SCHOOL_REPORTS,), needs=(POOL,)),
-        Resource(_breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS)),
+        Resource(_server_rules, sets=(SERVER_RULES,), needs=(POOL,)),
+        Resource(_school_reports, sets=(SCHOOL_REPORTS,), needs=(POOL, SERVER_RULES)),
+        Resource(
+            _breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS, SERVER_RULES)
+        ),
         Resource(_corrections, sets=(CORRECTIONS,), needs=(POOL, BREAKOUTS)),
         Resource(_rollups, sets=(), needs=(POOL,)),
         Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
@@ -408,22 +415,26 @@ async def _checkins(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _school_reports(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    app[SCHOOL_REPORTS] = SchoolReports(
-        app[POOL],
-        day_min_seconds=settings.present_day_min_hours * 3600,
-        period_min_ratio=settings.present_period_min_percent / 100,
-    )
+    app[SCHOOL_REPORTS] = SchoolReports(app[POOL], server=app[SERVER_RULES])
     yield
 
 
 async def _breakout_reports(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    rules = BreakoutRules(
-        min_minutes=settings.breakout_present_min_minutes,
-        min_percent=settings.breakout_present_min_percent,
-    )
+    rules = BreakoutRules(server=app[SERVER_RULES])
     app[BREAKOUT_REPORTS] = BreakoutReports(app[POOL], app[BREAKOUTS], rules=rules)
+    yield
+
+
+async def _server_rules(app: web.Application) -> AsyncIterator[None]:
+    """The server's default rules (settings), recorded as a new version when they changed."""
+    settings = app[SETTINGS]
+    app[SERVER_RULES] = await record_server_rules(
+        app[POOL],
+        breakout_min_minutes=settings.breakout_present_min_minutes,
+        breakout_min_percent=settings.breakout_present_min_percent,
+        day_min_hours=settings.present_day_min_hours,
+        period_min_percent=settings.present_period_min_percent,
+    )
     yield
 
 

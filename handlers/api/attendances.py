@@ -112,6 +112,7 @@ async def school_aggregate(request: web.Request) -> web.Response:
         period=wanted.period,
         now=now_ms(),
         detail=wanted.detail,
+        basis=wanted.basis,
     )
     body = school_report_json(report, detail=wanted.detail)
     if not as_csv:

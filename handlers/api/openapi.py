@@ -242,12 +242,34 @@ SCHEMAS: dict[str, Schema] = {
         endsAt=nullable("string", format="date-time"),
         scheduledSeconds=nullable("number"),
         policy=obj([], minMinutes=nullable("number"), minPercent=nullable("number")),
+        rule=ref("AppliedRule"),
         attendees=COUNT,
         present=COUNT,
         absent=COUNT,
         recordedPresent=COUNT,
         correctedUsers=COUNT,
         users={"type": "array", "items": ref("UserAttendance")},
+    ),
+    "AppliedRule": obj(
+        ["basis", "asOf", "ownVersion", "serverVersion"],
+        basis={"enum": ["current", "as-of"]},
+        asOf=nullable("string", format="date-time"),
+        ownVersion=nullable("integer"),
+        serverVersion={"type": "integer"},
+    ),
+    "RuleVersion": obj(
+        ["version", "validFrom"],
+        version={"type": "integer", "minimum": 1},
+        validFrom={**nullable("string", format="date-time"), "description": "null: since always"},
+        minMinutes=nullable("number"),
+        minPercent=nullable("number"),
+        dayMinHours=nullable("number"),
+        periodMinPercent=nullable("number"),
+    ),
+    "RuleVersions": obj(
+        ["own", "server"],
+        own={"type": "array", "items": ref("RuleVersion")},
+        server={"type": "array", "items": ref("RuleVersion")},
     ),
     "CorrectionSpec": obj(
         ["userId", "kind", "reason"],
@@ -356,6 +378,8 @@ SCHEMAS: dict[str, Schema] = {
         name=TEXT,
         time_zone=TEXT,
         school_days={"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+        day_min_hours=nullable("number"),
+        period_min_percent=nullable("number"),
         created_at=TIME,
         updated_at=TIME,
     ),
@@ -365,6 +389,8 @@ SCHEMAS: dict[str, Schema] = {
         name={"type": "string", "maxLength": 200},
         time_zone=TEXT,
         school_days={"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+        day_min_hours=nullable("number", minimum=0, maximum=24),
+        period_min_percent=nullable("number", minimum=0, maximum=100),
     ),
     "User": obj(
         ["id", "school_id", "name", "email", "created_at", "updated_at"],
@@ -423,6 +449,13 @@ SCHEMAS: dict[str, Schema] = {
         time_zone=TEXT,
         period={"enum": ["day", "week", "month"]},
         rules={"type": "object"},
+        rule=obj(
+            ["basis", "as_of", "own_version", "server_version"],
+            basis={"enum": ["current", "as-of"]},
+            as_of=nullable("string", format="date-time"),
+            own_version=nullable("integer"),
+            server_version={"type": "integer"},
+        ),
         users=COUNT,
         periods={
             "type": "array",
@@ -466,10 +499,14 @@ RANGE = [
     param("from", why="ISO time or date"),
     param("to", why="ISO time or date (a date: all of it)"),
 ]
+RULE = param(
+    "rule", schema={"enum": ["current", "as-of"]}, why="today's rule (default) or the one then"
+)
 REPORT = [
     param("from", schema=DAY),
     param("to", schema=DAY),
     param("period", schema={"enum": ["day", "week", "month"]}),
+    RULE,
 ]
 _ERRORS = {
     "401": "unauthorized",
@@ -649,8 +686,17 @@ PATHS: dict[str, dict[str, Schema]] = {
             obj(
                 ["data", "next_cursor"], data=ref("BreakoutReport"), next_cursor=nullable("string")
             ),
-            params=[*BREAKOUT, *USER_PAGES, *FORMAT],
+            params=[*BREAKOUT, *USER_PAGES, RULE, *FORMAT],
             csv=True,
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/breakouts/{breakout_id}/rules": {
+        "get": op(
+            "Every version of the breakout's presence rule and of the server's defaults",
+            READERS,
+            wrapped(ref("RuleVersions")),
+            params=BREAKOUT,
             errors=("401", "403", "404", "422"),
         )
     },
@@ -785,6 +831,16 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Who is checked in at the school now",
             READERS,
             wrapped({"type": "array", "items": ref("InSchool")}),
+            params=ID,
+            tag="schools",
+            errors=("401", "403", "404", "422"),
+        )
+    },
+    "/api/schools/{id}/rules": {
+        "get": op(
+            "Every version of the school's thresholds and of the server's defaults",
+            READERS,
+            wrapped(ref("RuleVersions")),
             params=ID,
             tag="schools",
             errors=("401", "403", "404", "422"),

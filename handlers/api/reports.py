@@ -8,14 +8,22 @@ from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
 from handlers.http.formats import csv_response, data_response
-from handlers.http.queries import MAX_PAGE, MAX_REPORT_PAGE, page_of, report_query_of, wants_csv
+from handlers.http.queries import (
+    MAX_PAGE,
+    MAX_REPORT_PAGE,
+    page_of,
+    report_query_of,
+    rule_basis_of,
+    wants_csv,
+)
 from handlers.http.validation import path_id, read_query
 from handlers.keys import BREAKOUT_REPORTS
-from handlers.wire.records import Json
+from handlers.wire.records import Json, rule_json
 from models.domain.fields import iso_ms, parse_count
 from models.domain.records import now_ms
 from models.reports.breakouts import BreakoutPeriod, BreakoutReport
 from models.reports.engagement import EngagedTime, UserAnalytics
+from models.reports.rules import RuleBasis
 
 USER_FIELDS = (
     "userId",
@@ -71,14 +79,18 @@ def _users_json(report: BreakoutReport) -> list[Json]:
     ]
 
 
-def _user_pages(request: web.Request) -> tuple[bool, str, int | None]:
+def _user_pages(request: web.Request) -> tuple[bool, str, int | None, RuleBasis]:
     """What a per-user report of a breakout asks for: CSV (every user, so no limit), or a JSON
-    page of users after a cursor (a user id)."""
-    as_csv, page = read_query(
+    page of users after a cursor (a user id); and under which rule."""
+    as_csv, page, basis = read_query(
         request,
-        lambda q: (wants_csv(q, request), page_of(q, default=MAX_PAGE, most=MAX_REPORT_PAGE)),
+        lambda q: (
+            wants_csv(q, request),
+            page_of(q, default=MAX_PAGE, most=MAX_REPORT_PAGE),
+            rule_basis_of(q),
+        ),
     )
-    return as_csv, page.cursor or "", None if as_csv else page.limit
+    return as_csv, page.cursor or "", None if as_csv else page.limit, basis
 
 
 def _next_user(user_ids: list[str], limit: int | None) -> str | None:
@@ -89,9 +101,9 @@ def _next_user(user_ids: list[str], limit: int | None) -> str | None:
 async def breakout_attendance(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = path_id(request, "breakout_id")
-    as_csv, after, limit = _user_pages(request)
+    as_csv, after, limit, basis = _user_pages(request)
     report = await request.app[BREAKOUT_REPORTS].breakout_attendance(
-        identity, wanted, now_ms(), after, limit
+        identity, wanted, now_ms(), after, limit, basis
     )
     users = _users_json(report)
     if as_csv:  # an export: every user; a cell holds the correction ids as "3;7"
@@ -106,6 +118,7 @@ async def breakout_attendance(request: web.Request) -> web.Response:
             "endsAt": iso_ms(breakout.ends_at),
             "scheduledSeconds": breakout.scheduled_seconds,
             "policy": {"minMinutes": policy.min_minutes, "minPercent": policy.min_percent},
+            "rule": rule_json(report.rule),
             "attendees": report.total_users,
             "present": report.present,
             "absent": report.total_users - report.present,
@@ -170,7 +183,7 @@ ANALYTICS_FIELDS = (
 async def breakout_analytics(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted = path_id(request, "breakout_id")
-    as_csv, after, limit = _user_pages(request)
+    as_csv, after, limit, _ = _user_pages(request)
     found = await request.app[BREAKOUT_REPORTS].analytics(identity, wanted, after, limit)
     users = [_analytics_json(user) for user in found.users]
     if as_csv:  # an export: every user, each mix as a JSON object in its cell
@@ -232,7 +245,12 @@ async def org_breakouts_aggregate(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     wanted, as_csv = read_query(request, lambda q: (report_query_of(q), wants_csv(q, request)))
     periods = await request.app[BREAKOUT_REPORTS].org_breakouts(
-        identity, first=wanted.first, last=wanted.last, period=wanted.period, now=now_ms()
+        identity,
+        first=wanted.first,
+        last=wanted.last,
+        period=wanted.period,
+        now=now_ms(),
+        basis=wanted.basis,
     )
     if as_csv:
         rows = [_period_json(period, detail=False) for period in periods]

@@ -72,14 +72,25 @@ def _weekdays(value: Any) -> tuple[int, ...]:
 
 
 def school_request(payload: object, *, partial: bool) -> tuple[str | None, SchoolSpec]:
-    """`{id?, name, time_zone?, school_days?}`; for PATCH every field is optional."""
+    """`{id?, name, time_zone?, school_days?, day_min_hours?, period_min_percent?}`; for PATCH
+    every field is optional. A threshold given as null takes the server's again."""
     fields = Fields.of_body(payload)
     school_id = None if partial else fields.identifier("id", required=False)
     name = fields.text("name", required=not partial)
     zone = fields.parsed("time_zone", _time_zone)
     days = fields.parsed("school_days", _weekdays)
+    hours = fields.number("day_min_hours", 0, 24)
+    percent = fields.number("period_min_percent", 0, 100)
     fields.done()
-    return school_id, SchoolSpec(name=name, time_zone=zone, school_days=days)
+    return school_id, SchoolSpec(
+        name=name,
+        time_zone=zone,
+        school_days=days,
+        day_min_hours=hours,
+        day_min_hours_given="day_min_hours" in fields.values,
+        period_min_percent=percent,
+        period_min_percent_given="period_min_percent" in fields.values,
+    )
 
 
 def user_request(payload: object, *, partial: bool) -> tuple[str | None, SchoolUserSpec]:

@@ -14,7 +14,7 @@ from aiohttp import web
 from handlers.http.validation import Fields
 from models.domain.fields import MAX_ID_CHARS, parse_aware_time, parse_date
 from models.domain.records import BreakoutState
-from models.reports.rules import Period
+from models.reports.rules import Period, RuleBasis
 from models.schools.checkins import EventFilter
 from models.store.breakouts import BreakoutSearch
 
@@ -103,16 +103,28 @@ class ReportQuery:
     last: date
     period: Period
     detail: bool
+    basis: RuleBasis
+
+
+def rule_basis_of(query: Fields) -> RuleBasis:
+    """`?rule=current|as-of`: today's rule (the default) or the one that held then."""
+    chosen = query.choice("rule", {basis.value for basis in RuleBasis}, RuleBasis.CURRENT.value)
+    return RuleBasis(chosen or RuleBasis.CURRENT)
 
 
 def report_query_of(query: Fields) -> ReportQuery:
-    """`?from=YYYY-MM-DD&to=YYYY-MM-DD&period=day|week|month&detail=users|breakouts`."""
+    """`?from=YYYY-MM-DD&to=YYYY-MM-DD&period=day|week|month&detail=users|breakouts
+    &rule=current|as-of`."""
     first = query.day("from", required=True)
     last = query.day("to", required=True)
     period = query.choice("period", {p.value for p in Period}, Period.DAY.value)
     detail = query.choice("detail", {"users", "breakouts"})
     return ReportQuery(
-        first or date.min, last or date.min, Period(period or Period.DAY), detail is not None
+        first or date.min,
+        last or date.min,
+        Period(period or Period.DAY),
+        detail is not None,
+        rule_basis_of(query),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any, ParamSpec
 from models.domain.fields import iso_ms
 from models.domain.records import AttendanceSession, Breakout
 from models.live.presence import Viewer
+from models.reports.rules import AppliedRule
 from models.store.activity import Activity
 from models.store.comments import Comment
 
@@ -159,3 +160,13 @@ def session_json(session: AttendanceSession) -> Json:
         client.device_type,
     )
     return dict(zip(SESSION_FIELDS, values, strict=True))
+
+
+def rule_json(rule: AppliedRule, *, snake: bool = False) -> Json:
+    """Which rule versions a report applied (README "Attendance rules"); `snake` for the school
+    API's snake_case."""
+    keys = ("basis", "as_of", "own_version", "server_version")
+    if not snake:
+        keys = ("basis", "asOf", "ownVersion", "serverVersion")
+    values = (rule.basis.value, iso_ms(rule.as_of), rule.own_version, rule.server_version)
+    return dict(zip(keys, values, strict=True))

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from handlers.wire.records import Json
+from handlers.wire.records import Json, rule_json
 from models.domain.fields import iso_ms
 from models.reports.schools import SchoolReport
 from models.schools.records import CheckEvent, FeverAlert, InSchool, School, SchoolUser
@@ -95,6 +95,7 @@ def school_report_json(report: SchoolReport, *, detail: bool) -> Json:
             "period_min_percent": rules.period_min_ratio * 100,
             "school_days": sorted(rules.school_days),
         },
+        "rule": rule_json(report.rule, snake=True),
         "users": len(report.names),
         "periods": periods,
     }

@@ -19,15 +19,18 @@ from models.domain.records import (
 )
 from models.reports.engagement import BreakoutAnalytics, fetch_analytics
 from models.reports.rules import (
+    AppliedRule,
     BreakoutPolicy,
     BreakoutRules,
     Period,
+    RuleBasis,
     period_end,
     period_start,
     report_range,
 )
 from models.store.breakouts import BreakoutDirectory
-from models.store.database import record_of
+from models.store.database import Connection, record_of
+from models.store.rules import RuleScope, RuleVersion, fetch_server_versions, fetch_versions
 from models.store.sessions import fetch_breakout_sessions
 
 SELECT_FIRST_ENTRY = """
@@ -149,7 +152,7 @@ LEFT JOIN corrected_breakout_seconds AS s
 WHERE c.org_id = $1
 """
 SELECT_ORG_BREAKOUTS = """
-SELECT id, name, starts_at, ends_at, present_min_minutes, present_min_percent
+SELECT id, name, starts_at, ends_at, ended_at, present_min_minutes, present_min_percent
 FROM breakouts WHERE org_id = $1
 """
 
@@ -304,6 +307,7 @@ class BreakoutReport:
 
     breakout: Breakout
     policy: BreakoutPolicy
+    rule: AppliedRule
     total_users: int
     present: int
     # Present users before corrections, and users with an active correction.
@@ -364,18 +368,27 @@ class BreakoutReports:
             )
 
     async def breakout_attendance(
-        self, identity: Identity, breakout_id: str, now: datetime, after: str, limit: int | None
+        self,
+        identity: Identity,
+        breakout_id: str,
+        now: datetime,
+        after: str,
+        limit: int | None,
+        basis: RuleBasis = RuleBasis.CURRENT,
     ) -> BreakoutReport:
-        """Per user: first join, last leave, attended time, sessions, share, present or not.
+        """Per user: first join, last leave, attended time, sessions, share, present or not,
+        under today's rule or the one that held when the breakout ended (`basis`).
 
         Users come by id, `limit` at a time (None: all) after the id `after`.
         """
         breakout = await self._breakouts.get(identity.org_id, breakout_id)
         require_can_read_sessions(identity, breakout)
-        policy = self._breakout_rules.policy(breakout)
         scheduled = breakout.scheduled_seconds
         today = now.astimezone(UTC).date()
         async with self._pool.acquire() as connection:
+            own = await fetch_versions(connection, breakout.org_id, RuleScope.BREAKOUT, breakout.id)
+            servers = await self._server_versions(connection, basis)
+            policy, rule = self._breakout_rules.policy(breakout, own, servers, basis, now)
             first_entry = await connection.fetchval(
                 SELECT_FIRST_ENTRY, breakout.org_id, breakout.id
             )
@@ -404,12 +417,30 @@ class BreakoutReports:
         return BreakoutReport(
             breakout,
             policy,
+            rule,
             total_users=totals["users"],
             present=totals["present_users"],
             recorded_present=totals["recorded_present_users"],
             corrected=totals["corrected_users"],
             users=users,
         )
+
+    async def rule_versions(
+        self, identity: Identity, breakout_id: str
+    ) -> tuple[list[RuleVersion], list[RuleVersion]]:
+        """Every version of the breakout's own rule and of the server's defaults, oldest
+        first."""
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
+        require_can_read_sessions(identity, breakout)
+        async with self._pool.acquire() as connection:
+            own = await fetch_versions(connection, breakout.org_id, RuleScope.BREAKOUT, breakout.id)
+            return own, await fetch_server_versions(connection)
+
+    @staticmethod
+    async def _server_versions(connection: Connection, basis: RuleBasis) -> list[RuleVersion]:
+        """The server's versions, when the rule that held then is asked for (today's is this
+        node's own)."""
+        return [] if basis is RuleBasis.CURRENT else await fetch_server_versions(connection)
 
     async def analytics(
         self, identity: Identity, breakout_id: str, after: str, limit: int | None
@@ -455,7 +486,14 @@ class BreakoutReports:
         return shares
 
     async def org_breakouts(
-        self, identity: Identity, *, first: date, last: date, period: Period, now: datetime
+        self,
+        identity: Identity,
+        *,
+        first: date,
+        last: date,
+        period: Period,
+        now: datetime,
+        basis: RuleBasis = RuleBasis.CURRENT,
     ) -> list[BreakoutPeriod]:
         """Per period (UTC days): the org's breakouts held, attendees, present and absent.
 
@@ -463,16 +501,14 @@ class BreakoutReports:
         meets the breakout's rule, and absent when they joined but fell short. A user with
         active corrections there is counted as the breakout's report counts them (its mark, or
         its time with the stays added) in each period they have time in; one without recorded
-        time, in the period their first added stay (else the breakout) began.
+        time, in the period their first added stay (else the breakout) began. Each breakout's
+        rule is today's, or the one that held when it ended (`basis`).
         """
         require_role(identity, SESSION_READERS, "read attendance reports")
         report_range(first, last)
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(SELECT_ORG_BREAKOUTS, identity.org_id)
-            breakouts = {
-                row["id"]: Breakout(org_id=identity.org_id, ended_at=None, **dict(row))
-                for row in rows
-            }
+            breakouts = {row["id"]: Breakout(org_id=identity.org_id, **dict(row)) for row in rows}
             rows = await connection.fetch(
                 SELECT_ORG_BREAKOUT_PERIODS,
                 [org_place(identity.org_id, breakout_id) for breakout_id in breakouts],
@@ -487,6 +523,18 @@ class BreakoutReports:
                 )
                 for row in await connection.fetch(SELECT_ORG_CORRECTIONS, identity.org_id)
             }
+            versions: dict[str, list[RuleVersion]] = defaultdict(list)
+            for version in await fetch_versions(
+                connection, identity.org_id, RuleScope.BREAKOUT, None
+            ):
+                versions[version.scope_id].append(version)
+            servers = await self._server_versions(connection, basis)
+        policies = {
+            breakout_id: self._breakout_rules.policy(
+                breakout, versions[breakout_id], servers, basis, now
+            )[0]
+            for breakout_id, breakout in breakouts.items()
+        }
         seconds: dict[date, dict[tuple[str, str], float]] = defaultdict(dict)
         for row in rows:
             _, breakout_id = ids_of_place(row["place_id"])
@@ -501,9 +549,8 @@ class BreakoutReports:
             per_breakout: dict[str, list[int]] = defaultdict(lambda: [0, 0])
             recorded_present = 0
             for pair, total in seconds[start].items():
-                breakout = breakouts[pair[0]]
-                policy = self._breakout_rules.policy(breakout)
-                scheduled = breakout.scheduled_seconds
+                policy = policies[pair[0]]
+                scheduled = breakouts[pair[0]].scheduled_seconds
                 was_present = policy.present(total, scheduled)
                 found = fixes.get(pair)
                 is_present = (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from models.domain.errors import ValidationFailed
 from models.domain.records import Breakout
+from models.store.rules import RuleVersion, in_force
 
 MAX_REPORT_DAYS = 366
 # Ratios are compared with this slack so that 4 of 5 days is exactly 80% in floating point too.
@@ -206,7 +207,7 @@ class BreakoutPolicy:
 
 
 def breakout_policy(
-    own_minutes: int | None,
+    own_minutes: float | None,
     own_percent: float | None,
     *,
     default_minutes: float,
@@ -223,21 +224,98 @@ def breakout_policy(
     return BreakoutPolicy(default_minutes, None)
 
 
+class RuleBasis(StrEnum):
+    """Which rule a report applies: today's, or the one that held then (`?rule=as-of`)."""
+
+    CURRENT = "current"
+    AS_OF = "as-of"
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedRule:
+    """The rule versions a report used (README "Attendance rules"): the place's own version
+    (a breakout's rule, a school's thresholds) and the server's defaults' version, as they held
+    at `as_of` (None: today's, the latest)."""
+
+    basis: RuleBasis
+    as_of: datetime | None
+    own_version: int | None
+    server_version: int
+
+
+def breakout_as_of(breakout: Breakout, now: datetime) -> datetime:
+    """The moment whose rule "held then" for a breakout: when it ended (or was to), else now."""
+    ended = breakout.ended_at or breakout.ends_at
+    return now if ended is None else min(ended, now)
+
+
 @dataclass(frozen=True, slots=True)
 class BreakoutRules:
-    """The server's default presence rule for breakouts that set none."""
+    """The server's default presence rule for breakouts that set none: this node's settings,
+    recorded as the server's version `server.version` when it started."""
 
-    min_minutes: float
-    min_percent: float
+    server: RuleVersion
 
-    def policy(self, breakout: Breakout) -> BreakoutPolicy:
-        return breakout_policy(
-            breakout.present_min_minutes,
-            breakout.present_min_percent,
-            default_minutes=self.min_minutes,
-            default_percent=self.min_percent,
+    def policy(
+        self,
+        breakout: Breakout,
+        own: Sequence[RuleVersion],
+        servers: Sequence[RuleVersion],
+        basis: RuleBasis,
+        now: datetime,
+    ) -> tuple[BreakoutPolicy, AppliedRule]:
+        """The breakout's policy under today's rule or the one that held then, from its own
+        versions and the server's."""
+        at: datetime | None
+        if basis is RuleBasis.CURRENT:
+            at, server = None, self.server
+            mine = in_force(own, None)
+            minutes: float | None = breakout.present_min_minutes
+            percent = breakout.present_min_percent
+        else:
+            at = breakout_as_of(breakout, now)
+            server = in_force(servers, at) or self.server
+            mine = in_force(own, at)
+            minutes = None if mine is None else mine.min_minutes
+            percent = None if mine is None else mine.min_percent
+        policy = breakout_policy(
+            minutes,
+            percent,
+            default_minutes=server.min_minutes or 0.0,
+            default_percent=server.min_percent or 0.0,
             scheduled=bool(breakout.scheduled_seconds),
         )
+        applied = AppliedRule(basis, at, None if mine is None else mine.version, server.version)
+        return policy, applied
+
+
+def school_rules(
+    school_days: Collection[int],
+    own: Sequence[RuleVersion],
+    servers: Sequence[RuleVersion],
+    current: tuple[float | None, float | None],
+    server: RuleVersion,
+    basis: RuleBasis,
+    at: datetime | None,
+) -> tuple[PresenceRules, AppliedRule]:
+    """A school's thresholds: its own (`current` today: day hours and period percent), else the
+    server's (`server` today), or as they held at `at`; with the versions used."""
+    if basis is RuleBasis.CURRENT:
+        mine = in_force(own, None)
+        hours, percent = current
+    else:
+        server = in_force(servers, at) or server
+        mine = in_force(own, at)
+        hours = None if mine is None else mine.day_min_hours
+        percent = None if mine is None else mine.period_min_percent
+    hours = server.day_min_hours if hours is None else hours
+    percent = server.period_min_percent if percent is None else percent
+    rules = PresenceRules(
+        day_min_seconds=(hours or 0.0) * 3600,
+        period_min_ratio=(percent or 0.0) / 100,
+        school_days=frozenset(school_days),
+    )
+    return rules, AppliedRule(basis, at, None if mine is None else mine.version, server.version)
 
 
 def report_range(first: date, last: date) -> None:

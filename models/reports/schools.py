@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -11,16 +11,20 @@ import asyncpg
 from models.domain.access import READ_SCHOOLS, SCHOOL_READERS, require_role
 from models.domain.records import Identity, org_place
 from models.reports.rules import (
+    AppliedRule,
     Period,
     PeriodFigures,
     PresenceRules,
+    RuleBasis,
     UserDays,
     aggregate_presence,
     report_range,
+    school_rules,
 )
 from models.schools.directory import fetch_school
 from models.schools.records import School
 from models.store.database import record_of
+from models.store.rules import RuleScope, RuleVersion, fetch_server_versions, fetch_versions
 
 SELECT_SCHOOL_USERS = "SELECT id, name FROM school_users WHERE org_id = $1 AND school_id = $2"
 # In the school now: a visit still open that began today (one left open since an earlier day
@@ -73,6 +77,7 @@ class SchoolReport:
     last: date
     period: Period
     rules: PresenceRules
+    rule: AppliedRule
     # Every user of the school by id, with their name.
     names: dict[str, str]
     periods: list[PeriodFigures]
@@ -81,12 +86,20 @@ class SchoolReport:
 class SchoolReports:
     """Read-only reports over school visits and their daily rollups."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, *, day_min_seconds: float, period_min_ratio: float
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, server: RuleVersion) -> None:
         self._pool = pool
-        self._day_min_seconds = day_min_seconds
-        self._period_min_ratio = period_min_ratio
+        # The server's default thresholds as this node runs them.
+        self._server = server
+
+    async def rule_versions(
+        self, identity: Identity, school_id: str
+    ) -> tuple[list[RuleVersion], list[RuleVersion]]:
+        """Every version of the school's own thresholds and of the server's, oldest first."""
+        require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
+        async with self._pool.acquire() as connection:
+            await fetch_school(connection, school_id, identity.org_id)
+            own = await fetch_versions(connection, identity.org_id, RuleScope.SCHOOL, school_id)
+            return own, await fetch_server_versions(connection)
 
     async def school_attendance(
         self,
@@ -98,8 +111,10 @@ class SchoolReports:
         period: Period,
         now: datetime,
         detail: bool,
+        basis: RuleBasis = RuleBasis.CURRENT,
     ) -> SchoolReport:
-        """Present and absent users of the school per day, week or month, in its time zone."""
+        """Present and absent users of the school per day, week or month, in its time zone,
+        under today's thresholds or those that held at the end of the range (`basis`)."""
         require_role(identity, SCHOOL_READERS, READ_SCHOOLS)
         report_range(first, last)
         async with self._pool.acquire() as connection:
@@ -118,10 +133,15 @@ class SchoolReports:
                     SELECT_CHECKED_IN, identity.org_id, school_id, midnight, now
                 )
             }
-            rules = PresenceRules(
-                day_min_seconds=self._day_min_seconds,
-                period_min_ratio=self._period_min_ratio,
-                school_days=frozenset(school.school_days),
+            range_end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone)
+            rules, rule = school_rules(
+                school.school_days,
+                await fetch_versions(connection, identity.org_id, RuleScope.SCHOOL, school_id),
+                [] if basis is RuleBasis.CURRENT else await fetch_server_versions(connection),
+                (school.day_min_hours, school.period_min_percent),
+                self._server,
+                basis,
+                None if basis is RuleBasis.CURRENT else min(range_end, now),
             )
             rows = await connection.fetch(
                 SELECT_SCHOOL_PERIODS,
@@ -146,4 +166,4 @@ class SchoolReports:
             rules=rules,
             detail=detail,
         )
-        return SchoolReport(school, first, last, period, rules, names, figures)
+        return SchoolReport(school, first, last, period, rules, rule, names, figures)

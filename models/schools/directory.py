@@ -18,29 +18,35 @@ from models.domain.records import Identity, org_place
 from models.schools.records import School, SchoolSpec, SchoolUser, SchoolUserSpec
 from models.store.database import Connection, record_of, returned
 
-SELECT_SCHOOL = """
-SELECT id, org_id, name, time_zone, school_days, created_at, updated_at
+_SCHOOL = """id, org_id, name, time_zone, school_days, day_min_hours, period_min_percent,
+created_at, updated_at"""
+SELECT_SCHOOL = f"""
+SELECT {_SCHOOL}
 FROM schools WHERE id = $1 AND org_id = $2
-"""
-SELECT_SCHOOLS = """
-SELECT id, org_id, name, time_zone, school_days, created_at, updated_at
+"""  # noqa: S608 - the column list is ours
+SELECT_SCHOOLS = f"""
+SELECT {_SCHOOL}
 FROM schools WHERE org_id = $1 AND id > $2
 ORDER BY id
 LIMIT $3
-"""
-INSERT_SCHOOL = """
-INSERT INTO schools (id, org_id, name, time_zone, school_days) VALUES ($1, $2, $3, $4, $5)
+"""  # noqa: S608 - the column list is ours
+INSERT_SCHOOL = f"""
+INSERT INTO schools (id, org_id, name, time_zone, school_days, day_min_hours, period_min_percent)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (org_id, id) DO NOTHING
-RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
-"""
-# NULL keeps a field as it is.
-UPDATE_SCHOOL = """
+RETURNING {_SCHOOL}
+"""  # noqa: S608 - the column list is ours
+# NULL keeps a field as it is; a threshold changes when its flag ($6, $8) says it was given.
+UPDATE_SCHOOL = f"""
 UPDATE schools
 SET name = coalesce($3, name), time_zone = coalesce($4, time_zone),
-    school_days = coalesce($5, school_days), updated_at = now()
+    school_days = coalesce($5, school_days),
+    day_min_hours = CASE WHEN $6 THEN $7 ELSE day_min_hours END,
+    period_min_percent = CASE WHEN $8 THEN $9 ELSE period_min_percent END,
+    updated_at = now()
 WHERE id = $1 AND org_id = $2
-RETURNING id, org_id, name, time_zone, school_days, created_at, updated_at
-"""
+RETURNING {_SCHOOL}
+"""  # noqa: S608 - the column list is ours
 # A school's days are local to its time zone: a new zone redoes every day it has (the days
 # a visit can count on: at most 8 after it began, as presence_by_day looks for them). $1 is
 # the school's place, $2 its org, $3 its id, $4 its new zone.
@@ -159,6 +165,8 @@ class Schools:
                 spec.name,
                 spec.time_zone or "UTC",
                 list(spec.school_days or self._default_school_days),
+                spec.day_min_hours,
+                spec.period_min_percent,
             )
         if row is None:
             raise Conflict(f"school {school_id} exists already")
@@ -171,7 +179,16 @@ class Schools:
             before = await fetch_school(connection, school_id, identity.org_id)
             await _require_known_zone(connection, spec.time_zone)
             row = await connection.fetchrow(
-                UPDATE_SCHOOL, school_id, identity.org_id, spec.name, spec.time_zone, days
+                UPDATE_SCHOOL,
+                school_id,
+                identity.org_id,
+                spec.name,
+                spec.time_zone,
+                days,
+                spec.day_min_hours_given,
+                spec.day_min_hours,
+                spec.period_min_percent_given,
+                spec.period_min_percent,
             )
             updated = _school(returned(row))
             if updated.time_zone != before.time_zone:

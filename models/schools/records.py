@@ -16,6 +16,9 @@ class School:
     time_zone: str
     # ISO weekdays (1 = Monday) that are school days.
     school_days: tuple[int, ...]
+    # Its own thresholds (None: the server's PRESENT_DAY_MIN_HOURS, PRESENT_PERIOD_MIN_PERCENT).
+    day_min_hours: float | None
+    period_min_percent: float | None
     created_at: datetime
     updated_at: datetime
 
@@ -27,6 +30,11 @@ class SchoolSpec:
     name: str | None = None
     time_zone: str | None = None
     school_days: tuple[int, ...] | None = None
+    # The thresholds change only when given (None then sets the server's back).
+    day_min_hours: float | None = None
+    day_min_hours_given: bool = False
+    period_min_percent: float | None = None
+    period_min_percent_given: bool = False
 
 
 @dataclass(frozen=True, slots=True)
