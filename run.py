@@ -1,15 +1,19 @@
-"""Command line: serve the attendance server, apply migrations, mint a token, purge, or seed."""
+"""Command line: serve the attendance server, apply migrations, mint a token, purge, seed, or
+verify a certificate."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import json
 import logging
 import socket
 import sys
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import uvloop
@@ -27,6 +31,13 @@ from handlers.keys import SETTINGS
 from models.auth.tokens import TokenAuthority, TokenConfigError, secret_path
 from models.domain.fields import MAX_ID_CHARS, is_token_id, parse_name
 from models.domain.records import Role, now_ms
+from models.evidence.signing import (
+    SigningKeyError,
+    Unverified,
+    key_path,
+    load_signing_key,
+    verify,
+)
 from models.jobs.retention import purge_sessions
 from models.jobs.seed import SeedPlan, seed
 from models.reports.rollups import roll_up_all
@@ -59,6 +70,7 @@ COMMAND_SETTINGS = {
         "PORT",
         "PUBLIC_URL",
     ),
+    "verify": ("SIGNING_KEY", "SIGNING_KEY_FILE", "VAR_DIR", "LOG_LEVEL"),
 }
 
 
@@ -92,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=describe_settings(),
         formatter_class=formatter,
     )
-    commands = parser.add_subparsers(dest="command", metavar="{serve,migrate,token,purge,seed}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="{serve,migrate,token,purge,seed,verify}"
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -188,6 +202,19 @@ def _parser() -> argparse.ArgumentParser:
             flag, dest=dest, type=int, default=value, metavar="N", help=f"{meaning} ({value})"
         )
     seed.add_argument("--org", default=defaults.org_id, help="organisation id (demo)")
+    verify = commands.add_parser(
+        "verify",
+        help="verify a certificate's signature and say what it attests",
+        description="Verify an attendance certificate (the compact JWS the server issues, or "
+        "its JSON answer) against public keys: a JWKS file or URL (--jwks, e.g. "
+        "https://attendance.example.org/.well-known/jwks.json), else this install's signing "
+        "key. Exits 0 when it is valid, 1 saying why when it is not. Whether a valid "
+        "certificate was since superseded is its status URL's to say (printed).",
+        epilog=describe_settings(COMMAND_SETTINGS["verify"]),
+        formatter_class=formatter,
+    )
+    verify.add_argument("file", help="the certificate file (- reads standard input)")
+    verify.add_argument("--jwks", metavar="FILE|URL", help="the public keys (a JWKS)")
     return parser
 
 
@@ -198,6 +225,7 @@ class StartupError(RuntimeError):
 STARTUP_ERRORS: tuple[type[Exception], ...] = (
     StartupError,
     TokenConfigError,
+    SigningKeyError,
     EmbeddedPostgresError,
     EmbeddedRedisError,
     JournalError,
@@ -330,6 +358,53 @@ def _say_where_the_secret_lives(settings: Settings) -> None:
         logger.info("token signed with the secret in %s", path)
 
 
+def _read_keys(source: str | None, settings: Settings) -> list[dict[str, Any]]:
+    """The JWKS at `source` (a file, or an http(s) URL), else this install's signing key."""
+    if source is None:
+        configured = settings.signing_key or settings.signing_key_file
+        if not configured and not key_path(settings.var_dir).exists():
+            raise SigningKeyError(
+                f"no signing key here (VAR_DIR {settings.var_dir}): pass --jwks FILE|URL"
+            )
+        return [load_signing_key(settings).jwk]
+    if source.startswith(("https://", "http://")):
+        with urllib.request.urlopen(source, timeout=10) as answer:  # noqa: S310 - http(s) only
+            text = answer.read().decode()
+    else:
+        text = Path(source).read_text()
+    keys = json.loads(text).get("keys")
+    if not isinstance(keys, list):
+        raise SigningKeyError(f"{source} is not a JWKS (an object with a list of keys)")
+    return keys
+
+
+def _verify(file: str, jwks: str | None, settings: Settings) -> int:
+    text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    token = text.strip()
+    if token.startswith("{"):  # the API's JSON answer: its `jws`
+        token = str(json.loads(token).get("data", {}).get("jws", ""))
+    try:
+        keys = _read_keys(jwks, settings)
+        header, payload = verify(token, keys)
+        facts = payload.get("credentialSubject", {}).get("attendance")
+        if "VerifiableCredential" not in payload.get("type", []) or not isinstance(facts, dict):
+            raise Unverified("signed, but not an attendance certificate")
+    except (Unverified, ValueError, OSError) as exc:
+        sys.stdout.write(f"INVALID: {exc}\n")
+        return 1
+    minutes = round(float(facts.get("attendedSeconds", 0)) / 60, 1)
+    sys.stdout.write(
+        f"VALID: {payload.get('id')} signed by key {header.get('kid')}\n"
+        f"  {facts.get('userName') or facts.get('userId')} ({facts.get('userId')}) was present at "
+        f"{facts.get('breakoutName') or facts.get('breakoutId')}: {minutes} min, "
+        f"{facts.get('percent')}% of the schedule\n"
+        f"  issued {payload.get('validFrom')} by {payload.get('issuer', {}).get('id')}; "
+        f"corrections applied: {facts.get('correctionsApplied') or 'none'}\n"
+        f"  current status: {payload.get('credentialStatus', {}).get('id')}\n"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -369,6 +444,8 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
     if command == "migrate":
         asyncio.run(_migrate(settings))
         return 0
+    if command == "verify":
+        return _verify(args.file, args.jwks, settings)
     if command == "seed":
         sizes = ("schools", "users_per_school", "days", "breakouts", "attendees_per_breakout")
         if any(getattr(args, name) < 0 for name in sizes) or args.days < 1:

@@ -213,8 +213,8 @@ class Settings:
         "PUBLIC_URL",
         "",
         _url_of("http", "https"),
-        "the URL people open the server at, for the links `run.py token --link` prints; empty: "
-        "`http://HOST:PORT`",
+        "the URL people open the server at: the links `run.py token --link` prints, and the "
+        "issuer and verification links of certificates; empty: `http://HOST:PORT`",
     )
     reuse_port: bool = setting(
         "REUSE_PORT",
@@ -276,6 +276,20 @@ class Settings:
     )
     auth_audience: str | None = setting(
         "AUTH_AUDIENCE", "", _parse_optional_str, "required `aud` of tokens, when set"
+    )
+    signing_key: str | None = setting(
+        "SIGNING_KEY",
+        "",
+        _parse_optional_str,
+        "PEM Ed25519 private key that signs certificates (before `SIGNING_KEY_FILE`)",
+        secret=True,
+    )
+    signing_key_file: Path | None = setting(
+        "SIGNING_KEY_FILE",
+        "",
+        _parse_optional_path,
+        "PEM Ed25519 private key file that signs certificates; neither set: one is generated "
+        "once into `VAR_DIR/signing_key.pem`",
     )
     auth_leeway_s: int = setting(
         "AUTH_LEEWAY_S",

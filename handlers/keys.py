@@ -18,6 +18,7 @@ from handlers.socket.cluster import ClusterCommands
 from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus
 from models.cluster.nodes import NodeRegistry
+from models.evidence.certificates import Certificates
 from models.evidence.corrections import Corrections
 from models.live.chat import Chat
 from models.live.desk import Attendance
@@ -60,6 +61,7 @@ BROADCASTER = web.AppKey("broadcaster", PresenceBroadcaster)
 COMMANDS = web.AppKey("commands", ClusterCommands)
 CHAT = web.AppKey("chat", Chat)
 ENGAGEMENT = web.AppKey("engagement", Engagement)
+CERTIFICATES = web.AppKey("certificates", Certificates)
 CORRECTIONS = web.AppKey("corrections", Corrections)
 # The server's default presence rules as recorded (a version) when this node started.
 SERVER_RULES = web.AppKey("server_rules", RuleVersion)

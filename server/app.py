@@ -21,6 +21,7 @@ from geo import DeviceParser, Enricher, Locator, default_resolver, open_city_rea
 from handlers.api import (
     attendances,
     breakouts,
+    certificates,
     comments,
     corrections,
     health,
@@ -41,6 +42,7 @@ from handlers.keys import (
     BREAKOUTS,
     BROADCASTER,
     BUS,
+    CERTIFICATES,
     CHAT,
     CHECKINS,
     COMMANDS,
@@ -61,7 +63,7 @@ from handlers.keys import (
     TOKENS,
     WRITER,
 )
-from handlers.pages import dashboard
+from handlers.pages import certificate, dashboard
 from handlers.socket.audience import AudienceNamespace
 from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.socket.cluster import ClusterCommands
@@ -71,7 +73,9 @@ from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus, MemoryBus, RedisBus
 from models.cluster.nodes import Heartbeat, NodeRegistry
 from models.domain.records import ExitReason, now_ms
+from models.evidence.certificates import Certificates
 from models.evidence.corrections import Corrections
+from models.evidence.signing import load_signing_key
 from models.jobs.retention import RETENTION_EVERY_S, purge_round
 from models.live.chat import Chat
 from models.live.desk import Attendance
@@ -162,11 +166,13 @@ def create_app(settings: Settings) -> web.Application:
         reports,
         comments,
         corrections,
+        certificates,
         rules,
         openapi,
     ):
         api.add_routes(app)
     dashboard.add_routes(app)
+    certificate.add_routes(app)
 
     add_resources(app, resources(settings))
     app.on_shutdown.append(_close_sessions)
@@ -205,7 +211,8 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(
             _breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS, SERVER_RULES)
         ),
-        Resource(_corrections, sets=(CORRECTIONS,), needs=(POOL, BREAKOUTS)),
+        Resource(_certificates, sets=(CERTIFICATES,), needs=(POOL, BREAKOUTS, BREAKOUT_REPORTS)),
+        Resource(_corrections, sets=(CORRECTIONS,), needs=(POOL, BREAKOUTS, CERTIFICATES)),
         Resource(_rollups, sets=(), needs=(POOL,)),
         Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
         Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, CHAT, BROADCASTER, BUS, NODES)),
@@ -438,8 +445,22 @@ async def _server_rules(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _certificates(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    certificates = Certificates(
+        app[POOL],
+        app[BREAKOUTS],
+        app[BREAKOUT_REPORTS],
+        load_signing_key(settings),
+        issuer=settings.own_url,
+    )
+    await certificates.register_key()
+    app[CERTIFICATES] = certificates
+    yield
+
+
 async def _corrections(app: web.Application) -> AsyncIterator[None]:
-    app[CORRECTIONS] = Corrections(app[POOL], app[BREAKOUTS])
+    app[CORRECTIONS] = Corrections(app[POOL], app[BREAKOUTS], app[CERTIFICATES])
     yield
 
 

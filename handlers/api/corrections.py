@@ -98,7 +98,7 @@ async def withdraw(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     correction_id = _correction_id(request)
     reason = withdrawal_reason(await json_body(request))
-    withdrawn = await request.app[CORRECTIONS].withdraw(identity, correction_id, reason)
+    withdrawn = await request.app[CORRECTIONS].withdraw(identity, correction_id, reason, now_ms())
     return data_response(correction_json(withdrawn))
 
 

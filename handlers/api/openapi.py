@@ -257,6 +257,26 @@ SCHEMAS: dict[str, Schema] = {
         ownVersion=nullable("integer"),
         serverVersion={"type": "integer"},
     ),
+    "CertificateStatus": obj(
+        ["id", "status", "issuedAt", "supersededBy", "revokedAt", "revokedReason"],
+        id={"type": "string", "format": "uuid"},
+        status={"enum": ["valid", "superseded", "revoked"]},
+        issuedAt=TIME,
+        supersededBy=nullable("string"),
+        revokedAt=nullable("string", format="date-time"),
+        revokedReason=nullable("string"),
+    ),
+    "Certificate": {
+        "allOf": [
+            ref("CertificateStatus"),
+            obj(
+                ["jws", "credential", "links"],
+                jws={"type": "string", "description": "the signed certificate: a compact JWS"},
+                credential={"type": "object", "description": "the JWS payload, a VC"},
+                links=obj(["status", "view", "jwks"], status=TEXT, view=TEXT, jwks=TEXT),
+            ),
+        ]
+    },
     "RuleVersion": obj(
         ["version", "validFrom"],
         version={"type": "integer", "minimum": 1},
@@ -499,6 +519,10 @@ RANGE = [
     param("from", why="ISO time or date"),
     param("to", why="ISO time or date (a date: all of it)"),
 ]
+JWS = "application/vc+jwt"
+CERTIFICATE_FORMAT = [
+    param("format", schema={"enum": ["json", "jws"]}, why=f"or Accept: {JWS} (the bare JWS)")
+]
 RULE = param(
     "rule", schema={"enum": ["current", "as-of"]}, why="today's rule (default) or the one then"
 )
@@ -529,12 +553,15 @@ def op(
     errors: tuple[str, ...] = ("401", "403", "422"),
     tag: str = "breakouts",
     media: str = "application/json",
+    media_types: dict[str, Schema] | None = None,
 ) -> Schema:
     content: Schema = {}
     if ok is not None:
         content[media] = {"schema": ok}
     if csv:
         content["text/csv"] = {"schema": TEXT}
+    for other, schema in (media_types or {}).items():
+        content[other] = {"schema": schema}
     responses: Schema = {status: {"description": "OK", **({"content": content} if content else {})}}
     for code in errors:
         responses[code] = {"$ref": f"#/components/responses/{_ERRORS[code]}"}
@@ -691,6 +718,48 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=("401", "403", "404", "422"),
         )
     },
+    "/api/breakouts/{breakout_id}/certificates/{user_id}": {
+        "get": op(
+            "The user's signed attendance certificate (issued when the record changed)",
+            "the user themself, or an analyst, host or admin of the org",
+            wrapped(ref("Certificate")),
+            params=[*BREAKOUT, *_path("user_id"), *CERTIFICATE_FORMAT],
+            media_types={JWS: TEXT},
+            errors=("401", "403", "404", "422"),
+            tag="certificates",
+        )
+    },
+    "/api/certificates/{id}": {
+        "get": op(
+            "A certificate, by its id",
+            "anyone",
+            wrapped(ref("Certificate")),
+            params=[*ID, *CERTIFICATE_FORMAT],
+            media_types={JWS: TEXT},
+            errors=("404", "422"),
+            tag="certificates",
+        )
+    },
+    "/api/certificates/{id}/status": {
+        "get": op(
+            "Whether a certificate is valid, superseded (by which) or revoked",
+            "anyone",
+            wrapped(ref("CertificateStatus")),
+            params=ID,
+            errors=("404",),
+            tag="certificates",
+        )
+    },
+    "/.well-known/jwks.json": {
+        "get": op(
+            "The public keys that verify certificates (every key that ever signed one)",
+            "anyone",
+            obj(["keys"], keys={"type": "array", "items": {"type": "object"}}),
+            errors=(),
+            tag="certificates",
+        )
+    },
+    "/certificates/{id}": {"get": _page("A certificate for people: printable, with a QR code", ID)},
     "/api/breakouts/{breakout_id}/rules": {
         "get": op(
             "Every version of the breakout's presence rule and of the server's defaults",
@@ -1060,7 +1129,7 @@ DOCUMENT: Schema = {
             " contract is in README."
         ),
     },
-    "tags": [{"name": t} for t in ("breakouts", "schools", "operations", "pages")],
+    "tags": [{"name": t} for t in ("breakouts", "schools", "certificates", "operations", "pages")],
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

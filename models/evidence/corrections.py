@@ -20,6 +20,7 @@ from models.domain.access import (
 )
 from models.domain.errors import Conflict, NotFound, ValidationFailed
 from models.domain.records import Identity
+from models.evidence.certificates import Certificates
 from models.schools.directory import fetch_school, fetch_school_user
 from models.store.breakouts import BreakoutDirectory
 from models.store.corrections import (
@@ -39,9 +40,15 @@ MAX_STAY = timedelta(hours=24)
 
 
 class Corrections:
-    def __init__(self, pool: asyncpg.Pool, breakouts: BreakoutDirectory) -> None:
+    """Makes, withdraws and lists corrections; a user's current certificate of a breakout
+    follows every change of their corrections there."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, breakouts: BreakoutDirectory, certificates: Certificates
+    ) -> None:
         self._pool = pool
         self._breakouts = breakouts
+        self._certificates = certificates
 
     async def correct_breakout(
         self, identity: Identity, breakout_id: str, spec: CorrectionSpec, now: datetime
@@ -54,7 +61,7 @@ class Corrections:
         if spec.kind is CorrectionKind.STAY:
             _check_stay(spec, now)
         async with self._pool.acquire() as connection:
-            return await insert_correction(
+            made = await insert_correction(
                 connection,
                 identity.org_id,
                 (PlaceKind.BREAKOUT, breakout.id),
@@ -62,6 +69,8 @@ class Corrections:
                 identity.user_id,
                 identity.role.value,
             )
+        await self._certificates.refresh(made.org_id, made.place_id, made.user_id, now)
+        return made
 
     async def correct_school_day(
         self, identity: Identity, school_id: str, spec: CorrectionSpec
@@ -86,7 +95,9 @@ class Corrections:
                 identity.role.value,
             )
 
-    async def withdraw(self, identity: Identity, correction_id: int, reason: str) -> Correction:
+    async def withdraw(
+        self, identity: Identity, correction_id: int, reason: str, now: datetime
+    ) -> Correction:
         """Withdraws an active or superseded correction, by whoever may make its kind."""
         async with self._pool.acquire() as connection:
             found = await fetch_correction(connection, identity.org_id, correction_id)
@@ -100,6 +111,10 @@ class Corrections:
             withdrawn = await fetch_correction(connection, identity.org_id, correction_id)
         if withdrawn is None:  # a correction is never deleted (the table refuses it)
             raise RuntimeError(f"correction {correction_id} vanished")
+        if withdrawn.place_kind is PlaceKind.BREAKOUT:
+            await self._certificates.refresh(
+                withdrawn.org_id, withdrawn.place_id, withdrawn.user_id, now
+            )
         return withdrawn
 
     async def log(

@@ -42,7 +42,7 @@ SELECT min(entry_ts) FROM attendance_sessions WHERE org_id = $1 AND breakout_id 
 # presence beside the corrected ones (a stay a correction adds joins the time, each moment once;
 # a mark in force decides presence). One page of users from after $5, with totals over all of
 # them. $1: the breakout's place (org_id/id); $6: the seconds the breakout's rule requires
-# (BreakoutPolicy.required_seconds).
+# (BreakoutPolicy.required_seconds); $8: one user only (NULL: all).
 SELECT_BREAKOUT_ATTENDANCE = """
 WITH attended AS (
     SELECT d.user_id, max(d.user_name) AS user_name, sum(d.seconds) AS seconds,
@@ -123,7 +123,9 @@ SELECT t.users, t.present AS present_users, t.recorded_present AS recorded_prese
        t.corrected AS corrected_users, p.*
 FROM totals AS t
 LEFT JOIN LATERAL (
-    SELECT * FROM everyone WHERE user_id > $5 ORDER BY user_id LIMIT $7
+    SELECT * FROM everyone
+    WHERE user_id > $5 AND ($8::text IS NULL OR user_id = $8)
+    ORDER BY user_id LIMIT $7
 ) AS p ON true
 """
 # Per period, breakout and user: attended time in that period.
@@ -375,11 +377,13 @@ class BreakoutReports:
         after: str,
         limit: int | None,
         basis: RuleBasis = RuleBasis.CURRENT,
+        only_user: str | None = None,
     ) -> BreakoutReport:
         """Per user: first join, last leave, attended time, sessions, share, present or not,
         under today's rule or the one that held when the breakout ended (`basis`).
 
-        Users come by id, `limit` at a time (None: all) after the id `after`.
+        Users come by id, `limit` at a time (None: all) after the id `after`; `only_user`: that
+        user alone (the totals are the breakout's all the same).
         """
         breakout = await self._breakouts.get(identity.org_id, breakout_id)
         require_can_read_sessions(identity, breakout)
@@ -402,6 +406,7 @@ class BreakoutReports:
                 after,
                 policy.required_seconds(scheduled),
                 limit,
+                only_user,
             )
         users = [
             record_of(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -20,8 +21,22 @@ VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE 'le
 """
 
 
+HeldBreakout = Callable[[RunningServer], Awaitable[tuple[str, str]]]
+
+
 @pytest.fixture
-async def held_breakout(http: aiohttp.ClientSession, server: RunningServer) -> tuple[str, str]:
+async def held_breakout(held_breakout_in: HeldBreakout, server: RunningServer) -> tuple[str, str]:
+    """`held_breakout_in` the test's server."""
+    return await held_breakout_in(server)
+
+
+@pytest.fixture
+def held_breakout_in(http: aiohttp.ClientSession) -> HeldBreakout:
+    """Makes, in a server's database, a new org with a breakout held yesterday: (org, id)."""
+    return lambda server: _hold_breakout(http, server)
+
+
+async def _hold_breakout(http: aiohttp.ClientSession, server: RunningServer) -> tuple[str, str]:
     """A one-hour breakout yesterday (present from 50%) and its sessions:
     u1 on two devices 0-20 and 10-40 min (40 min once the overlap counts once), u2 10 min live
     and 20 min of the recording later, u3 still in it with no attended session, and u4 who only
