@@ -597,6 +597,31 @@ class Settings:
         _parse_positive_float,
         "how often the daily-presence rollups are brought up to date",
     )
+    webhook_allow_networks: tuple[IpNetwork, ...] = setting(
+        "WEBHOOK_ALLOW_NETWORKS",
+        "",
+        _parse_networks,
+        "CIDRs inside your own network that webhooks may call anyway (e.g. `10.1.2.0/24`); "
+        "empty: only public addresses",
+    )
+    webhook_timeout_s: float = setting(
+        "WEBHOOK_TIMEOUT_S", "10", _parse_positive_float, "seconds a webhook attempt may take"
+    )
+    webhook_retry_base_s: float = setting(
+        "WEBHOOK_RETRY_BASE_S",
+        "10",
+        _parse_positive_float,
+        "wait before a failed webhook's second attempt; it doubles each time (an hour at most)",
+    )
+    webhook_retry_for_s: float = setting(
+        "WEBHOOK_RETRY_FOR_S",
+        "86400",
+        _parse_positive_float,
+        "how long a failing webhook delivery is retried before it is given up",
+    )
+    webhook_poll_s: float = setting(
+        "WEBHOOK_POLL_S", "1", _parse_positive_float, "how often each node looks for due webhooks"
+    )
     log_level: str = setting(
         "LOG_LEVEL", "INFO", _parse_log_level, "`DEBUG`, `INFO`, `WARNING`, `ERROR`"
     )

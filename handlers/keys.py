@@ -20,6 +20,7 @@ from models.cluster.bus import Bus
 from models.cluster.nodes import NodeRegistry
 from models.evidence.certificates import Certificates
 from models.evidence.corrections import Corrections
+from models.evidence.webhooks import Webhooks
 from models.live.chat import Chat
 from models.live.desk import Attendance
 from models.live.engagement import Engagement
@@ -63,5 +64,6 @@ CHAT = web.AppKey("chat", Chat)
 ENGAGEMENT = web.AppKey("engagement", Engagement)
 CERTIFICATES = web.AppKey("certificates", Certificates)
 CORRECTIONS = web.AppKey("corrections", Corrections)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)
 # The server's default presence rules as recorded (a version) when this node started.
 SERVER_RULES = web.AppKey("server_rules", RuleVersion)

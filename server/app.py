@@ -10,6 +10,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import engineio
@@ -32,6 +33,7 @@ from handlers.api import (
     rules,
     schools,
     sessions,
+    webhooks,
 )
 from handlers.http.cors import cors_middleware, socketio_origins
 from handlers.http.logs import AccessLog, quiet_malformed_requests
@@ -61,8 +63,11 @@ from handlers.keys import (
     SETTINGS,
     SIO,
     TOKENS,
+    WEBHOOKS,
     WRITER,
 )
+from handlers.outbound.events import render_event
+from handlers.outbound.webhooks import HttpTransport
 from handlers.pages import certificate, dashboard
 from handlers.socket.audience import AudienceNamespace
 from handlers.socket.broadcast import PresenceBroadcaster
@@ -76,6 +81,7 @@ from models.domain.records import ExitReason, now_ms
 from models.evidence.certificates import Certificates
 from models.evidence.corrections import Corrections
 from models.evidence.signing import load_signing_key
+from models.evidence.webhooks import AddressPolicy, Webhooks, WebhookSender
 from models.jobs.retention import RETENTION_EVERY_S, purge_round
 from models.live.chat import Chat
 from models.live.desk import Attendance
@@ -168,6 +174,7 @@ def create_app(settings: Settings) -> web.Application:
         corrections,
         certificates,
         rules,
+        webhooks,
         openapi,
     ):
         api.add_routes(app)
@@ -213,6 +220,7 @@ def resources(settings: Settings) -> list[Resource]:
         ),
         Resource(_certificates, sets=(CERTIFICATES,), needs=(POOL, BREAKOUTS, BREAKOUT_REPORTS)),
         Resource(_corrections, sets=(CORRECTIONS,), needs=(POOL, BREAKOUTS, CERTIFICATES)),
+        Resource(_webhooks, sets=(WEBHOOKS,), needs=(POOL, BREAKOUT_REPORTS, CORRECTIONS)),
         Resource(_rollups, sets=(), needs=(POOL,)),
         Resource(_broadcasts, sets=(BROADCASTER,), needs=(BUS, PRESENCE)),
         Resource(_cluster, sets=(COMMANDS,), needs=(ATTENDANCE, CHAT, BROADCASTER, BUS, NODES)),
@@ -457,6 +465,29 @@ async def _certificates(app: web.Application) -> AsyncIterator[None]:
     await certificates.register_key()
     app[CERTIFICATES] = certificates
     yield
+
+
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    """The org's webhook endpoints, and this node's share of sending the outbox."""
+    settings = app[SETTINGS]
+    policy = AddressPolicy(settings.webhook_allow_networks)
+    app[WEBHOOKS] = Webhooks(app[POOL], policy)
+    transport = HttpTransport(policy, settings.webhook_timeout_s)
+    sender = WebhookSender(
+        app[POOL],
+        transport,
+        lambda event, must: render_event(app, event, must),
+        policy,
+        timeout_s=settings.webhook_timeout_s,
+        retry_base_s=settings.webhook_retry_base_s,
+        retry_for=timedelta(seconds=settings.webhook_retry_for_s),
+    )
+    loop = Loop("webhooks", sender.round, every_s=settings.webhook_poll_s, metrics=app[METRICS])
+    try:
+        async for _ in _running(loop):
+            yield
+    finally:
+        await transport.close()
 
 
 async def _corrections(app: web.Application) -> AsyncIterator[None]:

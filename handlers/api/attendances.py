@@ -8,20 +8,12 @@ from handlers.http.bearer import bearer_identity
 from handlers.http.bodies import check_event_request
 from handlers.http.formats import csv_response, data_response
 from handlers.http.queries import event_filter_of, page_of, report_query_of, wants_csv
-from handlers.http.validation import json_body, path_id, read_query
+from handlers.http.validation import json_body, path_id, path_number, read_query
 from handlers.keys import CHECKINS, SCHOOL_REPORTS, SIO
 from handlers.wire.names import FEVER_ALERT, FEVER_ALERT_ACKNOWLEDGED, staff_room
 from handlers.wire.schools import alert_json, event_json, school_report_json
-from models.domain.errors import NotFound
 from models.domain.records import now_ms
 from models.schools.checkins import NO_CURSOR
-
-
-def _event_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise NotFound(f"attendance {raw} does not exist")
-    return int(raw)
 
 
 async def record_event(request: web.Request) -> web.Response:
@@ -44,12 +36,14 @@ async def list_events(request: web.Request) -> web.Response:
 
 
 async def get_event(request: web.Request) -> web.Response:
-    event = await request.app[CHECKINS].get(bearer_identity(request), _event_id(request))
+    event = await request.app[CHECKINS].get(
+        bearer_identity(request), path_number(request, "attendance")
+    )
     return data_response(event_json(event))
 
 
 async def delete_event(request: web.Request) -> web.Response:
-    await request.app[CHECKINS].delete(bearer_identity(request), _event_id(request))
+    await request.app[CHECKINS].delete(bearer_identity(request), path_number(request, "attendance"))
     return web.Response(status=204)
 
 
@@ -78,10 +72,8 @@ async def list_org_fever_alerts(request: web.Request) -> web.Response:
 
 
 async def acknowledge_fever_alert(request: web.Request) -> web.Response:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise NotFound(f"fever alert {raw} does not exist")
-    alert = await request.app[CHECKINS].acknowledge(bearer_identity(request), int(raw), now_ms())
+    alert_id = path_number(request, "fever alert")
+    alert = await request.app[CHECKINS].acknowledge(bearer_identity(request), alert_id, now_ms())
     await request.app[SIO].emit(
         FEVER_ALERT_ACKNOWLEDGED, alert_json(alert), room=staff_room(alert.org_id)
     )

@@ -10,10 +10,9 @@ from handlers.http.bearer import bearer_identity
 from handlers.http.bodies import correction_request, withdrawal_reason
 from handlers.http.formats import csv_response, data_response
 from handlers.http.queries import MAX_PAGE, page_of, wants_csv
-from handlers.http.validation import json_body, path_id, read_query
+from handlers.http.validation import json_body, path_id, path_number, read_query
 from handlers.keys import CORRECTIONS
 from handlers.wire.records import Json
-from models.domain.errors import NotFound
 from models.domain.fields import iso_ms
 from models.domain.records import now_ms
 from models.store.corrections import Correction, PlaceKind
@@ -87,16 +86,9 @@ async def correct_school_day(request: web.Request) -> web.Response:
     return data_response(correction_json(made), status=201)
 
 
-def _correction_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise NotFound(f"correction {raw} does not exist")
-    return int(raw)
-
-
 async def withdraw(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
-    correction_id = _correction_id(request)
+    correction_id = path_number(request, "correction")
     reason = withdrawal_reason(await json_body(request))
     withdrawn = await request.app[CORRECTIONS].withdraw(identity, correction_id, reason, now_ms())
     return data_response(correction_json(withdrawn))

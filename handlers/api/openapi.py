@@ -277,6 +277,40 @@ SCHEMAS: dict[str, Schema] = {
             ),
         ]
     },
+    "WebhookSpec": obj(
+        ["url", "events"],
+        url={"type": "string", "maxLength": 2048, "description": "http(s); a public address"},
+        events={
+            "type": "array",
+            "minItems": 1,
+            "items": {"enum": ["breakout.ended", "attendance.corrected"]},
+        },
+        secret={"type": "string", "minLength": 16, "maxLength": 256},
+    ),
+    "Webhook": obj(
+        ["id", "url", "events", "createdBy", "createdAt"],
+        id={"type": "integer"},
+        url=TEXT,
+        events={"type": "array", "items": TEXT},
+        createdBy=TEXT,
+        createdAt=TIME,
+        secret={"type": "string", "description": "only in the answer that created it"},
+    ),
+    "WebhookDelivery": obj(
+        ["id", "eventId", "event", "occurredAt", "state", "attempts"],
+        id={"type": "integer"},
+        eventId={"type": "string", "format": "uuid"},
+        event=TEXT,
+        occurredAt=TIME,
+        state={"enum": ["pending", "delivered", "failed"]},
+        attempts=COUNT,
+        lastAttemptAt=nullable("string", format="date-time"),
+        lastStatus=nullable("integer"),
+        lastError=nullable("string"),
+        nextAttemptAt=nullable("string", format="date-time"),
+        deliveredAt=nullable("string", format="date-time"),
+        gaveUpAt=nullable("string", format="date-time"),
+    ),
     "RuleVersion": obj(
         ["version", "validFrom"],
         version={"type": "integer", "minimum": 1},
@@ -750,6 +784,44 @@ PATHS: dict[str, dict[str, Schema]] = {
             tag="certificates",
         )
     },
+    "/api/webhooks": {
+        "get": op(
+            "The org's webhook endpoints (their secrets are never shown again)",
+            ADMINS,
+            listing(ref("Webhook")),
+            params=PAGING,
+            tag="webhooks",
+        ),
+        "post": op(
+            "Register a webhook endpoint; the answer holds its secret, this once",
+            ADMINS,
+            wrapped(ref("Webhook")),
+            status="201",
+            body=ref("WebhookSpec"),
+            tag="webhooks",
+        ),
+    },
+    "/api/webhooks/{id}": {
+        "delete": op(
+            "Delete an endpoint: nothing more is sent to it",
+            ADMINS,
+            None,
+            status="204",
+            params=ID,
+            tag="webhooks",
+            errors=("401", "403", "404"),
+        )
+    },
+    "/api/webhooks/{id}/deliveries": {
+        "get": op(
+            "The endpoint's delivery log: state, attempts, last status and error",
+            ADMINS,
+            listing(ref("WebhookDelivery")),
+            params=[*ID, *PAGING],
+            tag="webhooks",
+            errors=("401", "403", "404", "422"),
+        )
+    },
     "/.well-known/jwks.json": {
         "get": op(
             "The public keys that verify certificates (every key that ever signed one)",
@@ -1129,7 +1201,10 @@ DOCUMENT: Schema = {
             " contract is in README."
         ),
     },
-    "tags": [{"name": t} for t in ("breakouts", "schools", "certificates", "operations", "pages")],
+    "tags": [
+        {"name": t}
+        for t in ("breakouts", "schools", "certificates", "webhooks", "operations", "pages")
+    ],
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

@@ -109,25 +109,30 @@ async def breakout_attendance(request: web.Request) -> web.Response:
     if as_csv:  # an export: every user; a cell holds the correction ids as "3;7"
         rows = [{**user, "corrections": ";".join(map(str, user["corrections"]))} for user in users]
         return csv_response(rows, USER_FIELDS, f"attendance-{wanted}.csv")
-    breakout, policy = report.breakout, report.policy
     return data_response(
-        {
-            "breakoutId": breakout.id,
-            "name": breakout.name,
-            "startsAt": iso_ms(breakout.starts_at),
-            "endsAt": iso_ms(breakout.ends_at),
-            "scheduledSeconds": breakout.scheduled_seconds,
-            "policy": {"minMinutes": policy.min_minutes, "minPercent": policy.min_percent},
-            "rule": rule_json(report.rule),
-            "attendees": report.total_users,
-            "present": report.present,
-            "absent": report.total_users - report.present,
-            "recordedPresent": report.recorded_present,
-            "correctedUsers": report.corrected,
-            "users": users,
-        },
+        attendance_json(report, users),
         next_cursor=_next_user([user.user_id for user in report.users], limit),
     )
+
+
+def attendance_json(report: BreakoutReport, users: list[Json] | None = None) -> Json:
+    """A breakout's attendance report as its route answers it (and `breakout.ended` sends it)."""
+    breakout, policy = report.breakout, report.policy
+    return {
+        "breakoutId": breakout.id,
+        "name": breakout.name,
+        "startsAt": iso_ms(breakout.starts_at),
+        "endsAt": iso_ms(breakout.ends_at),
+        "scheduledSeconds": breakout.scheduled_seconds,
+        "policy": {"minMinutes": policy.min_minutes, "minPercent": policy.min_percent},
+        "rule": rule_json(report.rule),
+        "attendees": report.total_users,
+        "present": report.present,
+        "absent": report.total_users - report.present,
+        "recordedPresent": report.recorded_present,
+        "correctedUsers": report.corrected,
+        "users": _users_json(report) if users is None else users,
+    }
 
 
 def _time_json(time: EngagedTime) -> Json:

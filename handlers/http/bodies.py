@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.http.validation import Fields
 from models.domain.errors import ValidationFailed
-from models.domain.fields import MAX_EMAIL_CHARS
+from models.domain.fields import MAX_EMAIL_CHARS, is_clean
 from models.domain.records import BreakoutSpec
 from models.schools.directory import ImportedUser
 from models.schools.records import CheckEventSpec, CheckKind, SchoolSpec, SchoolUserSpec
@@ -240,3 +240,29 @@ def withdrawal_reason(payload: object) -> str:
     reason = fields.text("reason", required=True, max_chars=MAX_NOTE_CHARS)
     fields.done()
     return reason or ""
+
+
+def webhook_request(
+    payload: object, events: Collection[str]
+) -> tuple[object, list[str], str | None]:
+    """`{url, events: [...], secret?}` (secret: 16-256 characters; made when absent)."""
+    fields = Fields.of_body(payload)
+    url = fields.values.get("url")
+    if url is None:
+        fields.problem("url", "is required")
+
+    def event_list(value: Any) -> list[str]:
+        if not isinstance(value, list) or not value or any(v not in events for v in value):
+            raise ValueError("must list one or more of " + ", ".join(events))
+        return [str(v) for v in value]
+
+    chosen = fields.parsed("events", event_list, required=True)
+
+    def secret(value: Any) -> str:
+        if not isinstance(value, str) or not 16 <= len(value) <= 256 or not is_clean(value):
+            raise ValueError("must be 16 to 256 characters, none a control character")
+        return value
+
+    given = fields.parsed("secret", secret)
+    fields.done()
+    return url, chosen or [], given

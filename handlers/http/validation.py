@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from handlers.keys import SETTINGS
-from models.domain.errors import RequestTimeout, ValidationFailed
+from models.domain.errors import NotFound, RequestTimeout, ValidationFailed
 from models.domain.fields import (
     MAX_NAME_CHARS,
     is_clean,
@@ -163,3 +163,12 @@ def path_id(request: web.Request, key: str) -> str:
     fields.done()
     assert found is not None  # noqa: S101 - done() raised otherwise
     return found
+
+
+def path_number(request: web.Request, noun: str) -> int:
+    """The numeric id in the route's `{id}` (a record numbered by the database); anything else
+    names no such record: 404."""
+    raw = request.match_info["id"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise NotFound(f"{noun} {raw} does not exist")
+    return int(raw)

@@ -10,15 +10,15 @@ longer present, it is revoked), so a verifier who asks its status learns it is o
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from models.domain.access import SESSION_READERS, require_same_org
+from models.domain.access import SESSION_READERS, require_same_org, system_reader
 from models.domain.errors import Forbidden, NotFound
 from models.domain.fields import iso_ms
-from models.domain.records import Breakout, Identity, Role
+from models.domain.records import Breakout, Identity
 from models.evidence.signing import SigningKey
 from models.reports.breakouts import BreakoutReports, UserAttendance
 from models.reports.rules import AppliedRule, BreakoutPolicy, RuleBasis
@@ -40,17 +40,6 @@ CONTEXTS = [
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
 ]
 NOT_PRESENT = "a correction made the user no longer present"
-
-
-def _reader(org_id: str) -> Identity:
-    """Whom the certificates read reports as: the org's own, never a person."""
-    return Identity(
-        user_id="system:certificates",
-        name="certificates",
-        org_id=org_id,
-        role=Role.ANALYST,
-        valid_until=datetime.max.replace(tzinfo=UTC),
-    )
 
 
 def _rule_text(policy: BreakoutPolicy, rule: AppliedRule) -> str:
@@ -200,7 +189,13 @@ class Certificates:
         self, breakout: Breakout, user_id: str, now: datetime
     ) -> StoredCertificate | None:
         report = await self._reports.breakout_attendance(
-            _reader(breakout.org_id), breakout.id, now, "", 1, RuleBasis.AS_OF, only_user=user_id
+            system_reader(breakout.org_id, "certificates"),
+            breakout.id,
+            now,
+            "",
+            1,
+            RuleBasis.AS_OF,
+            only_user=user_id,
         )
         user = next((u for u in report.users if u.user_id == user_id), None)
         facts = None

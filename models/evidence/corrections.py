@@ -117,6 +117,11 @@ class Corrections:
             )
         return withdrawn
 
+    async def find(self, org_id: str, correction_id: int) -> Correction | None:
+        """The org's correction, for the server's own use (webhooks): no role check."""
+        async with self._pool.acquire() as connection:
+            return await fetch_correction(connection, org_id, correction_id)
+
     async def log(
         self,
         identity: Identity,

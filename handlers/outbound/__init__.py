@@ -1,0 +1,1 @@
+"""What the server calls out to: webhook receivers."""
