@@ -1,4 +1,5 @@
-"""Retention: old closed sessions (and their rollups and comments) are anonymised or deleted."""
+"""Retention: old closed sessions (and their rollups and comments) are anonymised or deleted;
+finished webhook deliveries go."""
 
 from __future__ import annotations
 
@@ -76,6 +77,30 @@ USING (SELECT org_id, breakout_id, id FROM comments WHERE created_at < $1 LIMIT 
 WHERE c.org_id = old.org_id AND c.breakout_id = old.breakout_id AND c.id = old.id
 """
 
+# Webhook deliveries are copies of reports sent elsewhere: once finished (delivered or given up)
+# and older than the cut they go, in either mode, with events no delivery needs any more.
+# (Corrections, rule versions and certificates are the evidence itself: retention keeps them.)
+DELETE_OLD_WEBHOOK_DELIVERIES = """
+DELETE FROM webhook_deliveries AS d
+USING (
+    SELECT d.id FROM webhook_deliveries AS d
+    JOIN webhook_events AS e ON e.id = d.event_id
+    WHERE e.occurred_at < $1 AND (d.delivered_at IS NOT NULL OR d.gave_up_at IS NOT NULL)
+    LIMIT $2
+) AS old
+WHERE d.id = old.id
+"""
+DELETE_OLD_WEBHOOK_EVENTS = """
+DELETE FROM webhook_events AS e
+USING (
+    SELECT w.id FROM webhook_events AS w
+    WHERE w.occurred_at < $1
+      AND NOT EXISTS (SELECT FROM webhook_deliveries AS d WHERE d.event_id = w.id)
+    LIMIT $2
+) AS old
+WHERE e.id = old.id
+"""
+
 TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 UNLOCK = "SELECT pg_advisory_unlock($1)"
 
@@ -94,6 +119,8 @@ async def purge_sessions(
         pool, DELETE_OLD_SESSIONS if deleting else ANONYMISE_OLD_SESSIONS, cutoff
     )
     await _in_batches(pool, DELETE_OLD_COMMENTS if deleting else ANONYMISE_OLD_COMMENTS, cutoff)
+    await _in_batches(pool, DELETE_OLD_WEBHOOK_DELIVERIES, cutoff)
+    await _in_batches(pool, DELETE_OLD_WEBHOOK_EVENTS, cutoff)
     async with pool.acquire() as connection:
         await connection.execute(DELETE_OLD_ROLLUPS if deleting else ANONYMISE_OLD_ROLLUPS, cutoff)
     return total

@@ -168,3 +168,44 @@ async def test_old_comments_go_with_their_sessions(
         assert set(left) == {"recent"}
     else:
         assert {left[f"old-{n}"] for n in range(3)} == {(None, None)}
+
+
+async def test_finished_webhook_deliveries_go_and_pending_ones_stay(db: asyncpg.Pool) -> None:
+    org = f"o-hooks-{NOW.timestamp():.0f}"
+    async with db.acquire() as connection:
+        endpoint = await connection.fetchval(
+            "INSERT INTO webhook_endpoints (org_id, url, secret, events, created_by)"
+            " VALUES ($1, 'https://hooks.example.org/in', 'secret-secret-secret',"
+            " '{attendance.corrected}', 'admin') RETURNING id",
+            org,
+        )
+        made = {}
+        for name, occurred, delivered in (
+            ("old-delivered", datetime(2025, 1, 1, tzinfo=UTC), True),
+            ("old-pending", datetime(2025, 1, 1, tzinfo=UTC), False),
+            ("recent-delivered", datetime(2026, 5, 30, tzinfo=UTC), True),
+        ):
+            made[name] = await connection.fetchval(
+                "INSERT INTO webhook_events (org_id, event, subject, occurred_at, body)"
+                " VALUES ($1, 'attendance.corrected', '{}', $2, '{}') RETURNING id",
+                org,
+                occurred,
+            )
+            await connection.execute(
+                "INSERT INTO webhook_deliveries (event_id, endpoint_id, delivered_at)"
+                " VALUES ($1, $2, $3)",
+                made[name],
+                endpoint,
+                occurred if delivered else None,
+            )
+
+    await purge_sessions(db, older_than_days=90, mode=RetentionMode.ANONYMISE, now=NOW)
+
+    async with db.acquire() as connection:
+        left = {
+            row["id"]
+            for row in await connection.fetch(
+                "SELECT id FROM webhook_events WHERE org_id = $1", org
+            )
+        }
+    assert left == {made["old-pending"], made["recent-delivered"]}
