@@ -401,6 +401,7 @@ SCHEMAS: dict[str, Schema] = {
         ["orgId", "from", "to", "period", "periods"],
         orgId=TEXT,
         period={"enum": ["day", "week", "month"]},
+        ruleBasis={"enum": ["current", "as-of"]},
         periods={
             "type": "array",
             "items": obj(
@@ -415,10 +416,11 @@ SCHEMAS: dict[str, Schema] = {
                 perBreakout={
                     "type": "array",
                     "items": obj(
-                        ["breakoutId", "present", "absent"],
+                        ["breakoutId", "present", "absent", "rule"],
                         breakoutId=TEXT,
                         present=COUNT,
                         absent=COUNT,
+                        rule=ref("AppliedRule"),
                     ),
                 },
             ),

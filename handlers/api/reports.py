@@ -230,7 +230,12 @@ def _period_json(period: BreakoutPeriod, *, detail: bool) -> Json:
     }
     if detail:
         row["perBreakout"] = [
-            {"breakoutId": key, "present": present, "absent": absent}
+            {
+                "breakoutId": key,
+                "present": present,
+                "absent": absent,
+                "rule": rule_json(period.rules[key]),
+            }
             for key, (present, absent) in sorted(period.per_breakout.items())
         ]
     return row
@@ -266,6 +271,7 @@ async def org_breakouts_aggregate(request: web.Request) -> web.Response:
             "from": wanted.first.isoformat(),
             "to": wanted.last.isoformat(),
             "period": wanted.period.value,
+            "ruleBasis": wanted.basis.value,
             "periods": [_period_json(period, detail=wanted.detail) for period in periods],
         }
     )

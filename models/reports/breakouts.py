@@ -331,6 +331,8 @@ class BreakoutPeriod:
     absent: int
     recorded_present: int
     per_breakout: dict[str, tuple[int, int]]
+    # The rule versions each breakout was judged by.
+    rules: dict[str, AppliedRule]
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,7 +539,7 @@ class BreakoutReports:
         policies = {
             breakout_id: self._breakout_rules.policy(
                 breakout, versions[breakout_id], servers, basis, now
-            )[0]
+            )
             for breakout_id, breakout in breakouts.items()
         }
         seconds: dict[date, dict[tuple[str, str], float]] = defaultdict(dict)
@@ -554,7 +556,7 @@ class BreakoutReports:
             per_breakout: dict[str, list[int]] = defaultdict(lambda: [0, 0])
             recorded_present = 0
             for pair, total in seconds[start].items():
-                policy = policies[pair[0]]
+                policy = policies[pair[0]][0]
                 scheduled = breakouts[pair[0]].scheduled_seconds
                 was_present = policy.present(total, scheduled)
                 found = fixes.get(pair)
@@ -575,6 +577,7 @@ class BreakoutReports:
                     absent=absent,
                     recorded_present=recorded_present,
                     per_breakout={key: (value[0], value[1]) for key, value in per_breakout.items()},
+                    rules={key: policies[key][1] for key in per_breakout},
                 )
             )
         return periods

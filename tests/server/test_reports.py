@@ -77,7 +77,10 @@ async def test_org_breakouts_aggregate(
     assert period["start"] == period["end"] == str(yesterday)
     assert (period["breakouts"], period["attendees"]) == (1, 2)
     assert (period["present"], period["absent"]) == (1, 1)
-    assert period["perBreakout"] == [{"breakoutId": breakout, "present": 1, "absent": 1}]
+    [judged] = period["perBreakout"]
+    assert (judged["breakoutId"], judged["present"], judged["absent"]) == (breakout, 1, 1)
+    assert judged["rule"]["basis"] == "current" and judged["rule"]["ownVersion"] == 1
+    assert body["data"]["ruleBasis"] == "current"
     status, weeks = await _get(http, server, path, org, **params, period="week")
     assert status == 200 and sum(p["present"] for p in weeks["data"]["periods"]) == 1
     bad = {"from": str(yesterday), "to": str(yesterday - timedelta(days=1))}
