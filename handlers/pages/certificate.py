@@ -68,6 +68,10 @@ async def certificate_page(request: web.Request) -> web.Response:
             _row("Last left", facts["lastLeave"]),
             _row("Attended", f"{minutes} minutes"),
             _row("Of the schedule", None if facts["percent"] is None else f"{facts['percent']}%"),
+            _row(
+                "Present",
+                "yes" if facts["recordedPresent"] else "yes, by a correction (sessions alone: no)",
+            ),
             _row("Rule", facts["rule"]["text"]),
             _row("Corrections applied", ", ".join(map(str, facts["correctionsApplied"])) or "none"),
             _row("Issued by", document["issuer"]["id"]),

@@ -377,3 +377,51 @@ async def test_a_viewer_whose_connection_drops_shows_as_reconnecting(
             engine_socket.drop()  # the viewer's TCP connection is cut: it may still resume
     await expect(row.locator(".state")).to_have_text("reconnecting", timeout=3000)
     await expect(page.locator("#viewer-count")).to_have_text("1")  # still counted meanwhile
+
+
+async def test_a_host_corrects_a_users_attendance_and_opens_their_certificate(
+    page: Page, server: RunningServer, connect: Any, http: aiohttp.ClientSession
+) -> None:
+    org, breakout = org_of_test(), f"fix-{secrets.token_hex(3)}"
+    viewer = await connect(server, server.token("u1", name="Ada Lovelace", org=org))
+    await viewer.call("join-chat-room", {"breakoutId": breakout})
+    await viewer.call("leave-chat-room", {"breakoutId": breakout})
+    host = server.token("host-1", name="Hilda Host", role=Role.HOST, org=org)
+    await page.goto(link(server, f"/dashboard/breakouts/{breakout}/report", host))
+    row = page.locator("#report tbody tr", has_text="u1")
+    await expect(row).to_contain_text("no")  # seconds in: short of the default rule
+
+    await row.locator("button.correct").click()
+    await expect(page.locator("#c-user")).to_have_value("u1")
+    await page.select_option("#c-kind", "present")
+    await page.select_option("#c-reason", "technical_problem")
+    await page.fill("#c-note", "the stream froze")
+    await page.click("#correction-form button[type=submit]")
+    await expect(page.locator("#fig-corrected")).to_contain_text("1 (present as recorded: 0)")
+    row = page.locator("#report tbody tr", has_text="u1")
+    await expect(row).to_contain_text("yes (corrected; recorded: no)")
+    await expect(page.locator("#corrections-table tbody tr")).to_have_count(1)
+    await expect(page.locator("#corrections-table tbody tr")).to_contain_text("the stream froze")
+
+    async with page.context.expect_page() as opened:
+        await row.locator("button.certificate").click()
+    certificate = await opened.value
+    await expect(certificate.locator("#status")).to_have_text("valid")
+    await expect(certificate.locator("dl")).to_contain_text("Ada Lovelace (u1)")
+    await expect(certificate.locator("svg")).to_have_count(1)  # the QR code
+    await page.shots.take("report-corrected")  # type: ignore[attr-defined]
+    shots = page.shots  # type: ignore[attr-defined]
+    await certificate.screenshot(path=str(shots.folder / f"{shots.prefix}-certificate.png"))
+
+    await page.locator("#corrections-table button.withdraw").click()
+    await page.fill("#corrections-table .withdraw-reason", "entered twice")
+    await page.locator("#corrections-table button.withdraw-confirm").click()
+    await expect(page.locator("#corrections-table .correction-state")).to_have_text(
+        "withdrawn: entered twice"
+    )
+    await expect(page.locator("#fig-corrected")).to_have_text("none")
+    await certificate.reload()
+    await expect(certificate.locator("#status")).to_have_text("revoked")
+    api = Api(http, server, org)
+    _, log = await api.call("GET", "/api/corrections", headers=api.headers(Role.ANALYST))
+    assert [c["status"] for c in log["data"]] == ["withdrawn"]

@@ -6,6 +6,7 @@ import { barChart, chartCard, doughnutChart, lineChart, worldMap } from "../char
 import { clear, errorBox, h, main, path } from "../dom.js";
 import { dataTable } from "../table.js";
 import { duration, tick, when, zone } from "../time.js";
+import { correctionsCard } from "./corrections.js";
 
 const yesNo = (value) => (value ? "yes" : "no");
 // A corrected figure says so, with what the sessions alone say beside it.
@@ -27,8 +28,24 @@ function label(value) {
   return value ?? "unknown";
 }
 
+// A present user's signed certificate, opened as its printable page.
+async function openCertificate(breakoutId, userId, button) {
+  try {
+    const issued = (await json(`/api/breakouts/${encodeURIComponent(breakoutId)}/certificates/${encodeURIComponent(userId)}`)).data;
+    window.open(issued.links.view, "_blank", "noopener");
+  } catch (error) {
+    button.replaceWith(errorBox(error));
+  }
+}
+
 export async function reportPage(who, breakoutId) {
   const id = encodeURIComponent(breakoutId);
+  const hosts = who.role === "host" || who.role === "admin";
+  const corrections = correctionsCard(breakoutId, { canCorrect: hosts, onChanged: () => reportPage(who, breakoutId) });
+  const actions = (_, row) => [
+    row.present ? h("button", { type: "button", class: "certificate", onclick: (event) => openCertificate(breakoutId, row.userId, event.target) }, "Certificate") : null,
+    hosts ? h("button", { type: "button", class: "correct", onclick: () => corrections.prefill(row.userId) }, "Correct…") : null,
+  ];
   const summary = h("section", { class: "card", id: "summary" }, h("p", { class: "muted" }, "Loading…"));
   const present = h("select", { "aria-label": "Present" }, h("option", { value: "" }, "Everyone"), h("option", { value: "true" }, "Present"), h("option", { value: "false" }, "Absent"));
   const table = dataTable({
@@ -46,6 +63,7 @@ export async function reportPage(who, breakoutId) {
       { key: "comments", label: "Comments", numeric: true },
       { key: "onDemandSeconds", label: "On demand", numeric: true, format: duration },
       { key: "sessions", label: "Sessions", numeric: true },
+      { key: "actions", label: "", format: actions },
     ],
     filter: (row, text) => row.userId.toLowerCase().includes(text) || (row.userName ?? "").toLowerCase().includes(text),
     extraFilters: [{ element: present, test: (row) => present.value === "" || String(row.present) === present.value }],
@@ -56,10 +74,9 @@ export async function reportPage(who, breakoutId) {
     h("button", { type: "button", id: "csv-sessions", onclick: () => download(`/api/breakouts/${id}/sessions?format=csv`, `sessions-${breakoutId}.csv`) }, "Download sessions CSV (UTC)"),
     h("button", { type: "button", id: "csv-analytics", onclick: () => download(`/api/breakouts/${id}/analytics?format=csv`, `analytics-${breakoutId}.csv`) }, "Download per-user analytics CSV (UTC)"),
     h("button", { type: "button", id: "csv-corrections", onclick: () => download(`/api/breakouts/${id}/corrections?format=csv`, `corrections-${breakoutId}.csv`) }, "Download corrections CSV (UTC)"));
-  const hosts = who.role === "host" || who.role === "admin";
   clear(main(),
     h("div", { class: "headline" }, h("h1", {}, "Report: ", h("span", { id: "report-title" }, breakoutId)), h("span", { class: "spacer" }), hosts ? h("a", { href: path("breakouts", breakoutId) }, "Live view") : null),
-    summary, downloads, h("section", { class: "card" }, h("h3", {}, "Attendees"), table.element), charts);
+    summary, downloads, h("section", { class: "card" }, h("h3", {}, "Attendees"), table.element), corrections.element, charts);
 
   const users = [];
   let head;
