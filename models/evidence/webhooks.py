@@ -30,6 +30,7 @@ from models.domain.access import require_role
 from models.domain.errors import NotFound, ValidationFailed
 from models.domain.fields import iso_ms
 from models.domain.records import Identity, Role, now_ms
+from models.store.database import Connection
 from models.store.webhooks import (
     Delivery,
     Endpoint,
@@ -198,7 +199,7 @@ class Webhooks:
 
     @staticmethod
     async def _require_endpoint(
-        connection: asyncpg.Connection | Any, identity: Identity, endpoint_id: int
+        connection: Connection, identity: Identity, endpoint_id: int
     ) -> None:
         if not await endpoint_exists(connection, identity.org_id, endpoint_id):
             raise NotFound(f"webhook {endpoint_id} does not exist")
