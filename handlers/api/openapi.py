@@ -631,6 +631,34 @@ def _page(summary: str, params: list[Schema] | None = None, media: str = "text/h
     return op(summary, "anyone", TEXT, tag="pages", params=params, errors=(), media=media)
 
 
+def corrections_of(
+    whose: str, place: list[Schema], making: str, makers: str, *, tag: str
+) -> dict[str, Schema]:
+    """A place's corrections: the log (GET) and making one (POST)."""
+    found = ("401", "403", "404", "422")
+    return {
+        "get": op(
+            f"The {whose} corrections, oldest first: active, superseded and withdrawn",
+            READERS,
+            listing(ref("Correction")),
+            params=[*place, *PAGING, *FORMAT],
+            csv=True,
+            tag=tag,
+            errors=found,
+        ),
+        "post": op(
+            making,
+            makers,
+            wrapped(ref("Correction")),
+            status="201",
+            params=place,
+            body=ref("CorrectionSpec"),
+            tag=tag,
+            errors=found,
+        ),
+    }
+
+
 def school_item(
     noun: str, schema: str, deleting: str, *, conflicts: bool = False
 ) -> dict[str, Schema]:
@@ -843,25 +871,13 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=("401", "403", "404", "422"),
         )
     },
-    "/api/breakouts/{breakout_id}/corrections": {
-        "get": op(
-            "The breakout's corrections, oldest first: active, superseded and withdrawn",
-            READERS,
-            listing(ref("Correction")),
-            params=[*BREAKOUT, *PAGING, *FORMAT],
-            csv=True,
-            errors=("401", "403", "404", "422"),
-        ),
-        "post": op(
-            "Correct a user's attendance: mark present or absent, or add a stay",
-            HOSTS,
-            wrapped(ref("Correction")),
-            status="201",
-            params=BREAKOUT,
-            body=ref("CorrectionSpec"),
-            errors=("401", "403", "404", "422"),
-        ),
-    },
+    "/api/breakouts/{breakout_id}/corrections": corrections_of(
+        "breakout's",
+        BREAKOUT,
+        "Correct a user's attendance: mark present or absent, or add a stay",
+        HOSTS,
+        tag="breakouts",
+    ),
     "/api/corrections": {
         "get": op(
             "Every correction of the org (the audit log), oldest first",
@@ -989,27 +1005,9 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=("401", "403", "404", "422"),
         )
     },
-    "/api/schools/{id}/corrections": {
-        "get": op(
-            "The school's day corrections, oldest first: active, superseded and withdrawn",
-            READERS,
-            listing(ref("Correction")),
-            params=[*ID, *PAGING, *FORMAT],
-            csv=True,
-            tag="schools",
-            errors=("401", "403", "404", "422"),
-        ),
-        "post": op(
-            "Mark a user's school day present or absent",
-            ADMINS,
-            wrapped(ref("Correction")),
-            status="201",
-            params=ID,
-            body=ref("CorrectionSpec"),
-            tag="schools",
-            errors=("401", "403", "404", "422"),
-        ),
-    },
+    "/api/schools/{id}/corrections": corrections_of(
+        "school's day", ID, "Mark a user's school day present or absent", ADMINS, tag="schools"
+    ),
     "/api/schools/{id}/fever-alerts": {
         "get": op(
             "The school's fever alerts, newest first",

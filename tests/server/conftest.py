@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,6 +20,12 @@ INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exi
 VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE 'leave' END, $6, $7,
         $8)
 """
+
+
+@pytest.fixture
+async def school_server(make_server: Any) -> RunningServer:
+    """A server that takes check-ins entered up to 60 days back (a school's history)."""
+    return await make_server(checkin_max_past_days=60)  # type: ignore[no-any-return]
 
 
 HeldBreakout = Callable[[RunningServer], Awaitable[tuple[str, str]]]

@@ -246,11 +246,6 @@ async def test_a_correction_is_never_changed_or_deleted_in_the_database(
     assert reason == "first"
 
 
-@pytest.fixture
-async def school_server(make_server: Any) -> RunningServer:
-    return await make_server(checkin_max_past_days=60)  # type: ignore[no-any-return]
-
-
 async def test_an_admin_marks_a_school_day_and_the_school_report_shows_both(
     http: aiohttp.ClientSession, school_server: RunningServer
 ) -> None:

@@ -100,11 +100,6 @@ async def test_the_servers_defaults_are_versions_too(
     assert then["data"]["policy"]["minPercent"] == held["min_percent"]
 
 
-@pytest.fixture
-async def school_server(make_server: Any) -> RunningServer:
-    return await make_server(checkin_max_past_days=60)  # type: ignore[no-any-return]
-
-
 async def test_a_school_sets_its_own_thresholds_as_versions(
     http: aiohttp.ClientSession, school_server: RunningServer
 ) -> None:
