@@ -83,26 +83,30 @@ GROUP BY org_id, place_id, user_id;
 
 -- A user's live time in a breakout with the stays corrections add: closed live sessions (less
 -- their interruptions) and active stays as one sweep line, each moment counted once. Only
--- users with such stays are in it; the others' time is the recorded one.
+-- users with such stays are in it; the others' time is the recorded one. (Each branch says
+-- "has a stay" itself, so a filter on org_id and breakout_id reaches every table.)
 CREATE VIEW corrected_breakout_seconds AS
-WITH stayers AS (
-    SELECT org_id, breakout_id, user_id FROM breakout_corrections WHERE adds_stays
-),
-moves AS (
+WITH moves AS (
     SELECT s.org_id, s.breakout_id, s.user_id, edge.at, edge.step
-    FROM stayers AS u
-    JOIN attendance_sessions AS s USING (org_id, breakout_id, user_id)
+    FROM attendance_sessions AS s
     CROSS JOIN LATERAL (VALUES (s.entry_ts, 1), (s.exit_ts, -1)) AS edge(at, step)
     WHERE s.session_type = 'live' AND s.exit_ts IS NOT NULL
+      AND EXISTS (SELECT FROM attendance_corrections AS c
+                  WHERE c.org_id = s.org_id AND c.place_kind = 'breakout'
+                    AND c.place_id = s.breakout_id AND c.user_id = s.user_id
+                    AND c.kind = 'stay' AND c.withdrawn_at IS NULL)
     UNION ALL
     SELECT s.org_id, s.breakout_id, s.user_id, edge.at, edge.step
-    FROM stayers AS u
-    JOIN attendance_sessions AS s USING (org_id, breakout_id, user_id)
+    FROM attendance_sessions AS s
     JOIN session_interruptions AS g
       ON g.user_id = s.user_id AND g.breakout_id = s.breakout_id
      AND g.session_id = s.session_id
     CROSS JOIN LATERAL (VALUES (g.left_at, -1), (g.back_at, 1)) AS edge(at, step)
     WHERE s.session_type = 'live' AND s.exit_ts IS NOT NULL AND s.interruptions > 0
+      AND EXISTS (SELECT FROM attendance_corrections AS c
+                  WHERE c.org_id = s.org_id AND c.place_kind = 'breakout'
+                    AND c.place_id = s.breakout_id AND c.user_id = s.user_id
+                    AND c.kind = 'stay' AND c.withdrawn_at IS NULL)
     UNION ALL
     SELECT c.org_id, c.place_id, c.user_id, edge.at, edge.step
     FROM attendance_corrections AS c

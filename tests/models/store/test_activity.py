@@ -3,14 +3,13 @@ exit (README "Engagement"), against hand-made sessions whose answer is known."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 
 from models.domain.records import ActivityState
 from models.store.activity import Activity, write_activity
+from tests.support.plans import assert_reads_only_the_breakout
 from tests.support.records import create_breakout
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -187,28 +186,10 @@ async def test_an_open_session_counts_up_to_now_and_not_in_the_attended_figures(
     assert engaged == []  # attendance counts closed sessions only
 
 
-def _scans(node: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [node] if "Relation Name" in node else []
-    for child in node.get("Plans", []):
-        found += _scans(child)
-    return found
-
-
 async def test_a_breakout_s_engagement_reads_only_its_own_rows(db: asyncpg.Pool) -> None:
     """The views are filtered where the rows are read (the planner pushes the breakout down
     through the windows, groups and unions), not after computing every breakout's sessions."""
     breakout = await create_breakout(db)
     async with db.acquire() as connection:
         for view in ("breakout_user_analytics", "session_states", "user_engagement"):
-            [plan] = json.loads(
-                await connection.fetchval(
-                    f"EXPLAIN (FORMAT JSON) SELECT * FROM {view}"  # noqa: S608 - our names
-                    " WHERE org_id = 'org-a' AND breakout_id = $1",
-                    breakout,
-                )
-            )
-            scans = _scans(plan["Plan"])
-            assert scans
-            for scan in scans:
-                conditions = f"{scan.get('Index Cond', '')} {scan.get('Filter', '')}"
-                assert breakout in conditions, (view, scan["Relation Name"], conditions)
+            await assert_reads_only_the_breakout(connection, view, breakout)
