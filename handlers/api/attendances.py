@@ -80,7 +80,7 @@ async def acknowledge_fever_alert(request: web.Request) -> web.Response:
     return data_response(alert_json(alert))
 
 
-SCHOOL_PERIOD_FIELDS = ("start", "end", "school_days", "present", "absent")
+SCHOOL_PERIOD_FIELDS = ("start", "end", "school_days", "present", "absent", "recorded_present")
 SCHOOL_USER_FIELDS = (
     "start",
     "end",
@@ -90,6 +90,8 @@ SCHOOL_USER_FIELDS = (
     "present_days",
     "school_days",
     "seconds",
+    "recorded_present",
+    "corrected_days",
 )
 
 

@@ -213,13 +213,14 @@ async def test_aggregates_download_as_csv(api: Api) -> None:
         f"/api/attendances/aggregate/school/{school}?from={today}&to={today}&format=csv"
     )
     assert status == 200
-    assert text.splitlines()[0] == "start,end,school_days,present,absent"
+    assert text.splitlines()[0] == "start,end,school_days,present,absent,recorded_present"
     status, text = await api.text(
         f"/api/attendances/aggregate/school/{school}?from={today}&to={today}&detail=users"
         "&format=csv"
     )
     rows = list(csv.DictReader(io.StringIO(text)))
     assert status == 200 and [row["user_id"] for row in rows] == [user]
+    assert rows[0]["recorded_present"] == rows[0]["present"] and rows[0]["corrected_days"] == "0"
     status, text = await api.text(
         f"/api/attendances/aggregate/breakouts?from={today}&to={today}&format=csv"
     )
