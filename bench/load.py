@@ -12,8 +12,11 @@ addresses), in these phases:
 - hold: --hold sockets connected and joined at once: server RSS per socket over the idle server.
 
 For the real server, every acked join must then be in PostgreSQL and every acked leave recorded;
---pg-outage S stops PostgreSQL for S seconds in the middle of the closed loop. Medians of --runs
-runs are printed and written to bench/results/load.{json,md}.
+--pg-outage S stops PostgreSQL for S seconds in the middle of the closed loop. Each run is an
+interleaved pair (ours, then bare); medians of --runs runs are printed and written to
+bench/results/load.{json,md} (--name: another file, for an A/B lever), with the figure that
+judges us: the server process tree's CPU (user + system, from /proc) per acked event, and the
+median over pairs of ours/bare.
 """
 
 from __future__ import annotations
@@ -276,13 +279,17 @@ async def measured(
     started = time.perf_counter()
     await load(latencies)
     elapsed = time.perf_counter() - started
+    server_cpu_s = cpu_seconds(target.pids()) - cpu_before
     return {
         "events": len(latencies),
         "events_per_s": len(latencies) / elapsed,
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "p999_ms": percentile(latencies, 0.999) * 1000,
-        "server_cores": (cpu_seconds(target.pids()) - cpu_before) / elapsed,
+        "server_cores": server_cpu_s / elapsed,
+        # The figure that judges us: user + system CPU of the whole server process tree
+        # (workers, supervisor, its Redis; not PostgreSQL) per acked event.
+        "cpu_us_per_event": server_cpu_s * 1e6 / max(len(latencies), 1),
         "generator_cores": (time.process_time() - own_before) / elapsed,
     }
 
@@ -411,6 +418,8 @@ class Options:
     breakouts: int
     pg_outage_s: float
     server_env: dict[str, str]
+    # Settings of a lever to try: a third target, ours with them, in every run.
+    lever: dict[str, str] = field(default_factory=dict)
 
 
 async def exercise(
@@ -467,10 +476,14 @@ async def missing_in_database(database_url: str, ledger: Ledger) -> dict[str, in
     }
 
 
-async def one_run(
-    embedded: EmbeddedPostgres, database_url: str, port: int, options: Options
-) -> dict[str, Any]:
-    result: dict[str, Any] = {}
+async def run_ours(
+    embedded: EmbeddedPostgres,
+    database_url: str,
+    port: int,
+    options: Options,
+    lever: dict[str, str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Our server under the load, with `lever`'s settings on top: its phases and durability."""
     with tempfile.TemporaryDirectory(prefix="attendance-bench-var-") as var_dir:
         ours = Target(
             "ours",
@@ -488,6 +501,7 @@ async def one_run(
                 "EVENT_BURST": "1000000",
                 "TRUSTED_PROXIES": "127.0.0.1/32",
                 **options.server_env,
+                **lever,
             },
             port=0,
             # With several workers: the supervisor and its Redis too. One worker runs alone,
@@ -504,11 +518,27 @@ async def one_run(
 
         ledger = Ledger()
         outage = pg_outage if options.pg_outage_s > 0 else None
-        result["ours"] = await exercise(ours, options, ledger, outage)
+        phases = await exercise(ours, options, ledger, outage)
         await asyncio.sleep(2.0)  # sockets closed by the last phase finish their exits
-        result["durability"] = await missing_in_database(database_url, ledger)
+        durability = await missing_in_database(database_url, ledger)
         if ledger.last_refusal is not None:
-            result["durability"]["last_refusal"] = ledger.last_refusal
+            durability["last_refusal"] = ledger.last_refusal
+    return phases, durability
+
+
+async def one_run(
+    embedded: EmbeddedPostgres, database_url: str, port: int, options: Options
+) -> dict[str, Any]:
+    """One interleaved set: ours, ours with the lever (when one is being tried), the bare
+    stack; each started fresh."""
+    result: dict[str, Any] = {}
+    result["ours"], result["durability"] = await run_ours(embedded, database_url, port, options, {})
+    if options.lever:
+        result["lever"], durability = await run_ours(
+            embedded, database_url, port, options, options.lever
+        )
+        for key in ("missing_joins", "missing_leaves"):
+            result["durability"][key] += durability[key]
     bare_port = free_port()
     bare = Target(
         "bare",
@@ -547,6 +577,17 @@ def medians(runs: list[dict[str, Any]], target: str) -> dict[str, dict[str, floa
     }
 
 
+def pair_ratios(runs: list[dict[str, Any]], top: str, bottom: str, key: str) -> dict[str, float]:
+    """Per phase, the median over runs of `top`/`bottom` within each run: a run interleaves
+    its targets (ours, the lever, then bare, on the same machine minutes apart), so the
+    machine's drift hits both sides of each ratio."""
+    return {
+        phase: statistics.median(run[top][phase][key] / run[bottom][phase][key] for run in runs)
+        for phase in runs[0][top]
+        if phase != "hold"
+    }
+
+
 def table(options: Options, summary: dict[str, Any], runs: int) -> list[str]:
     rows = []
     for phase, ours in summary["ours"].items():
@@ -562,6 +603,8 @@ def table(options: Options, summary: dict[str, Any], runs: int) -> list[str]:
                 f"{ours['p50_ms']:.1f} / {ours['p99_ms']:.1f} / {ours['p999_ms']:.1f}",
                 f"{bare['p50_ms']:.1f} / {bare['p99_ms']:.1f} / {bare['p999_ms']:.1f}",
                 f"{ours['server_cores']:.2f} / {bare['server_cores']:.2f}",
+                f"{ours['cpu_us_per_event']:.0f} / {bare['cpu_us_per_event']:.0f}",
+                f"{summary['cpu_ratio'][phase]:.2f}",
             ]
         )
     lines = markdown_table(
@@ -575,6 +618,8 @@ def table(options: Options, summary: dict[str, Any], runs: int) -> list[str]:
             "ours p50/p99/p99.9 ms",
             "bare p50/p99/p99.9 ms",
             "server cores ours/bare",
+            "CPU µs/event ours/bare",
+            "CPU ratio (pairs)",
         ],
         rows,
     )
@@ -596,6 +641,23 @@ def table(options: Options, summary: dict[str, Any], runs: int) -> list[str]:
         )[1:]
         ratio = ours["rss_per_socket_kb"] / bare["rss_per_socket_kb"]
         lines.append(f"\nRSS per socket, ours / bare: {ratio:.2f}")
+    if options.lever:
+        setting = ", ".join(f"{k}={v}" for k, v in options.lever.items())
+        lines += [""] + markdown_table(
+            f"lever {setting}: ours against ours with it, same runs",
+            ["phase", "CPU µs/event ours / lever", "lever / ours (pairs)", "ev/s ours / lever"],
+            [
+                [
+                    phase.replace("rate_", "offered "),
+                    f"{summary['ours'][phase]['cpu_us_per_event']:.0f} / "
+                    f"{summary['lever'][phase]['cpu_us_per_event']:.0f}",
+                    f"{summary['lever_ratio'][phase]:.3f}",
+                    f"{summary['ours'][phase]['events_per_s']:.0f} / "
+                    f"{summary['lever'][phase]['events_per_s']:.0f}",
+                ]
+                for phase in summary["lever_ratio"]
+            ],
+        )[1:]
     durability = summary["durability"]
     lines.append(
         f"\nDurability: {durability['acked_joins']:.0f} acked joins, "
@@ -635,6 +697,15 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="a setting for our server, e.g. EVENT_LOOP=asyncio (repeatable), for A/B runs",
     )
+    parser.add_argument(
+        "--lever",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="try a lever: each run also runs ours with this setting (repeatable), between "
+        "ours and bare, and reports its CPU per event against ours, pair by pair",
+    )
+    parser.add_argument("--name", default="load", help="results file: bench/results/NAME.*")
     parser.add_argument("--hold-helper", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hold_helper:
@@ -651,6 +722,7 @@ def main() -> None:
         breakouts=args.breakouts,
         pg_outage_s=args.pg_outage,
         server_env=dict(pair.split("=", 1) for pair in args.server_env),
+        lever=dict(pair.split("=", 1) for pair in args.lever),
     )
     limit = raise_file_limit(4 * HOLD_PER_PROCESS)
     if limit < min(options.hold, HOLD_PER_PROCESS) + options.clients + 256:
@@ -663,6 +735,10 @@ def main() -> None:
         ]
 
     summary: dict[str, Any] = {"ours": medians(runs, "ours"), "bare": medians(runs, "bare")}
+    summary["cpu_ratio"] = pair_ratios(runs, "ours", "bare", "cpu_us_per_event")
+    if options.lever:
+        summary["lever"] = medians(runs, "lever")
+        summary["lever_ratio"] = pair_ratios(runs, "lever", "ours", "cpu_us_per_event")
     summary["durability"] = {
         key: max(run["durability"][key] for run in runs)
         for key in ("acked_joins", "acked_leaves", "missing_joins", "missing_leaves", "refused")
@@ -674,7 +750,7 @@ def main() -> None:
         "median": summary,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    report("load", result, table(options, summary, len(runs)))
+    report(args.name, result, table(options, summary, len(runs)))
 
 
 if __name__ == "__main__":
