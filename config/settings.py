@@ -26,6 +26,20 @@ class RetentionMode(StrEnum):
     DELETE = "delete"
 
 
+class PoolReset(StrEnum):
+    """What returning a connection to the pool costs."""
+
+    FULL = "full"
+    ROLLBACK = "rollback"
+
+
+class JsonCodec(StrEnum):
+    """How Socket.IO packets are encoded and decoded."""
+
+    JSON = "json"
+    ORJSON = "orjson"
+
+
 class EventLoop(StrEnum):
     """The asyncio event loop `serve` runs on."""
 
@@ -427,6 +441,14 @@ class Settings:
     db_pool_size: int = setting(
         "DB_POOL_SIZE", "8", _parse_positive_int, "PostgreSQL connections per process"
     )
+    db_pool_reset: PoolReset = setting(
+        "DB_POOL_RESET",
+        "rollback",
+        _choice(PoolReset),
+        "what a connection's return to the pool does: `full` (asyncpg's RESET ALL, UNLISTEN, "
+        "unlock: a round trip each time) or `rollback` (only an open transaction is rolled "
+        "back; our code keeps no session state)",
+    )
     writer_batch_max_rows: int = setting(
         "WRITER_BATCH_MAX_ROWS",
         "1000",
@@ -528,6 +550,13 @@ class Settings:
         "uvloop",
         _choice(EventLoop),
         "`uvloop` (libuv: cheaper socket I/O) or `asyncio` (the standard library's loop)",
+    )
+    json_codec: JsonCodec = setting(
+        "JSON_CODEC",
+        "json",
+        _choice(JsonCodec),
+        "Socket.IO packets' JSON: `json` (the standard library) or `orjson` (bench/load.py "
+        "measures what it buys)",
     )
     gc_gen0_threshold: int = setting(
         "GC_GEN0_THRESHOLD",

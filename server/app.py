@@ -72,6 +72,7 @@ from handlers.pages import certificate, dashboard
 from handlers.socket.audience import AudienceNamespace
 from handlers.socket.broadcast import PresenceBroadcaster
 from handlers.socket.cluster import ClusterCommands
+from handlers.socket.codec import packet_codec
 from handlers.socket.fanout import LocalFanOut, RedisFanOut
 from handlers.socket.protocol import GuardedServer
 from models.auth.tokens import TokenAuthority
@@ -147,6 +148,7 @@ def create_app(settings: Settings) -> web.Application:
         flood_disconnect_after=2 * settings.flood_disconnect_after,
         max_queued_bytes=settings.max_queued_bytes,
         async_mode="aiohttp",
+        json=packet_codec(settings.json_codec),
         # With Redis, emits to rooms and sockets reach them on whichever node they are.
         client_manager=(RedisFanOut(settings.redis_url) if settings.uses_redis else LocalFanOut()),
         ping_interval=settings.ping_interval_s,
@@ -263,7 +265,7 @@ def add_resources(app: web.Application, chosen: list[Resource]) -> None:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with database_url(settings, metrics=app[METRICS], keep_up=True) as url:
-        pool = await open_pool(url, settings.db_pool_size)
+        pool = await open_pool(url, settings.db_pool_size, settings.db_pool_reset)
         app[POOL] = pool
         yield
         await pool.close()

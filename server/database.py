@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from config import Settings
+from config import PoolReset, Settings
 from models.runtime.loops import Loop
 from models.runtime.metrics import Metrics
 from models.store.migrate import apply_migrations
@@ -57,10 +57,20 @@ async def database_url(
         await asyncio.to_thread(embedded.stop)
 
 
-async def open_pool(url: str, size: int) -> asyncpg.Pool:
-    """A pool on a migrated database."""
+async def _rollback_only(_: object) -> None:
+    """A connection back in the pool: asyncpg has already rolled back a transaction left open;
+    nothing else is needed, since our code keeps no session state (no LISTEN, no session-level
+    SET, advisory locks held by a transaction or released in a `finally`)."""
+
+
+async def open_pool(url: str, size: int, reset: PoolReset = PoolReset.FULL) -> asyncpg.Pool:
+    """A pool on a migrated database. `reset` (DB_POOL_RESET): what each release costs."""
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        url, min_size=min(2, size), max_size=size, command_timeout=30
+        url,
+        min_size=min(2, size),
+        max_size=size,
+        command_timeout=30,
+        reset=_rollback_only if reset is PoolReset.ROLLBACK else None,
     )
     try:
         async with pool.acquire() as connection:
