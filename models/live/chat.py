@@ -24,6 +24,7 @@ from models.store.comments import (
     Comment,
     delete_comment,
     fetch_before,
+    fetch_newest,
     fetch_record,
     mute,
     muted_until,
@@ -42,14 +43,18 @@ MUTE_FRESH_S = 2.0
 _BUCKET_IDLE_S = 600.0
 
 
+Breakout = tuple[str, str]  # (org_id, breakout_id)
+
+
 @dataclass(slots=True)
 class _Reads:
-    """A breakout's reads of its newest comments for joining sockets: one at a time; the joins
-    that come while one runs share the next, which starts after they entered the room (what is
-    committed later reaches them through the room)."""
+    """The node's reads of the newest comments for joining sockets: one read at a time, of
+    every breakout some join waits for (one statement, one round trip); the joins that come
+    while one runs share the next, which starts after they entered the room (what is committed
+    later reaches them through the room)."""
 
-    running: asyncio.Task[list[Comment]] | None = None
-    waiting: list[asyncio.Future[list[Comment]]] = field(default_factory=list)
+    running: asyncio.Task[dict[Breakout, list[Comment]]] | None = None
+    waiting: dict[Breakout, list[asyncio.Future[list[Comment]]]] = field(default_factory=dict)
 
 
 class Chat:
@@ -75,7 +80,7 @@ class Chat:
         self._clock = clock
         self._buckets: dict[tuple[str, str], tuple[float, TokenBucket]] = {}
         self._mutes: dict[tuple[str, str, str], tuple[float, datetime | None]] = {}
-        self._reads: dict[tuple[str, str], _Reads] = {}
+        self._reads = _Reads()
 
     async def post(
         self, connection_id: str, breakout_id: str, text: str, reply_to: str | None
@@ -107,12 +112,10 @@ class Chat:
 
     async def on_join(self, org_id: str, breakout_id: str) -> list[Comment]:
         """The newest comments (oldest first) for a socket that has entered the breakout's room."""
-        key = (org_id, breakout_id)
-        reads = self._reads.setdefault(key, _Reads())
         waiting: asyncio.Future[list[Comment]] = asyncio.get_running_loop().create_future()
-        reads.waiting.append(waiting)
-        if reads.running is None:
-            self._start_read(key, reads)
+        self._reads.waiting.setdefault((org_id, breakout_id), []).append(waiting)
+        if self._reads.running is None:
+            self._start_read()
         return list(await waiting)
 
     async def before(
@@ -174,29 +177,29 @@ class Chat:
         async with self._pool.acquire() as connection:
             return await fetch_record(connection, breakout.org_id, breakout.id, after, limit)
 
-    async def _read_newest(self, org_id: str, breakout_id: str) -> list[Comment]:
+    async def _read_newest(self, breakouts: list[Breakout]) -> dict[Breakout, list[Comment]]:
         async with self._pool.acquire() as connection:
-            return await fetch_before(connection, org_id, breakout_id, "", self._on_join)
+            return await fetch_newest(connection, breakouts, self._on_join)
 
-    def _start_read(self, key: tuple[str, str], reads: _Reads) -> None:
-        waiting, reads.waiting = reads.waiting, []
-        reads.running = asyncio.create_task(self._read_newest(*key))
+    def _start_read(self) -> None:
+        reads = self._reads
+        waiting, reads.waiting = reads.waiting, {}
+        reads.running = asyncio.create_task(self._read_newest(list(waiting)))
 
-        def done(task: asyncio.Task[list[Comment]]) -> None:
-            for future in waiting:
-                if future.done():
-                    continue
-                if task.cancelled():
-                    future.cancel()
-                elif task.exception() is not None:
-                    future.set_exception(task.exception())  # type: ignore[arg-type]
-                else:
-                    future.set_result(task.result())
+        def done(task: asyncio.Task[dict[Breakout, list[Comment]]]) -> None:
+            for breakout, futures in waiting.items():
+                for future in futures:
+                    if future.done():
+                        continue
+                    if task.cancelled():
+                        future.cancel()
+                    elif task.exception() is not None:
+                        future.set_exception(task.exception())  # type: ignore[arg-type]
+                    else:
+                        future.set_result(task.result().get(breakout, []))
             reads.running = None
             if reads.waiting:
-                self._start_read(key, reads)
-            else:
-                self._reads.pop(key, None)
+                self._start_read()
 
         reads.running.add_done_callback(done)
 

@@ -27,6 +27,17 @@ WHERE org_id = $1 AND breakout_id = $2 AND ($3 = '' OR id < $3) AND deleted_at I
 ORDER BY id DESC
 LIMIT $4
 """  # noqa: S608 - the column list is ours
+# The newest $3 shown comments of each breakout ($1 orgs, $2 ids, pairwise).
+SELECT_NEWEST = f"""
+SELECT {_COLUMNS}
+FROM unnest($1::text[], $2::text[]) AS k(org, breakout)
+CROSS JOIN LATERAL (
+    SELECT {_COLUMNS} FROM comments AS c
+    WHERE c.org_id = k.org AND c.breakout_id = k.breakout AND c.deleted_at IS NULL
+    ORDER BY c.id DESC
+    LIMIT $3
+) AS newest
+"""  # noqa: S608 - the column list is ours
 # Every comment of a breakout after the id $3, oldest first, deleted ones with who took them.
 SELECT_RECORD = f"""
 SELECT {_COLUMNS}, deleted_at, deleted_by FROM comments
@@ -121,6 +132,20 @@ async def fetch_before(
     """The newest `limit` shown comments older than `before` ('' for the newest), oldest first."""
     rows = await connection.fetch(SELECT_BEFORE, org_id, breakout_id, before, limit)
     return [_comment(row) for row in reversed(rows)]
+
+
+async def fetch_newest(
+    connection: Connection, breakouts: Sequence[tuple[str, str]], limit: int
+) -> dict[tuple[str, str], list[Comment]]:
+    """The newest `limit` shown comments of each (org, breakout), oldest first; one round trip
+    for them all (a breakout without comments is absent)."""
+    orgs, ids = [org for org, _ in breakouts], [breakout for _, breakout in breakouts]
+    found: dict[tuple[str, str], list[Comment]] = {}
+    for row in await connection.fetch(SELECT_NEWEST, orgs, ids, limit):
+        found.setdefault((row["org_id"], row["breakout_id"]), []).append(_comment(row))
+    return {
+        key: sorted(comments, key=lambda comment: comment.id) for key, comments in found.items()
+    }
 
 
 async def fetch_record(
