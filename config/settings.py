@@ -331,13 +331,6 @@ class Settings:
         "the newest comments a socket is sent (`last-comments`) when it joins a breakout; `0`: "
         "none, and no read on join",
     )
-    comments_on_join_gather_ms: float = setting(
-        "COMMENTS_ON_JOIN_GATHER_MS",
-        "0",
-        _parse_non_negative_float,
-        "how long a node gathers joins before it reads their breakouts' `last-comments` (one "
-        "read for them all; sent after the ack, so no join waits for it)",
-    )
     comment_rate_per_min: float = setting(
         "COMMENT_RATE_PER_MIN",
         "20",

@@ -399,7 +399,6 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         app[ATTENDANCE],
         app[BREAKOUTS],
         on_join=settings.comments_on_join,
-        gather_s=settings.comments_on_join_gather_ms / 1000,
         rate_per_min=settings.comment_rate_per_min,
     )
     yield

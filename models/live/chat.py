@@ -55,8 +55,6 @@ class _Reads:
 
     running: asyncio.Task[dict[Breakout, list[Comment]]] | None = None
     waiting: dict[Breakout, list[asyncio.Future[list[Comment]]]] = field(default_factory=dict)
-    # The timer of a read about to start (gathering joins first).
-    gathering: asyncio.TimerHandle | None = None
 
 
 class Chat:
@@ -69,7 +67,6 @@ class Chat:
         *,
         on_join: int,
         rate_per_min: float,
-        gather_s: float = 0.0,
         burst: int = 5,
         clock: Callable[[], datetime] = now_ms,
     ) -> None:
@@ -84,7 +81,6 @@ class Chat:
         self._buckets: dict[tuple[str, str], tuple[float, TokenBucket]] = {}
         self._mutes: dict[tuple[str, str, str], tuple[float, datetime | None]] = {}
         self._reads = _Reads()
-        self._gather_s = gather_s
 
     async def post(
         self, connection_id: str, breakout_id: str, text: str, reply_to: str | None
@@ -116,15 +112,10 @@ class Chat:
 
     async def on_join(self, org_id: str, breakout_id: str) -> list[Comment]:
         """The newest comments (oldest first) for a socket that has entered the breakout's room."""
-        loop = asyncio.get_running_loop()
-        waiting: asyncio.Future[list[Comment]] = loop.create_future()
-        reads = self._reads
-        reads.waiting.setdefault((org_id, breakout_id), []).append(waiting)
-        if reads.running is None and reads.gathering is None:
-            if self._gather_s > 0:  # let the joins of the next moment share the read
-                reads.gathering = loop.call_later(self._gather_s, self._start_read)
-            else:
-                self._start_read()
+        waiting: asyncio.Future[list[Comment]] = asyncio.get_running_loop().create_future()
+        self._reads.waiting.setdefault((org_id, breakout_id), []).append(waiting)
+        if self._reads.running is None:
+            self._start_read()
         return list(await waiting)
 
     async def before(
@@ -192,7 +183,6 @@ class Chat:
 
     def _start_read(self) -> None:
         reads = self._reads
-        reads.gathering = None
         waiting, reads.waiting = reads.waiting, {}
         reads.running = asyncio.create_task(self._read_newest(list(waiting)))
 
