@@ -392,14 +392,24 @@ def _verify(file: str, jwks: str | None, settings: Settings) -> int:
     except (Unverified, ValueError, OSError) as exc:
         sys.stdout.write(f"INVALID: {exc}\n")
         return 1
-    minutes = round(float(facts.get("attendedSeconds", 0)) / 60, 1)
+    who = f"{facts.get('userName') or facts.get('userId')} ({facts.get('userId')})"
+    if facts.get("kind") == "school":
+        what = (
+            f"{facts.get('schoolName')} from {facts.get('from')} to {facts.get('to')}: "
+            f"{facts.get('presentDays')} of {facts.get('schoolDays')} school days; days decided "
+            f"by a correction: {facts.get('correctedDays') or 'none'}"
+        )
+    else:
+        minutes = round(float(facts.get("attendedSeconds", 0)) / 60, 1)
+        what = (
+            f"{facts.get('breakoutName') or facts.get('breakoutId')}: {minutes} min, "
+            f"{facts.get('percent')}% of the schedule; corrections applied: "
+            f"{facts.get('correctionsApplied') or 'none'}"
+        )
     sys.stdout.write(
         f"VALID: {payload.get('id')} signed by key {header.get('kid')}\n"
-        f"  {facts.get('userName') or facts.get('userId')} ({facts.get('userId')}) was present at "
-        f"{facts.get('breakoutName') or facts.get('breakoutId')}: {minutes} min, "
-        f"{facts.get('percent')}% of the schedule\n"
-        f"  issued {payload.get('validFrom')} by {payload.get('issuer', {}).get('id')}; "
-        f"corrections applied: {facts.get('correctionsApplied') or 'none'}\n"
+        f"  {who} was present at {what}\n"
+        f"  issued {payload.get('validFrom')} by {payload.get('issuer', {}).get('id')}\n"
         f"  current status: {payload.get('credentialStatus', {}).get('id')}\n"
     )
     return 0

@@ -220,7 +220,11 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(
             _breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS, SERVER_RULES)
         ),
-        Resource(_certificates, sets=(CERTIFICATES,), needs=(POOL, BREAKOUTS, BREAKOUT_REPORTS)),
+        Resource(
+            _certificates,
+            sets=(CERTIFICATES,),
+            needs=(POOL, BREAKOUTS, BREAKOUT_REPORTS, SCHOOL_REPORTS),
+        ),
         Resource(_corrections, sets=(CORRECTIONS,), needs=(POOL, BREAKOUTS, CERTIFICATES)),
         Resource(_webhooks, sets=(WEBHOOKS,), needs=(POOL, BREAKOUT_REPORTS, CORRECTIONS)),
         Resource(_rollups, sets=(), needs=(POOL,)),
@@ -461,6 +465,7 @@ async def _certificates(app: web.Application) -> AsyncIterator[None]:
         app[POOL],
         app[BREAKOUTS],
         app[BREAKOUT_REPORTS],
+        app[SCHOOL_REPORTS],
         load_signing_key(settings),
         issuer=settings.own_url,
     )

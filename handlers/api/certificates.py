@@ -4,6 +4,8 @@ the certificate, its status, and the public keys that verify it."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from aiohttp import web
 
 from handlers.http.bearer import bearer_identity
@@ -66,6 +68,20 @@ async def breakout_certificate(request: web.Request) -> web.Response:
     return _answer(request, certificate)
 
 
+async def school_certificate(request: web.Request) -> web.Response:
+    first, last = read_query(
+        request, lambda q: (q.day("from", required=True), q.day("to", required=True))
+    )
+    certificate = await request.app[CERTIFICATES].issue_school(
+        bearer_identity(request),
+        path_id(request, "id"),
+        path_id(request, "user_id"),
+        (first or date.min, last or date.min),
+        now_ms(),
+    )
+    return _answer(request, certificate)
+
+
 async def certificate(request: web.Request) -> web.Response:
     return _answer(request, await request.app[CERTIFICATES].get(request.match_info["id"]))
 
@@ -84,6 +100,7 @@ async def jwks(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/breakouts/{breakout_id}/certificates/{user_id}", breakout_certificate)
+    app.router.add_get("/api/schools/{id}/certificates/{user_id}", school_certificate)
     app.router.add_get("/api/certificates/{id}", certificate)
     app.router.add_get("/api/certificates/{id}/status", certificate_status)
     app.router.add_get("/.well-known/jwks.json", jwks)

@@ -82,7 +82,9 @@ async def correct_breakout(request: web.Request) -> web.Response:
 async def correct_school_day(request: web.Request) -> web.Response:
     identity = bearer_identity(request)
     spec = correction_request(await json_body(request), school=True)
-    made = await request.app[CORRECTIONS].correct_school_day(identity, path_id(request, "id"), spec)
+    made = await request.app[CORRECTIONS].correct_school_day(
+        identity, path_id(request, "id"), spec, now_ms()
+    )
     return data_response(correction_json(made), status=201)
 
 

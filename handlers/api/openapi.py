@@ -793,6 +793,23 @@ PATHS: dict[str, dict[str, Schema]] = {
             tag="certificates",
         )
     },
+    "/api/schools/{id}/certificates/{user_id}": {
+        "get": op(
+            "The user's signed certificate of attendance at the school over a period",
+            "the user themself, or an analyst, host or admin of the org",
+            wrapped(ref("Certificate")),
+            params=[
+                *ID,
+                *_path("user_id"),
+                param("from", schema=DAY),
+                param("to", schema=DAY),
+                *CERTIFICATE_FORMAT,
+            ],
+            media_types={JWS: TEXT},
+            errors=("401", "403", "404", "422"),
+            tag="certificates",
+        )
+    },
     "/api/certificates/{id}": {
         "get": op(
             "A certificate, by its id",

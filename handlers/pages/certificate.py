@@ -44,6 +44,33 @@ def _row(label: str, value: Any) -> str:
     return f"<dt>{html.escape(label)}</dt><dd>{html.escape(shown)}</dd>"
 
 
+def _place_rows(facts: dict[str, Any]) -> tuple[str, ...]:
+    """What the certificate says of the place: a breakout's stay, or a school period's days."""
+    if facts["kind"] == "school":
+        corrected = facts["correctedDays"]
+        return (
+            _row("School", f"{facts['schoolName']} ({facts['timeZone']})"),
+            _row("Period", f"{facts['from']} to {facts['to']}"),
+            _row(
+                "Present",
+                f"{facts['presentDays']} of {facts['schoolDays']} school days "
+                f"({facts['percent']}%)",
+            ),
+            _row("Days decided by a correction", corrected or "none"),
+        )
+    by_correction = "yes, by a correction (sessions alone: no)"
+    return (
+        _row("Breakout", facts["breakoutName"] or facts["breakoutId"]),
+        _row("Scheduled", f"{facts['startsAt'] or '–'} to {facts['endsAt'] or '–'} (UTC)"),
+        _row("First joined", facts["firstJoin"]),
+        _row("Last left", facts["lastLeave"]),
+        _row("Attended", f"{round(facts['attendedSeconds'] / 60, 1)} minutes"),
+        _row("Of the schedule", None if facts["percent"] is None else f"{facts['percent']}%"),
+        _row("Present", "yes" if facts["recordedPresent"] else by_correction),
+        _row("Corrections applied", ", ".join(map(str, facts["correctionsApplied"])) or "none"),
+    )
+
+
 async def certificate_page(request: web.Request) -> web.Response:
     found = await request.app[CERTIFICATES].get(request.match_info["id"])
     document = payload_of(found.jws)
@@ -58,22 +85,11 @@ async def certificate_page(request: web.Request) -> web.Response:
         status_note = f" — {html.escape(found.revoked_reason)}"
     else:
         status_note = ""
-    minutes = round(facts["attendedSeconds"] / 60, 1)
     rows = "".join(
         (
             _row("Attendee", f"{facts['userName'] or facts['userId']} ({facts['userId']})"),
-            _row("Breakout", facts["breakoutName"] or facts["breakoutId"]),
-            _row("Scheduled", f"{facts['startsAt'] or '–'} to {facts['endsAt'] or '–'} (UTC)"),
-            _row("First joined", facts["firstJoin"]),
-            _row("Last left", facts["lastLeave"]),
-            _row("Attended", f"{minutes} minutes"),
-            _row("Of the schedule", None if facts["percent"] is None else f"{facts['percent']}%"),
-            _row(
-                "Present",
-                "yes" if facts["recordedPresent"] else "yes, by a correction (sessions alone: no)",
-            ),
+            *_place_rows(facts),
             _row("Rule", facts["rule"]["text"]),
-            _row("Corrections applied", ", ".join(map(str, facts["correctionsApplied"])) or "none"),
             _row("Issued by", document["issuer"]["id"]),
             _row("Issued at", document["validFrom"]),
             _row("Certificate", document["id"]),
@@ -83,7 +99,7 @@ async def certificate_page(request: web.Request) -> web.Response:
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Attendance certificate — {html.escape(facts["breakoutName"] or facts["breakoutId"])}</title>
+<title>Attendance certificate — {html.escape(document["name"])}</title>
 <style nonce="{nonce}">{STYLE}</style></head>
 <body><main class="sheet">
 <div class="qr" aria-label="QR code of this page's address">{_qr_svg(here)}</div>

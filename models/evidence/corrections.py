@@ -69,11 +69,11 @@ class Corrections:
                 identity.user_id,
                 identity.role.value,
             )
-        await self._certificates.refresh(made.org_id, made.place_id, made.user_id, now)
+        await self._follow(made, now)
         return made
 
     async def correct_school_day(
-        self, identity: Identity, school_id: str, spec: CorrectionSpec
+        self, identity: Identity, school_id: str, spec: CorrectionSpec, now: datetime
     ) -> Correction:
         """Marks one of the school's users present or absent on one of its days."""
         require_role(identity, SCHOOL_WRITERS, CORRECT_SCHOOLS)
@@ -86,7 +86,7 @@ class Corrections:
             user = await fetch_school_user(connection, identity.org_id, spec.user_id)
             if user is None or user.school_id != school.id:
                 raise ValidationFailed({"userId": f"is not a user of school {school.id}"})
-            return await insert_correction(
+            made = await insert_correction(
                 connection,
                 identity.org_id,
                 (PlaceKind.SCHOOL, school.id),
@@ -94,6 +94,8 @@ class Corrections:
                 identity.user_id,
                 identity.role.value,
             )
+        await self._follow(made, now)
+        return made
 
     async def withdraw(
         self, identity: Identity, correction_id: int, reason: str, now: datetime
@@ -111,11 +113,19 @@ class Corrections:
             withdrawn = await fetch_correction(connection, identity.org_id, correction_id)
         if withdrawn is None:  # a correction is never deleted (the table refuses it)
             raise RuntimeError(f"correction {correction_id} vanished")
-        if withdrawn.place_kind is PlaceKind.BREAKOUT:
-            await self._certificates.refresh(
-                withdrawn.org_id, withdrawn.place_id, withdrawn.user_id, now
-            )
+        await self._follow(withdrawn, now)
         return withdrawn
+
+    async def _follow(self, correction: Correction, now: datetime) -> None:
+        """The certificates the correction touches follow it (superseded or revoked)."""
+        if correction.day is not None:
+            await self._certificates.refresh_school_day(
+                correction.org_id, correction.place_id, correction.user_id, correction.day, now
+            )
+        else:
+            await self._certificates.refresh(
+                correction.org_id, correction.place_id, correction.user_id, now
+            )
 
     async def find(self, org_id: str, correction_id: int) -> Correction | None:
         """The org's correction, for the server's own use (webhooks): no role check."""

@@ -8,10 +8,13 @@ import asyncio
 import base64
 import json
 import os
+import secrets
 import sys
 import warnings
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -213,3 +216,75 @@ async def test_a_rotated_key_stays_listed_and_its_certificates_still_verify(
     kids = [key["kid"] for key in jwks["keys"]]
     assert json.loads(base64.urlsafe_b64decode(old["jws"].split(".")[0] + "=="))["kid"] in kids
     assert all("d" not in key for key in jwks["keys"])  # never a private part
+
+
+async def test_a_school_period_certificate_follows_the_days_and_their_corrections(
+    http: aiohttp.ClientSession, school_server: RunningServer
+) -> None:
+    api = Api(http, school_server, f"org-{secrets.token_hex(4)}")
+    school = await api.school(
+        name="Hill School", time_zone="Europe/Madrid", school_days=[1, 2, 3, 4, 5, 6, 7]
+    )
+    ada, bob = await api.user(school), await api.user(school, name="Bob")
+    zone = ZoneInfo("Europe/Madrid")
+    first = datetime.now(zone).date() - timedelta(days=6)
+    days = [first + timedelta(days=n) for n in range(5)]
+    for day in days:  # Ada is in five hours every day; Bob one hour
+        for user, hours in ((ada, 5), (bob, 1)):
+            at = datetime.combine(day, time(8), tzinfo=zone)
+            assert (await api.check("checkin", user, school, at))[0] == 201
+            assert (await api.check("checkout", user, school, at + timedelta(hours=hours)))[
+                0
+            ] == 201
+    period = f"from={days[0]}&to={days[-1]}"
+    path = f"/api/schools/{school}/certificates/{ada}?{period}"
+
+    status, body = await api.call("GET", path, headers=api.headers(Role.ATTENDEE, ada))
+    assert status == 200, body
+    issued = body["data"]
+    payload = _independently_verified(issued["jws"], await _keys(http, school_server))
+    facts = payload["credentialSubject"]["attendance"]
+    assert (facts["kind"], facts["schoolName"], facts["userName"]) == (
+        "school",
+        "Hill School",
+        "Ada",
+    )
+    assert (facts["schoolDays"], facts["presentDays"], facts["percent"]) == (5, 5, 100)
+    assert facts["rule"]["basis"] == "as-of" and facts["rule"]["schoolVersion"] == 1
+    assert payload["credentialSubject"]["achievement"]["id"].endswith(f"/api/schools/{school}")
+    bob_path = f"/api/schools/{school}/certificates/{bob}?{period}"
+    status, problem = await api.call("GET", bob_path)
+    assert status == 404 and "not present" in problem["detail"]
+    assert (await api.call("GET", bob_path, headers=api.headers(Role.ATTENDEE, ada)))[0] == 403
+    status, problem = await api.call("GET", f"/api/schools/{school}/certificates/{ada}")
+    assert status == 422 and {"from", "to"} <= set(problem["errors"])
+
+    # Marked absent on one day: 4/5 is still 80%, the facts changed: superseded. On a second:
+    # 3/5 is short, so the certificate that replaced it is revoked.
+    corrections = f"/api/schools/{school}/corrections"
+    made = []
+    for day in days[:2]:
+        mark = {"userId": ada, "day": str(day), "kind": "absent", "reason": "recorded_in_error"}
+        status, body = await api.call("POST", corrections, mark)
+        assert status == 201
+        made.append(body["data"]["id"])
+    _, first_status = await api.call("GET", f"/api/certificates/{issued['id']}/status")
+    assert first_status["data"]["status"] == "superseded"
+    replaced_by = first_status["data"]["supersededBy"]
+    _, second_status = await api.call("GET", f"/api/certificates/{replaced_by}/status")
+    assert second_status["data"]["status"] == "revoked"
+    assert (await api.call("GET", path))[0] == 404
+
+    # One withdrawn: 4/5 is 80%, present again, a new certificate naming the corrected day.
+    await api.call("POST", f"/api/corrections/{made[0]}/withdraw", {"reason": "was there"})
+    status, body = await api.call("GET", path)
+    assert status == 200 and body["data"]["id"] != issued["id"]
+    facts = body["data"]["credential"]["credentialSubject"]["attendance"]
+    assert (facts["presentDays"], facts["correctedDays"], facts["recordedPresentDays"]) == (
+        4,
+        1,
+        5,
+    )
+    async with http.get(f"{school_server.url}/certificates/{body['data']['id']}") as response:
+        page = await response.text()
+    assert "4 of 5 school days (80.0%)" in page and "Hill School" in page

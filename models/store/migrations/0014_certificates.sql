@@ -8,12 +8,16 @@ CREATE TABLE signing_keys (
 
 -- A certificate as issued: the compact JWS, and the facts it attests (to tell whether a later
 -- correction changed them). A changed record makes a new certificate that supersedes this one;
--- a user no longer present has theirs revoked. One current certificate per user and breakout.
+-- a user no longer present has theirs revoked. One current certificate per user and breakout,
+-- or per user, school and period.
 CREATE TABLE certificates (
     id             text PRIMARY KEY,           -- a random UUID: the credential's id
     org_id         text NOT NULL,
-    breakout_id    text NOT NULL,
+    place_kind     text NOT NULL CHECK (place_kind IN ('breakout', 'school')),
+    place_id       text NOT NULL,
     user_id        text NOT NULL,
+    period_from    date,                       -- a school period's first and last day
+    period_to      date,
     issued_at      timestamptz NOT NULL,
     kid            text NOT NULL REFERENCES signing_keys (kid),
     facts          jsonb NOT NULL,
@@ -21,13 +25,16 @@ CREATE TABLE certificates (
     superseded_by  text REFERENCES certificates (id) DEFERRABLE INITIALLY DEFERRED,
     revoked_at     timestamptz,
     revoked_reason text,
-    FOREIGN KEY (org_id, breakout_id) REFERENCES breakouts (org_id, id),
+    CHECK ((place_kind = 'school') = (period_from IS NOT NULL AND period_to IS NOT NULL)),
+    CHECK (period_from <= period_to),
     CHECK (superseded_by IS NULL OR revoked_at IS NULL),
     CHECK ((revoked_at IS NULL) = (revoked_reason IS NULL))
 );
-CREATE UNIQUE INDEX certificates_current ON certificates (org_id, breakout_id, user_id)
+CREATE UNIQUE INDEX certificates_current
+    ON certificates (org_id, place_kind, place_id, user_id, period_from, period_to)
+    NULLS NOT DISTINCT
     WHERE superseded_by IS NULL AND revoked_at IS NULL;
-CREATE INDEX certificates_by_user ON certificates (org_id, breakout_id, user_id, issued_at);
+CREATE INDEX certificates_by_user ON certificates (org_id, place_kind, place_id, user_id);
 
 -- Issued is issued: only the end of a certificate's life (superseded or revoked, once) is ever
 -- written after it, and nothing is deleted unless retention says so.
@@ -40,11 +47,11 @@ BEGIN
         RAISE EXCEPTION 'a certificate is never deleted' USING ERRCODE = 'restrict_violation';
     END IF;
     IF OLD.superseded_by IS NOT NULL OR OLD.revoked_at IS NOT NULL
-       OR (NEW.id, NEW.org_id, NEW.breakout_id, NEW.user_id, NEW.issued_at, NEW.kid, NEW.facts,
-           NEW.jws)
+       OR (NEW.id, NEW.org_id, NEW.place_kind, NEW.place_id, NEW.user_id, NEW.period_from,
+           NEW.period_to, NEW.issued_at, NEW.kid, NEW.facts, NEW.jws)
           IS DISTINCT FROM
-          (OLD.id, OLD.org_id, OLD.breakout_id, OLD.user_id, OLD.issued_at, OLD.kid, OLD.facts,
-           OLD.jws) THEN
+          (OLD.id, OLD.org_id, OLD.place_kind, OLD.place_id, OLD.user_id, OLD.period_from,
+           OLD.period_to, OLD.issued_at, OLD.kid, OLD.facts, OLD.jws) THEN
         RAISE EXCEPTION 'a certificate is never changed; only superseded or revoked, once'
             USING ERRCODE = 'restrict_violation';
     END IF;
