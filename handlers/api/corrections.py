@@ -70,22 +70,19 @@ def correction_json(correction: Correction) -> Json:
     )
 
 
-async def correct_breakout(request: web.Request) -> web.Response:
+async def _correct(request: web.Request, place: tuple[PlaceKind, str]) -> web.Response:
     identity = bearer_identity(request)
-    spec = correction_request(await json_body(request), school=False)
-    made = await request.app[CORRECTIONS].correct_breakout(
-        identity, path_id(request, "breakout_id"), spec, now_ms()
-    )
+    spec = correction_request(await json_body(request), school=place[0] is PlaceKind.SCHOOL)
+    made = await request.app[CORRECTIONS].correct(identity, place, spec, now_ms())
     return data_response(correction_json(made), status=201)
+
+
+async def correct_breakout(request: web.Request) -> web.Response:
+    return await _correct(request, (PlaceKind.BREAKOUT, path_id(request, "breakout_id")))
 
 
 async def correct_school_day(request: web.Request) -> web.Response:
-    identity = bearer_identity(request)
-    spec = correction_request(await json_body(request), school=True)
-    made = await request.app[CORRECTIONS].correct_school_day(
-        identity, path_id(request, "id"), spec, now_ms()
-    )
-    return data_response(correction_json(made), status=201)
+    return await _correct(request, (PlaceKind.SCHOOL, path_id(request, "id")))
 
 
 async def withdraw(request: web.Request) -> web.Response:

@@ -33,6 +33,7 @@ from models.store.corrections import (
     insert_correction,
     withdraw_correction,
 )
+from models.store.database import Connection
 
 # A stay may end this far after the server's clock (the corrector's clock may run ahead).
 STAY_CLOCK_SLACK = timedelta(minutes=5)
@@ -50,21 +51,25 @@ class Corrections:
         self._breakouts = breakouts
         self._certificates = certificates
 
-    async def correct_breakout(
-        self, identity: Identity, breakout_id: str, spec: CorrectionSpec, now: datetime
+    async def correct(
+        self,
+        identity: Identity,
+        place: tuple[PlaceKind, str],
+        spec: CorrectionSpec,
+        now: datetime,
     ) -> Correction:
-        """Marks the user present or absent at the breakout, or adds a stay of theirs."""
-        breakout = await self._breakouts.get(identity.org_id, breakout_id)
-        require_can_correct(identity, breakout)
-        if spec.day is not None:
-            raise ValidationFailed({"day": "is for school days; a breakout has none"})
-        if spec.kind is CorrectionKind.STAY:
-            _check_stay(spec, now)
+        """A breakout's: marks the user present or absent there, or adds a stay of theirs. A
+        school's: marks one of its users present or absent on one of its days."""
+        kind, place_id = place
+        if kind is PlaceKind.BREAKOUT:
+            place_id = await self._breakout_correctable(identity, place_id, spec, now)
         async with self._pool.acquire() as connection:
+            if kind is PlaceKind.SCHOOL:
+                place_id = await _school_day_correctable(connection, identity, place_id, spec)
             made = await insert_correction(
                 connection,
                 identity.org_id,
-                (PlaceKind.BREAKOUT, breakout.id),
+                (kind, place_id),
                 spec,
                 identity.user_id,
                 identity.role.value,
@@ -72,30 +77,16 @@ class Corrections:
         await self._follow(made, now)
         return made
 
-    async def correct_school_day(
-        self, identity: Identity, school_id: str, spec: CorrectionSpec, now: datetime
-    ) -> Correction:
-        """Marks one of the school's users present or absent on one of its days."""
-        require_role(identity, SCHOOL_WRITERS, CORRECT_SCHOOLS)
+    async def _breakout_correctable(
+        self, identity: Identity, breakout_id: str, spec: CorrectionSpec, now: datetime
+    ) -> str:
+        breakout = await self._breakouts.get(identity.org_id, breakout_id)
+        require_can_correct(identity, breakout)
+        if spec.day is not None:
+            raise ValidationFailed({"day": "is for school days; a breakout has none"})
         if spec.kind is CorrectionKind.STAY:
-            raise ValidationFailed({"kind": "a school day is marked present or absent"})
-        if spec.day is None:
-            raise ValidationFailed({"day": "is required"})
-        async with self._pool.acquire() as connection:
-            school = await fetch_school(connection, school_id, identity.org_id)
-            user = await fetch_school_user(connection, identity.org_id, spec.user_id)
-            if user is None or user.school_id != school.id:
-                raise ValidationFailed({"userId": f"is not a user of school {school.id}"})
-            made = await insert_correction(
-                connection,
-                identity.org_id,
-                (PlaceKind.SCHOOL, school.id),
-                spec,
-                identity.user_id,
-                identity.role.value,
-            )
-        await self._follow(made, now)
-        return made
+            _check_stay(spec, now)
+        return breakout.id
 
     async def withdraw(
         self, identity: Identity, correction_id: int, reason: str, now: datetime
@@ -161,6 +152,21 @@ class Corrections:
             require_can_correct(
                 identity, await self._breakouts.get(identity.org_id, correction.place_id)
             )
+
+
+async def _school_day_correctable(
+    connection: Connection, identity: Identity, school_id: str, spec: CorrectionSpec
+) -> str:
+    require_role(identity, SCHOOL_WRITERS, CORRECT_SCHOOLS)
+    if spec.kind is CorrectionKind.STAY:
+        raise ValidationFailed({"kind": "a school day is marked present or absent"})
+    if spec.day is None:
+        raise ValidationFailed({"day": "is required"})
+    school = await fetch_school(connection, school_id, identity.org_id)
+    user = await fetch_school_user(connection, identity.org_id, spec.user_id)
+    if user is None or user.school_id != school.id:
+        raise ValidationFailed({"userId": f"is not a user of school {school.id}"})
+    return school.id
 
 
 def _check_stay(spec: CorrectionSpec, now: datetime) -> None:
