@@ -12,6 +12,7 @@ import socket
 import sys
 import time
 import urllib.request
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,12 @@ from models.evidence.signing import (
     load_signing_key,
     verify,
 )
+from models.jobs.partitions import (
+    SELECT_DEFAULT_ROWS,
+    SELECT_PARTITIONS,
+    create_partitions,
+    maintain_partitions,
+)
 from models.jobs.retention import purge_sessions
 from models.jobs.seed import SeedPlan, seed
 from models.reports.rollups import roll_up_all
@@ -57,7 +64,8 @@ _DATABASE = ("DATABASE_URL", "VAR_DIR", "LOG_LEVEL")
 COMMAND_SETTINGS = {
     "migrate": _DATABASE,
     "purge": (*_DATABASE, "RETENTION_MODE"),
-    "seed": _DATABASE,
+    "seed": (*_DATABASE, "PARTITION_INTERVAL"),
+    "partitions": (*_DATABASE, "PARTITION_INTERVAL", "PARTITIONS_AHEAD"),
     "token": (
         "AUTH_SECRET",
         "AUTH_PUBLIC_KEY",
@@ -105,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     commands = parser.add_subparsers(
-        dest="command", metavar="{serve,migrate,token,purge,seed,verify}"
+        dest="command", metavar="{serve,migrate,token,purge,partitions,seed,verify}"
     )
 
     serve = commands.add_parser(
@@ -180,6 +188,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=[mode.value for mode in RetentionMode],
         help="what to do (default: RETENTION_MODE)",
     )
+    partitions = commands.add_parser(
+        "partitions",
+        help="make the record's time partitions over a range, list them, and exit",
+        description="Make the partitions of sessions, interruptions, activity and comments "
+        "(PARTITION_INTERVAL each) over [--from, --to), e.g. before importing history; rows "
+        "of that range caught by a default partition move into them. Then list every "
+        "partition with its range and size, and the rows no partition holds. Without --from "
+        "and --to: the current partition and PARTITIONS_AHEAD more, as the server makes them.",
+        epilog=describe_settings(COMMAND_SETTINGS["partitions"]),
+        formatter_class=formatter,
+    )
+    partitions.add_argument("--from", dest="since", type=_utc_day, metavar="YYYY-MM-DD")
+    partitions.add_argument("--to", dest="until", type=_utc_day, metavar="YYYY-MM-DD")
     seed = commands.add_parser(
         "seed",
         help="fill the database with realistic demo data and exit",
@@ -292,12 +313,63 @@ async def _purge(settings: Settings, older_than_days: int, mode: RetentionMode) 
     async with database_url(settings) as url:
         pool = await open_pool(url, 2)
         try:
-            count = await purge_sessions(
+            purged = await purge_sessions(
                 pool, older_than_days=older_than_days, mode=mode, now=now_ms()
             )
         finally:
             await pool.close()
-    logger.info("purge: %s %d sessions older than %d days", mode.value, count, older_than_days)
+    logger.info(
+        "purge: %s %d sessions older than %d days; dropped partitions: %s",
+        mode.value,
+        purged.sessions,
+        older_than_days,
+        ", ".join(purged.partitions) or "none",
+    )
+
+
+async def _partitions(settings: Settings, since: datetime | None, until: datetime | None) -> None:
+    async with database_url(settings) as url:
+        pool = await open_pool(url, 2)
+        try:
+            async with pool.acquire() as connection:
+                if since is None or until is None:
+                    done = await maintain_partitions(
+                        connection, settings.partition_interval, settings.partitions_ahead, now_ms()
+                    )
+                    made, default_rows = done.made, done.default_rows
+                else:
+                    made = await create_partitions(
+                        connection, settings.partition_interval, since, until
+                    )
+                    default_rows = {
+                        r["parent"]: r["rows"] for r in await connection.fetch(SELECT_DEFAULT_ROWS)
+                    }
+                listed = await connection.fetch(SELECT_PARTITIONS)
+        finally:
+            await pool.close()
+    logger.info("partitions: made %d", len(made))
+    lines = [f"{'table':<22} {'partition':<38} {'from':<10} {'to':<10} {'MB':>9}"]
+    for row in listed:
+        bounds = ("default", "") if row["is_default"] else (_day(row["lower"]), _day(row["upper"]))
+        lines.append(
+            f"{row['parent']:<22} {row['partition']:<38} {bounds[0]:<10} {bounds[1]:<10}"
+            f" {row['bytes'] / 1e6:>9.1f}"
+        )
+    lines += [f"rows outside every partition in {t}: {n}" for t, n in default_rows.items()]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _day(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).date().isoformat()
+
+
+def _utc_day(raw: str) -> datetime:
+    """A day on the command line, as its first moment in UTC."""
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a day as YYYY-MM-DD") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 async def _seed(settings: Settings, plan: SeedPlan) -> None:
@@ -306,7 +378,7 @@ async def _seed(settings: Settings, plan: SeedPlan) -> None:
         pool = await open_pool(url, 2)
         try:
             async with pool.acquire() as connection:
-                counts = await seed(connection, plan)
+                counts = await seed(connection, plan, settings.partition_interval)
             loaded = time.perf_counter()
             days = await roll_up_all(pool)
         finally:
@@ -463,6 +535,14 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
             return 2
         plan = SeedPlan(org_id=args.org, seed=args.seed, **{n: getattr(args, n) for n in sizes})
         asyncio.run(_seed(settings, plan))
+        return 0
+    if command == "partitions":
+        if (args.since is None) != (args.until is None) or (
+            args.since and args.since >= args.until
+        ):
+            logger.error("give both --from and --to, --from the earlier, or neither")
+            return 2
+        asyncio.run(_partitions(settings, args.since, args.until))
         return 0
     if command == "purge":
         if args.older_than < 0:

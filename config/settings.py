@@ -26,6 +26,14 @@ class RetentionMode(StrEnum):
     DELETE = "delete"
 
 
+class PartitionInterval(StrEnum):
+    """How much time one partition of the record holds (UTC days, ISO weeks, months)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
 class PoolReset(StrEnum):
     """What returning a connection to the pool costs."""
 
@@ -375,6 +383,19 @@ class Settings:
         "anonymise",
         _choice(RetentionMode),
         "`anonymise` (drop name, IP, User-Agent, city, region, coordinates) or `delete`",
+    )
+    partition_interval: PartitionInterval = setting(
+        "PARTITION_INTERVAL",
+        "month",
+        _choice(PartitionInterval),
+        "time one partition of sessions, interruptions, activity and comments holds: `day`, "
+        '`week` or `month` (README "Partitions")',
+    )
+    partitions_ahead: int = setting(
+        "PARTITIONS_AHEAD",
+        "2",
+        _parse_positive_int,
+        "partitions kept made beyond the current one (each node checks at start and hourly)",
     )
     cors_origins: tuple[str, ...] = setting(
         "CORS_ORIGINS",

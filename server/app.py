@@ -83,6 +83,7 @@ from models.evidence.certificates import Certificates
 from models.evidence.corrections import Corrections
 from models.evidence.signing import load_signing_key
 from models.evidence.webhooks import AddressPolicy, Webhooks, WebhookSender
+from models.jobs.partitions import MAINTAIN_EVERY_S, maintain_partitions
 from models.jobs.retention import RETENTION_EVERY_S, purge_round
 from models.live.chat import Chat
 from models.live.desk import Attendance
@@ -208,6 +209,7 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_presence, sets=(PRESENCE,), needs=redis_needed),
         Resource(_bus, sets=(BUS,), needs=redis_needed),
         Resource(_nodes, sets=(NODES,), needs=redis_needed),
+        Resource(_partitions, sets=(), needs=(POOL,)),
         Resource(_writer, sets=(WRITER,), needs=(POOL,)),
         Resource(_breakouts, sets=(BREAKOUTS,), needs=(POOL,)),
         Resource(_attendance, sets=(ATTENDANCE,), needs=(WRITER, BREAKOUTS, PRESENCE)),
@@ -506,6 +508,29 @@ async def _running(loop: Loop) -> AsyncIterator[None]:
     loop.start()
     yield
     await loop.stop()
+
+
+async def _partitions(app: web.Application) -> AsyncIterator[None]:
+    """The record's time partitions are made ahead: once before serving, then hourly."""
+    settings, pool, metrics = app[SETTINGS], app[POOL], app[METRICS]
+
+    async def maintain() -> None:
+        async with pool.acquire() as connection:
+            done = await maintain_partitions(
+                connection, settings.partition_interval, settings.partitions_ahead, now_ms()
+            )
+        for table, rows in done.default_rows.items():
+            metrics.partition_default_rows.labels(table=table).set(rows)
+
+    # Before the first write if it can (else the default partition holds the first rows until
+    # a round makes their partition); the loop's own first round then finds nothing to do.
+    try:
+        await maintain()
+    except Exception:
+        logger.exception("partitions: could not make the partitions ahead at start")
+    loop = Loop("partitions", maintain, every_s=MAINTAIN_EVERY_S, metrics=metrics)
+    async for _ in _running(loop):
+        yield
 
 
 async def _rollups(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from config import PartitionInterval
+from models.jobs.partitions import create_partitions
 from models.store.database import Connection
 
 ZONES = ("UTC", "Europe/Madrid", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
@@ -178,11 +180,16 @@ def _sessions(plan: SeedPlan, breakout_id: str, start: datetime) -> Iterator[tup
             )
 
 
-async def seed(connection: Connection, plan: SeedPlan) -> SeedCounts:
-    """Fill the database per `plan` in one transaction; ids derive from the org, so seeding the
-    same org twice is refused by the primary keys instead of doubling its data."""
+async def seed(
+    connection: Connection, plan: SeedPlan, interval: PartitionInterval = PartitionInterval.MONTH
+) -> SeedCounts:
+    """Fill the database per `plan` in one transaction, in partitions of `interval` made for its
+    days; ids derive from the org, so seeding the same org twice is refused by the primary keys
+    instead of doubling its data."""
     counts = SeedCounts()
+    first = datetime.combine(plan.last_day - timedelta(days=plan.days), time(0), UTC)
     async with connection.transaction():
+        await create_partitions(connection, interval, first, first + timedelta(days=plan.days + 3))
         visits_estimate = plan.schools * plan.users_per_school * plan.days * 3
         first_event_id = int(await connection.fetchval(RESERVE_EVENT_IDS, visits_estimate)) - (
             visits_estimate - 1
@@ -236,12 +243,15 @@ async def seed(connection: Connection, plan: SeedPlan) -> SeedCounts:
                     f"Class {b}",
                     start,
                     start + timedelta(hours=1),
+                    start - timedelta(hours=1),  # its record begins before its first session
                 )
             )
         await connection.copy_records_to_table(
-            "breakouts", records=breakouts, columns=["id", "org_id", "name", "starts_at", "ends_at"]
+            "breakouts",
+            records=breakouts,
+            columns=["id", "org_id", "name", "starts_at", "ends_at", "sessions_from"],
         )
-        for breakout_id, _, _, start, _ in breakouts:
+        for breakout_id, _, _, start, _, _ in breakouts:
             sessions = list(_sessions(plan, breakout_id, start))
             await connection.copy_records_to_table(
                 "attendance_sessions", records=sessions, columns=list(SESSION_COLUMNS)

@@ -231,6 +231,7 @@ class Attendance:
                 closed.exit_ts,
                 reason,
                 session.node_id,
+                session.entry_ts,
             )
         )
         until = closed.exit_ts + timedelta(seconds=self._reconnect_grace_s)

@@ -31,11 +31,10 @@ from models.reports.rules import (
 from models.store.breakouts import BreakoutDirectory
 from models.store.database import Connection, record_of
 from models.store.rules import RuleScope, RuleVersion, fetch_server_versions, fetch_versions
-from models.store.sessions import fetch_breakout_sessions
+from models.store.sessions import OF_BREAKOUT, fetch_breakout_sessions
 
-SELECT_FIRST_ENTRY = """
-SELECT min(entry_ts) FROM attendance_sessions WHERE org_id = $1 AND breakout_id = $2
-"""
+_FIRST_ENTRY = "SELECT min(s.entry_ts) FROM attendance_sessions AS s WHERE "
+SELECT_FIRST_ENTRY = _FIRST_ENTRY + OF_BREAKOUT  # noqa: S608 - two constants, no input
 # Per user: attended live time (closed sessions, overlaps once), sessions, first join, last
 # leave, time watching the recording, sessions still open, active and idle time (the view
 # user_engagement), comments still shown, and the active corrections: the recorded time and
@@ -61,6 +60,7 @@ still_in AS (
     SELECT user_id, max(user_name) AS user_name, count(*)::integer AS open_sessions
     FROM attendance_sessions
     WHERE org_id = split_part($1, '/', 1) AND breakout_id = split_part($1, '/', 2)
+      AND entry_ts >= breakout_record_begins(split_part($1, '/', 1), split_part($1, '/', 2))
       AND exit_ts IS NULL
     GROUP BY user_id
 ),
@@ -73,6 +73,7 @@ posted AS (
     SELECT user_id, count(*)::integer AS comments
     FROM comments
     WHERE org_id = split_part($1, '/', 1) AND breakout_id = split_part($1, '/', 2)
+      AND created_at >= breakout_record_begins(split_part($1, '/', 1), split_part($1, '/', 2))
       AND deleted_at IS NULL
     GROUP BY user_id
 ),
@@ -162,19 +163,20 @@ FROM breakouts WHERE org_id = $1
 # -1 at each exit and interruption (a leave sorts before a join at the same instant), with the
 # count after each; per bucket of $4 seconds: joins and leaves (entries and exits, not
 # interruptions), the highest count, and the count at its end.
-SELECT_SPAN = """
-SELECT min(entry_ts) AS first_in, max(coalesce(exit_ts, $3)) AS last_out
-FROM attendance_sessions
-WHERE org_id = $1 AND breakout_id = $2 AND session_type = 'live'
-"""
+SELECT_SPAN = (
+    "SELECT min(s.entry_ts) AS first_in, max(coalesce(s.exit_ts, $3)) AS last_out\n"
+    "FROM attendance_sessions AS s WHERE s.session_type = 'live' AND " + OF_BREAKOUT
+)
 SELECT_TIMELINE = """
 WITH s AS (
     SELECT user_id, breakout_id, session_id, entry_ts, exit_ts FROM attendance_sessions
     WHERE org_id = $1 AND breakout_id = $2 AND session_type = 'live'
+      AND entry_ts >= breakout_record_begins($1, $2)
 ),
 gaps AS (
     SELECT i.left_at, i.back_at FROM session_interruptions AS i
     JOIN s USING (user_id, breakout_id, session_id)
+    WHERE i.left_at >= breakout_record_begins($1, $2)
 ),
 moves AS (
     SELECT entry_ts AS at, 1 AS step, true AS counted FROM s
@@ -201,6 +203,7 @@ SELECT device_type, browser, os, country_code,
        count(DISTINCT user_id)::integer AS users, count(*)::integer AS sessions
 FROM attendance_sessions
 WHERE org_id = $1 AND breakout_id = $2 AND session_type = 'live'
+  AND entry_ts >= breakout_record_begins($1, $2)
 GROUP BY GROUPING SETS ((device_type), (browser), (os), (country_code))
 """
 # GROUPING(...) of each set: the one column grouped is the bit that is 0.

@@ -64,6 +64,12 @@ class Metrics:
             ["loop"],
             registry=self.registry,
         )
+        self.partition_default_rows = Gauge(
+            "attendance_partition_default_rows",
+            "Rows outside every time partition (in the table's default partition), by table",
+            ["table"],
+            registry=self.registry,
+        )
         self.cache_hit_ratio = Gauge(
             "attendance_enrichment_cache_hit_ratio",
             "Share of GeoIP and User-Agent lookups answered from cache",

@@ -36,7 +36,8 @@ END_BREAKOUT = """
 UPDATE breakouts
 SET ended_at = coalesce(ended_at, greatest($3, (
         SELECT max(s.entry_ts) FROM attendance_sessions AS s
-        WHERE s.org_id = $1 AND s.breakout_id = $2)))
+        WHERE s.org_id = $1 AND s.breakout_id = $2
+          AND s.entry_ts >= breakout_record_begins($1, $2))))
 WHERE org_id = $1 AND id = $2
 RETURNING id, org_id, name, ended_at, device_limit, starts_at, ends_at, present_min_minutes,
        present_min_percent

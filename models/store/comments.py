@@ -17,13 +17,15 @@ WRITE_COMMENTS = """
 INSERT INTO comments (org_id, breakout_id, id, user_id, user_name, text, reply_to, created_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::timestamptz[])
-ON CONFLICT (org_id, breakout_id, id) DO NOTHING
+ON CONFLICT (org_id, breakout_id, id, created_at) DO NOTHING
 """
 _COLUMNS = "org_id, breakout_id, id, user_id, user_name, text, reply_to, created_at"
+# A breakout's comments are in the partitions from the time its record begins (migration 0016).
+_OF_BREAKOUT = "org_id = $1 AND breakout_id = $2 AND created_at >= breakout_record_begins($1, $2)"
 # The newest $4 shown comments of a breakout older than the id $3 (all when ''), newest first.
 SELECT_BEFORE = f"""
 SELECT {_COLUMNS} FROM comments
-WHERE org_id = $1 AND breakout_id = $2 AND ($3 = '' OR id < $3) AND deleted_at IS NULL
+WHERE {_OF_BREAKOUT} AND ($3 = '' OR id < $3) AND deleted_at IS NULL
 ORDER BY id DESC
 LIMIT $4
 """  # noqa: S608 - the column list is ours
@@ -34,6 +36,7 @@ FROM unnest($1::text[], $2::text[]) AS k(org, breakout)
 CROSS JOIN LATERAL (
     SELECT {_COLUMNS} FROM comments AS c
     WHERE c.org_id = k.org AND c.breakout_id = k.breakout AND c.deleted_at IS NULL
+      AND c.created_at >= breakout_record_begins(k.org, k.breakout)
     ORDER BY c.id DESC
     LIMIT $3
 ) AS newest
@@ -41,16 +44,16 @@ CROSS JOIN LATERAL (
 # Every comment of a breakout after the id $3, oldest first, deleted ones with who took them.
 SELECT_RECORD = f"""
 SELECT {_COLUMNS}, deleted_at, deleted_by FROM comments
-WHERE org_id = $1 AND breakout_id = $2 AND id > $3
+WHERE {_OF_BREAKOUT} AND id > $3
 ORDER BY id
 LIMIT $4
 """  # noqa: S608 - the column list is ours
 # The first deletion stands; answers the comment's id when there is such a comment.
-DELETE_COMMENT = """
+DELETE_COMMENT = f"""
 UPDATE comments SET deleted_at = coalesce(deleted_at, $4), deleted_by = coalesce(deleted_by, $5)
-WHERE org_id = $1 AND breakout_id = $2 AND id = $3
+WHERE {_OF_BREAKOUT} AND id = $3
 RETURNING id
-"""
+"""  # noqa: S608 - the condition is ours
 MUTE = """
 INSERT INTO comment_mutes (org_id, breakout_id, user_id, until, muted_by, muted_at)
 VALUES ($1, $2, $3, $4, $5, $6)

@@ -22,7 +22,9 @@ from models.store.database import Connection, record_of
 # kind travels as one array of rows (types session_open_row and session_exit_row, migration
 # 0004), the address as text (PostgreSQL parses it faster than asyncpg encodes an inet). An open
 # whose exit is in the same batch is inserted closed (the UPDATE cannot see rows its own
-# statement inserts). A replayed open (a retry after a lost reply, the journal after a crash)
+# statement inserts). An exit finds its session's partition by the entry time it carries; one
+# that lacks it (a journal written before migration 0016, a session another node held) looks in
+# every partition. A replayed open (a retry after a lost reply, the journal after a crash)
 # changes nothing, except that it closes the row when it carries an exit the row still lacks:
 # exit_ts is written once, never before entry_ts. An open goes in only if its breakout had not
 # ended when it began, decided here, where the row is written: the batch holds the breakout
@@ -55,7 +57,7 @@ opened AS (
            CASE WHEN o.exit_ts IS NOT NULL THEN greatest(o.exit_ts, o.entry_ts) END,
            o.exit_reason
     FROM allowed AS o
-    ON CONFLICT (user_id, breakout_id, session_id) DO UPDATE
+    ON CONFLICT (user_id, breakout_id, session_id, entry_ts) DO UPDATE
     SET exit_ts = greatest(EXCLUDED.exit_ts, s.entry_ts), exit_reason = EXCLUDED.exit_reason
     WHERE s.exit_ts IS NULL AND EXCLUDED.exit_ts IS NOT NULL
       AND s.node_id IS NOT DISTINCT FROM EXCLUDED.node_id
@@ -68,6 +70,21 @@ closed AS (
     WHERE s.user_id = u.user_id
       AND s.breakout_id = u.breakout_id
       AND s.session_id = u.session_id
+      AND s.entry_ts = u.entry_ts
+      -- Bounds known before the statement runs: the partitions outside them are not read.
+      AND s.entry_ts >= (SELECT min(e.entry_ts) FROM unnest($2::session_exit_row[]) AS e)
+      AND s.entry_ts <= (SELECT max(e.entry_ts) FROM unnest($2::session_exit_row[]) AS e)
+      AND s.exit_ts IS NULL
+      AND (u.node_id IS NULL OR s.node_id IS NOT DISTINCT FROM u.node_id)
+    RETURNING s.user_id, s.breakout_id, s.session_id
+),
+closed_by_key AS (
+    UPDATE attendance_sessions AS s
+    SET exit_ts = greatest(u.exit_ts, s.entry_ts), exit_reason = u.exit_reason
+    FROM unnest($3::session_exit_row[]) AS u
+    WHERE s.user_id = u.user_id
+      AND s.breakout_id = u.breakout_id
+      AND s.session_id = u.session_id
       AND s.exit_ts IS NULL
       AND (u.node_id IS NULL OR s.node_id IS NOT DISTINCT FROM u.node_id)
     RETURNING s.user_id, s.breakout_id, s.session_id
@@ -75,6 +92,8 @@ closed AS (
 SELECT true AS closed, user_id, breakout_id, session_id FROM opened WHERE exit_ts IS NOT NULL
 UNION ALL
 SELECT true, user_id, breakout_id, session_id FROM closed
+UNION ALL
+SELECT true, user_id, breakout_id, session_id FROM closed_by_key
 UNION ALL
 SELECT false, o.user_id, o.breakout_id, o.session_id FROM incoming AS o
 WHERE (o.user_id, o.breakout_id, o.session_id) NOT IN (
@@ -89,10 +108,16 @@ host(s.client_ip) AS ip, s.city, s.region, s.country_code, s.latitude, s.longitu
 s.browser_version, s.os, s.os_version, s.device_type, s.user_agent
 """
 _SELECT_SESSIONS = "SELECT " + _SESSION_COLUMNS + "FROM attendance_sessions AS s\n"
+# A breakout's sessions ($1 its org, $2 its id) live in the partitions from the time its record
+# begins (migration 0016): this condition lets a query read only those.
+OF_BREAKOUT = (
+    "s.org_id = $1 AND s.breakout_id = $2 AND s.entry_ts >= breakout_record_begins($1, $2)"
+)
 SELECT_BREAKOUT_SESSIONS = (
     _SELECT_SESSIONS
-    + "WHERE org_id = $1 AND breakout_id = $2 ORDER BY entry_ts, user_id, session_id"
-    + " OFFSET $3 LIMIT $4"
+    + "WHERE "
+    + OF_BREAKOUT
+    + " ORDER BY entry_ts, user_id, session_id OFFSET $3 LIMIT $4"
 )
 SELECT_OPEN_SESSIONS_OF_NODE = _SELECT_SESSIONS + "WHERE node_id = $1 AND exit_ts IS NULL"
 
@@ -108,9 +133,10 @@ WITH breakout AS (
     FOR SHARE OF b
 ),
 target AS (
-    SELECT t.user_id, t.breakout_id, t.session_id, t.exit_ts, t.node_id
+    SELECT t.user_id, t.breakout_id, t.session_id, t.entry_ts, t.exit_ts, t.node_id
     FROM attendance_sessions AS t
     WHERE t.org_id = $1 AND t.breakout_id = $2 AND t.user_id = $3 AND t.session_id = $4
+      AND t.entry_ts >= breakout_record_begins($1, $2)
       AND t.session_type = $5 AND t.exit_reason IN ('disconnect', 'node_lost', 'shutdown')
       AND t.exit_ts <= $6 AND t.exit_ts >= $6 - make_interval(secs => $7)
       AND EXISTS (SELECT FROM breakout)
@@ -126,12 +152,13 @@ SET exit_ts = NULL, exit_reason = NULL, node_id = $8, interruptions = s.interrup
     interrupted_seconds = s.interrupted_seconds + extract(epoch FROM $6 - t.exit_ts)
 FROM target AS t
 WHERE s.user_id = t.user_id AND s.breakout_id = t.breakout_id AND s.session_id = t.session_id
+  AND s.entry_ts = (SELECT t.entry_ts FROM target AS t)  -- known before it runs: one partition
 RETURNING """
 RESUME_SESSION = _RESUME + _SESSION_COLUMNS  # noqa: S608 - two constants, no input
-SELECT_SESSION_HOLDER = """
-SELECT exit_ts IS NULL AS open, node_id FROM attendance_sessions
-WHERE org_id = $1 AND breakout_id = $2 AND user_id = $3 AND session_id = $4
-"""
+_SELECT_HOLDER = """
+SELECT s.exit_ts IS NULL AS open, s.node_id FROM attendance_sessions AS s
+WHERE s.user_id = $3 AND s.session_id = $4 AND """
+SELECT_SESSION_HOLDER = _SELECT_HOLDER + OF_BREAKOUT  # noqa: S608 - two constants, no input
 
 # A process that died with journaled writes is gone for good: once its journal is replayed, the
 # sessions it still had open close at the last moment its journal shows it alive.
@@ -147,7 +174,8 @@ SessionKey = tuple[str, str, str]
 @dataclass(frozen=True, slots=True)
 class SessionExit:
     """The end of one session: when the user really left and why. With `node_id`, it closes
-    the session only while that node holds it (another may have taken it over since)."""
+    the session only while that node holds it (another may have taken it over since). Its
+    session's `entry_ts`, when known, takes it straight to the session's partition."""
 
     user_id: str
     breakout_id: str
@@ -155,6 +183,7 @@ class SessionExit:
     at: datetime
     reason: ExitReason
     node_id: str | None = None
+    entry_ts: datetime | None = None
 
     @property
     def key(self) -> SessionKey:
@@ -200,12 +229,13 @@ async def write_sessions(
     """Record opens and exits (at most one exit a session) in one statement."""
     exit_of = {exit_.key: exit_ for exit_ in exits}
     opened = [_open_row(session, exit_of.pop(session_key(session), None)) for session in opens]
-    closing = [
-        (e.user_id, e.breakout_id, e.session_id, e.at, e.reason.value, e.node_id)
-        for e in exit_of.values()
-    ]
+    placed: list[tuple[object, ...]] = []
+    unplaced: list[tuple[object, ...]] = []
+    for e in exit_of.values():
+        row = (e.user_id, e.breakout_id, e.session_id, e.at, e.reason.value, e.node_id, e.entry_ts)
+        (unplaced if e.entry_ts is None else placed).append(row)
     written = Written(closed=set(), refused=set())
-    for row in await connection.fetch(WRITE_SESSIONS, opened, closing):
+    for row in await connection.fetch(WRITE_SESSIONS, opened, placed, unplaced):
         key = (row["user_id"], row["breakout_id"], row["session_id"])
         (written.closed if row["closed"] else written.refused).add(key)
     return written

@@ -72,6 +72,8 @@ def encode(entry: JournalEntry) -> str:
             "at": entry.at.isoformat(),
             "reason": entry.reason.value,
         }
+        if entry.entry_ts is not None:
+            body["entry"] = entry.entry_ts.isoformat()
     else:
         body = {
             "open": [entry.user_id, entry.breakout_id, entry.session_id],
@@ -123,6 +125,7 @@ def decode(line: str) -> JournalEntry:
             datetime.fromisoformat(body["at"]),
             ExitReason(body["reason"]),
             body.get("node"),  # absent in journals written before exits named their node
+            None if "entry" not in body else datetime.fromisoformat(body["entry"]),
         )
     user_id, breakout_id, session_id = body["open"]
     return AttendanceSession(

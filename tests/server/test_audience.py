@@ -426,7 +426,7 @@ async def test_clients_cannot_trigger_lifecycle_events(server: RunningServer, fr
     joined = await raw.call("join-chat-room", {"breakoutId": new_breakout_id()})
 
     await raw.ws.send_str(frame)
-    answer = await raw.receive()
+    answer = await raw.receive_ack()
 
     assert answer.startswith("431")
     assert '"invalid_payload"' in answer

@@ -121,12 +121,18 @@ class RawSocket:
         self._ack_id += 1
         await self.ws.send_str(f"42{self._ack_id}" + json.dumps([event, payload]))
         prefix = f"43{self._ack_id}"
+        frame = await self.receive_ack(prefix)
+        return json.loads(frame[len(prefix) :])[0]
+
+    async def receive_ack(self, prefix: str = "43") -> str:
+        """The next frame starting with `prefix` (an ack), answering pings and passing over
+        events (such as `last-comments`, which follows a join's ack) meanwhile."""
         while True:
             frame = await self.receive()
             if frame == "2":
                 await self.ws.send_str("3")
             elif frame.startswith(prefix):
-                return json.loads(frame[len(prefix) :])[0]
+                return frame
 
     async def cut(self) -> None:
         """A network blip: the TCP connection drops, with no close frame and no leave."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -161,3 +162,64 @@ async def test_keying_schools_and_users_by_org_keeps_every_existing_row(tmp_path
                 )
         finally:
             await connection.close()
+
+
+RECORD_BEFORE_PARTITIONS = """
+INSERT INTO breakouts (org_id, id, created_at) VALUES ('org-a', 'b1', '2026-06-01T09:00Z');
+INSERT INTO attendance_sessions (user_id, breakout_id, session_id, entry_ts, exit_ts,
+                                 exit_reason, org_id, user_name)
+VALUES ('u1', 'b1', 's1', '2026-05-30T10:00Z', '2026-05-30T11:00Z', 'leave', 'org-a', 'Ada'),
+       ('u2', 'b1', 's2', '2026-06-01T10:00Z', NULL, NULL, 'org-a', 'Bo');
+INSERT INTO session_interruptions (user_id, breakout_id, session_id, left_at, back_at)
+VALUES ('u1', 'b1', 's1', '2026-05-30T10:20Z', '2026-05-30T10:25Z');
+INSERT INTO session_activity (org_id, breakout_id, user_id, session_id, at, state)
+VALUES ('org-a', 'b1', 'u1', 's1', '2026-05-30T10:01Z', 'playing');
+INSERT INTO comments (org_id, breakout_id, id, user_id, user_name, text, created_at)
+VALUES ('org-a', 'b1', 'c1', 'u1', 'Ada', 'hello', '2026-05-30T10:02Z');
+"""
+
+
+async def test_partitioning_a_running_install_keeps_every_row_in_a_legacy_partition(
+    own_database_url: str, tmp_path: Path
+) -> None:
+    """Migration 0016 on an install that has data: each table's rows stay, now as its
+    parent's `_legacy` partition; the views over them read the parents (with their grants);
+    the rollup trigger fires on the parent; a breakout's record begins at its oldest row."""
+    connection = await asyncpg.connect(own_database_url)
+    try:
+        await apply_migrations(connection, migrations_before(16, tmp_path / "before"))
+        await connection.execute(RECORD_BEFORE_PARTITIONS)
+
+        await apply_migrations(connection)
+
+        where = await connection.fetch(
+            "SELECT tableoid::regclass::text AS part, count(*) FROM attendance_sessions GROUP BY 1"
+        )
+        assert [tuple(row) for row in where] == [("attendance_sessions_legacy", 2)]
+        for table in ("session_interruptions", "session_activity", "comments"):
+            part = await connection.fetchval(f"SELECT tableoid::regclass::text FROM {table}")  # noqa: S608
+            assert part == f"{table}_legacy"
+        kinds = await connection.fetch(
+            "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY($1::text[])",
+            ["attendance_sessions", "comments", "session_activity", "session_interruptions"],
+        )
+        assert {row["relkind"] for row in kinds} == {"p"}  # partitioned tables now
+        assert await connection.fetchval("SELECT count(*) FROM attended") == 1
+        assert (
+            await connection.fetchval("SELECT count(*) FROM session_states WHERE session_id = 's1'")
+            == 1
+        )
+        assert await connection.fetchval(
+            "SELECT has_table_privilege('attendance_analyst', 'attended', 'SELECT')"
+        )
+        assert await connection.fetchval(
+            "SELECT sessions_from FROM breakouts WHERE id = 'b1'"
+        ) == datetime(2026, 5, 30, 10, tzinfo=UTC)
+        await connection.execute("DELETE FROM presence_daily_stale")
+        await connection.execute(
+            "UPDATE attendance_sessions SET exit_ts = '2026-06-01T11:00Z', exit_reason = 'leave'"
+            " WHERE session_id = 's2'"
+        )
+        assert await connection.fetchval("SELECT count(*) FROM presence_daily_stale") == 1
+    finally:
+        await connection.close()
