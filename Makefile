@@ -7,6 +7,10 @@ DASHBOARD := web/dashboard
 DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/static -type f) $(DASHBOARD)/build.mjs
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 CHROMIUM ?= /usr/bin/chromium
+# The deployment test checks docs/deploy/nginx.conf with nginx -t: the machine's nginx, else
+# Debian's package unpacked under .tools (not installed: nothing starts, nothing listens).
+NGINX_UNPACKED := .tools/nginx/usr/sbin/nginx
+NGINX := $(or $(shell command -v nginx 2>/dev/null),$(wildcard /usr/sbin/nginx),$(NGINX_UNPACKED))
 
 .PHONY: run test lint pytest browser-tests dashboard bench clean
 
@@ -20,8 +24,8 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev $(CONTRACT)/node_modules/.installed dashboard $(CHROMIUM)
-	$(BIN)/python -m pytest
+pytest: $(VENV)/.dev $(CONTRACT)/node_modules/.installed dashboard $(CHROMIUM) $(NGINX)
+	NGINX=$(NGINX) $(BIN)/python -m pytest
 
 # Only the dashboard's tests in a real browser.
 browser-tests: $(VENV)/.dev dashboard $(CHROMIUM)
@@ -39,6 +43,12 @@ $(DASHBOARD)/node_modules/.installed: $(DASHBOARD)/package.json $(DASHBOARD)/pac
 $(CHROMIUM):
 	@echo "installing Chromium for the browser tests (needs root: apt-get)"
 	apt-get update -qq && apt-get install -y -qq chromium
+
+$(NGINX_UNPACKED):
+	@echo "unpacking Debian's nginx into .tools for the deployment test (apt-get download)"
+	rm -rf .tools/nginx && mkdir -p .tools/nginx
+	cd .tools && (apt-get download -qq nginx || (apt-get update -qq && apt-get download -qq nginx)) \
+		&& dpkg-deb -x nginx_*.deb nginx && rm -f nginx_*.deb
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.load
@@ -63,4 +73,4 @@ $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package.json $(CONTRACT)/packag
 
 clean:
 	rm -rf $(VENV) $(CONTRACT)/node_modules $(DASHBOARD)/node_modules $(DASHBOARD)/dist \
-		.pytest_cache .mypy_cache .ruff_cache
+		.pytest_cache .mypy_cache .ruff_cache .tools

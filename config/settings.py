@@ -257,6 +257,21 @@ class Settings:
         "PostgreSQL URL; empty starts an embedded PostgreSQL under `VAR_DIR`",
         secret=True,
     )
+    reports_database_url: str | None = setting(
+        "REPORTS_DATABASE_URL",
+        "",
+        _url_of("postgresql", "postgres"),
+        'a streaming replica of `DATABASE_URL` for report and export reads (README "Reports '
+        'from a replica"); empty: reports read the primary',
+        secret=True,
+    )
+    reports_replica_wait_ms: float = setting(
+        "REPORTS_REPLICA_WAIT_MS",
+        "500",
+        _parse_non_negative_float,
+        "longest a report waits for the replica to replay what the primary had committed when "
+        "it was asked for; past it, it reads the primary",
+    )
     redis_url: str | None = setting(
         "REDIS_URL",
         "",

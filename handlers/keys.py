@@ -31,6 +31,7 @@ from models.runtime.metrics import Metrics
 from models.schools.checkins import CheckIns
 from models.schools.directory import Schools
 from models.store.breakouts import BreakoutDirectory
+from models.store.replica import ReportsDatabase
 from models.store.rules import RuleVersion
 from models.writes.writer import SessionWriter
 
@@ -44,6 +45,7 @@ SIO = web.AppKey("sio", socketio.AsyncServer)
 
 # Set by the resources (cleanup contexts) of server.app.
 POOL = web.AppKey("pool", asyncpg.Pool)
+REPORTS_DATABASE = web.AppKey("reports_database", ReportsDatabase)
 ENRICHER = web.AppKey("enricher", Enricher)
 # Only when Settings.uses_redis.
 REDIS: web.AppKey[redis.Redis] = web.AppKey("redis")

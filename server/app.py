@@ -57,6 +57,7 @@ from handlers.keys import (
     POOL,
     PRESENCE,
     REDIS,
+    REPORTS_DATABASE,
     SCHOOL_REPORTS,
     SCHOOLS,
     SERVER_RULES,
@@ -99,10 +100,11 @@ from models.runtime.metrics import Metrics
 from models.schools.checkins import CheckIns
 from models.schools.directory import Schools
 from models.store.breakouts import BreakoutDirectory
+from models.store.replica import ReportsDatabase
 from models.store.rules import record_server_rules
 from models.writes.journal import Journal
 from models.writes.writer import SessionWriter
-from server.database import database_url, open_pool
+from server.database import database_url, open_pool, open_replica_pool
 
 logger = logging.getLogger(__name__)
 
@@ -218,9 +220,12 @@ def resources(settings: Settings) -> list[Resource]:
         Resource(_schools, sets=(SCHOOLS,), needs=(POOL,)),
         Resource(_checkins, sets=(CHECKINS,), needs=(POOL,)),
         Resource(_server_rules, sets=(SERVER_RULES,), needs=(POOL,)),
-        Resource(_school_reports, sets=(SCHOOL_REPORTS,), needs=(POOL, SERVER_RULES)),
+        Resource(_reports_database, sets=(REPORTS_DATABASE,), needs=(POOL,)),
+        Resource(_school_reports, sets=(SCHOOL_REPORTS,), needs=(REPORTS_DATABASE, SERVER_RULES)),
         Resource(
-            _breakout_reports, sets=(BREAKOUT_REPORTS,), needs=(POOL, BREAKOUTS, SERVER_RULES)
+            _breakout_reports,
+            sets=(BREAKOUT_REPORTS,),
+            needs=(REPORTS_DATABASE, BREAKOUTS, SERVER_RULES),
         ),
         Resource(
             _certificates,
@@ -437,14 +442,32 @@ async def _checkins(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _reports_database(app: web.Application) -> AsyncIterator[None]:
+    """Reports read a replica when REPORTS_DATABASE_URL names one, and it is current."""
+    settings, metrics = app[SETTINGS], app[METRICS]
+    url = settings.reports_database_url
+    replica = None if url is None else await open_replica_pool(url, settings.db_pool_size)
+    app[REPORTS_DATABASE] = ReportsDatabase(
+        app[POOL],
+        replica,
+        wait_s=settings.reports_replica_wait_ms / 1000,
+        served=lambda served_by, reason: metrics.report_reads.labels(
+            served_by=served_by, reason=reason
+        ).inc(),
+    )
+    yield
+    if replica is not None:
+        await replica.close()
+
+
 async def _school_reports(app: web.Application) -> AsyncIterator[None]:
-    app[SCHOOL_REPORTS] = SchoolReports(app[POOL], server=app[SERVER_RULES])
+    app[SCHOOL_REPORTS] = SchoolReports(app[REPORTS_DATABASE], server=app[SERVER_RULES])
     yield
 
 
 async def _breakout_reports(app: web.Application) -> AsyncIterator[None]:
     rules = BreakoutRules(server=app[SERVER_RULES])
-    app[BREAKOUT_REPORTS] = BreakoutReports(app[POOL], app[BREAKOUTS], rules=rules)
+    app[BREAKOUT_REPORTS] = BreakoutReports(app[REPORTS_DATABASE], app[BREAKOUTS], rules=rules)
     yield
 
 

@@ -79,3 +79,22 @@ async def open_pool(url: str, size: int, reset: PoolReset = PoolReset.FULL) -> a
         await pool.close()
         raise
     return pool
+
+
+# A replica that does not answer must not hold a report up for long.
+REPLICA_CONNECT_TIMEOUT_S = 2.0
+
+
+async def open_replica_pool(url: str, size: int) -> asyncpg.Pool:
+    """A pool on a read-only replica: no migrations (the primary's reach it by replication), and
+    no connection made up front, so a replica that is away at start costs nothing but falling
+    back (models/store/replica.py)."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        url,
+        min_size=0,
+        max_size=size,
+        command_timeout=30,
+        timeout=REPLICA_CONNECT_TIMEOUT_S,
+        reset=_rollback_only,
+    )
+    return pool

@@ -17,7 +17,11 @@ PARTITIONED: tuple[tuple[str, str], ...] = (
     ("session_interruptions", "left_at"),
     ("session_activity", "at"),
     ("comments", "created_at"),
+    ("check_events", "at"),
 )
+# What retention purges by partition: a session's record. (Check events are the school's own
+# record, kept by its admins: README "Security".)
+RETAINED = PARTITIONED[:4]
 # Every node checks hourly (and at start): a few hours is far less than the smallest interval.
 MAINTAIN_EVERY_S = 3_600.0
 

@@ -11,7 +11,7 @@ import asyncpg
 
 from config import RetentionMode
 from models.domain.records import now_ms
-from models.jobs.partitions import PARTITIONED
+from models.jobs.partitions import RETAINED
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ async def purge_sessions(
     purged = Purged()
     if mode is RetentionMode.DELETE:
         async with pool.acquire() as connection:
-            for table, _ in PARTITIONED:
+            for table, _ in RETAINED:
                 purged.partitions += await connection.fetchval(DROP_OLD_PARTITIONS, table, cutoff)
         purged.sessions = await _in_batches(pool, DELETE_OLD_SESSIONS, cutoff)
         await _in_batches(pool, DELETE_OLD_INTERRUPTIONS, cutoff)

@@ -30,6 +30,7 @@ from models.reports.rules import (
 )
 from models.store.breakouts import BreakoutDirectory
 from models.store.database import Connection, record_of
+from models.store.replica import ReadsConnections
 from models.store.rules import RuleScope, RuleVersion, fetch_server_versions, fetch_versions
 from models.store.sessions import OF_BREAKOUT, fetch_breakout_sessions
 
@@ -356,7 +357,7 @@ class BreakoutReports:
     """Read-only reports over sessions and their daily rollups."""
 
     def __init__(
-        self, pool: asyncpg.Pool, breakouts: BreakoutDirectory, *, rules: BreakoutRules
+        self, pool: ReadsConnections, breakouts: BreakoutDirectory, *, rules: BreakoutRules
     ) -> None:
         self._pool = pool
         self._breakouts = breakouts

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import asyncpg
-
 from models.domain.access import READ_SCHOOLS, SCHOOL_READERS, require_role
 from models.domain.records import Identity, org_place
 from models.reports.rules import (
@@ -24,6 +22,7 @@ from models.reports.rules import (
 from models.schools.directory import fetch_school
 from models.schools.records import School
 from models.store.database import record_of
+from models.store.replica import ReadsConnections
 from models.store.rules import RuleScope, RuleVersion, fetch_server_versions, fetch_versions
 
 SELECT_SCHOOL_USERS = "SELECT id, name FROM school_users WHERE org_id = $1 AND school_id = $2"
@@ -86,7 +85,7 @@ class SchoolReport:
 class SchoolReports:
     """Read-only reports over school visits and their daily rollups."""
 
-    def __init__(self, pool: asyncpg.Pool, *, server: RuleVersion) -> None:
+    def __init__(self, pool: ReadsConnections, *, server: RuleVersion) -> None:
         self._pool = pool
         # The server's default thresholds as this node runs them.
         self._server = server

@@ -64,6 +64,13 @@ class Metrics:
             ["loop"],
             registry=self.registry,
         )
+        self.report_reads = Counter(
+            "attendance_report_reads",
+            "Report and export reads, by the database that served them (replica, primary) and "
+            "why (current; lag or away: the replica could not serve it)",
+            ["served_by", "reason"],
+            registry=self.registry,
+        )
         self.partition_default_rows = Gauge(
             "attendance_partition_default_rows",
             "Rows outside every time partition (in the table's default partition), by table",

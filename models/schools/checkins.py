@@ -56,7 +56,11 @@ CLOSE_VISIT = "UPDATE school_visits SET checkout_id = $2, exit_ts = $3 WHERE che
 REOPEN_VISIT = "UPDATE school_visits SET checkout_id = NULL, exit_ts = NULL WHERE checkout_id = $1"
 SELECT_VISIT_OF_CHECKIN = "SELECT checkout_id FROM school_visits WHERE checkin_id = $1"
 DELETE_VISIT = "DELETE FROM school_visits WHERE checkin_id = $1"
-DELETE_EVENT = "DELETE FROM check_events WHERE id = $1"
+# An event goes with its fever alert (migration 0016: the alert names it by id alone).
+DELETE_EVENT = """
+WITH alert AS (DELETE FROM fever_alerts WHERE event_id = $1)
+DELETE FROM check_events WHERE id = $1
+"""
 # Alerts carry the user's name (the user row was locked by the check event's transaction).
 INSERT_ALERT = """
 WITH a AS (

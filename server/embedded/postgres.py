@@ -93,22 +93,30 @@ class EmbeddedPostgres:
         self._using: IO[str] | None = None
         self._run_as: pwd.struct_passwd | None = None
 
-    def start(self, port: int | None = None) -> RunningPostgres:
+    def start(
+        self, port: int | None = None, *, standby_of: RunningPostgres | None = None
+    ) -> RunningPostgres:
         """Start the server (or find it already running) and make sure the database exists.
 
-        `port` restarts it where clients already look for it; by default any free port."""
+        `port` restarts it where clients already look for it; by default any free port.
+        `standby_of`: a new cluster here is a streaming replica of that one (a base backup),
+        read-only, its database the primary's."""
         self.root.mkdir(parents=True, exist_ok=True)
         with self._locked():
             if os.geteuid() == 0:
                 self._run_as = _ensure_system_user()
                 self._hand_over_root()
             if not (self.data / "PG_VERSION").exists():
-                self._initdb()
+                if standby_of is None:
+                    self._initdb()
+                else:
+                    self._clone(standby_of)
             running = self.running()
             if running is None:
                 running = self._start_server(port or _free_port())
                 self._ours.touch()
-            self._ensure_database(running)
+            if standby_of is None:
+                self._ensure_database(running)
             if self._using is None:
                 self._using = self._users.open("a")
                 fcntl.flock(self._using, fcntl.LOCK_SH)
@@ -188,6 +196,25 @@ class EmbeddedPostgres:
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--no-instructions",
+            ]
+        )
+
+    def _clone(self, primary: RunningPostgres) -> None:
+        logger.info("cloning PostgreSQL on port %d into %s as its standby", primary.port, self.data)
+        self._pg(
+            [
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(primary.port),
+                "-U",
+                SUPERUSER,
+                "-D",
+                str(self.data),
+                "--write-recovery-conf",
+                "--wal-method=stream",
+                "--checkpoint=fast",
             ]
         )
 

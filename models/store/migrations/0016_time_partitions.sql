@@ -1,5 +1,6 @@
 -- The record grows by time, so it is kept by time: the sessions, their interruptions and
--- activity, and the comments are range-partitioned on a time column (README "Partitions").
+-- activity, the comments and the check events are range-partitioned on a time column (README
+-- "Partitions").
 -- Partitions are made ahead by the server (models/jobs/partitions.py, PARTITION_INTERVAL);
 -- retention drops whole ones. A default partition catches a row outside them, and is reported.
 --
@@ -12,7 +13,9 @@
 -- entry time): session ids are unique by themselves (made by the server), and a replayed open
 -- carries its entry time. The interruptions and activity no longer name their session by a
 -- foreign key: one referencing a partitioned table makes dropping a month check every row of
--- it; they are written only beside their session, and retention takes them with it.
+-- it; they are written only beside their session, and retention takes them with it. Likewise
+-- school visits and fever alerts name their check events by id alone, written in the same
+-- transaction as the event (models/schools/checkins.py), which deletes them with it.
 
 -- The views over these tables name the old ones: keep their text and grants, drop them, and
 -- make them again over the partitioned tables, innermost first.
@@ -22,7 +25,8 @@ WITH RECURSIVE over (view, depth) AS (
     FROM pg_depend AS d JOIN pg_rewrite AS r ON r.oid = d.objid
     WHERE d.classid = 'pg_rewrite'::regclass
       AND d.refobjid IN ('attendance_sessions'::regclass, 'session_interruptions'::regclass,
-                         'session_activity'::regclass, 'comments'::regclass)
+                         'session_activity'::regclass, 'comments'::regclass,
+                         'check_events'::regclass)
       AND r.ev_class <> d.refobjid
     UNION
     SELECT r.ev_class, over.depth + 1
@@ -54,8 +58,8 @@ BEGIN
     LOOP
         BEGIN
             EXECUTE 'LOCK TABLE ' || coalesce(names || ', ', '') || 'comments, breakouts, '
-                    'attendance_sessions, session_interruptions, session_activity '
-                    'IN ACCESS EXCLUSIVE MODE';
+                    'attendance_sessions, session_interruptions, session_activity, '
+                    'check_events, school_visits, fever_alerts IN ACCESS EXCLUSIVE MODE';
             EXIT;
         EXCEPTION WHEN lock_not_available THEN
             tries := tries + 1;
@@ -106,7 +110,7 @@ CROSS JOIN LATERAL (SELECT pg_get_expr(child.relpartbound, child.oid) AS expr) A
 JOIN pg_namespace AS n ON n.oid = parent.relnamespace
 WHERE parent.relkind = 'p' AND n.nspname = current_schema()
   AND parent.relname IN ('attendance_sessions', 'session_interruptions', 'session_activity',
-                         'comments');
+                         'comments', 'check_events');
 
 -- The partitions of `p_parent` (ranged on `p_column`) that cover [p_from, p_to) in whole
 -- `p_unit`s (day, week, month; UTC), named <parent>_p<first day>. A range another partition
@@ -292,6 +296,18 @@ BEGIN
                               'user_id, breakout_id, session_id, at', cutover);
     PERFORM partition_by_time('comments', 'created_at',
                               'org_id, breakout_id, id, created_at', cutover);
+    -- Check event ids go on from where the column's identity was, from a sequence of their
+    -- own (a partitioned table has no identity column before PostgreSQL 17).
+    ALTER TABLE school_visits DROP CONSTRAINT school_visits_checkin_id_fkey;
+    ALTER TABLE school_visits DROP CONSTRAINT school_visits_checkout_id_fkey;
+    ALTER TABLE fever_alerts DROP CONSTRAINT fever_alerts_event_id_fkey;
+    CREATE SEQUENCE check_event_ids AS bigint;
+    EXECUTE format('SELECT setval(''check_event_ids'', greatest((SELECT max(id) FROM check_events),'
+                   ' (SELECT last_value FROM %s), 1))', pg_get_serial_sequence('check_events', 'id'));
+    ALTER TABLE check_events ALTER COLUMN id DROP IDENTITY;
+    ALTER TABLE check_events ALTER COLUMN id SET DEFAULT nextval('check_event_ids');
+    PERFORM partition_by_time('check_events', 'at', 'id, at', cutover);
+    ALTER SEQUENCE check_event_ids OWNED BY check_events.id;
     FOR v IN SELECT * FROM remade_views ORDER BY depth LOOP
         EXECUTE format('CREATE VIEW %I AS %s', v.name, v.definition);
         FOREACH reader IN ARRAY v.readers LOOP

@@ -176,6 +176,15 @@ INSERT INTO session_activity (org_id, breakout_id, user_id, session_id, at, stat
 VALUES ('org-a', 'b1', 'u1', 's1', '2026-05-30T10:01Z', 'playing');
 INSERT INTO comments (org_id, breakout_id, id, user_id, user_name, text, created_at)
 VALUES ('org-a', 'b1', 'c1', 'u1', 'Ada', 'hello', '2026-05-30T10:02Z');
+INSERT INTO schools (org_id, id, name) VALUES ('org-a', 'hill', 'Hill');
+INSERT INTO school_users (org_id, id, school_id, name) VALUES ('org-a', 'ada', 'hill', 'Ada');
+INSERT INTO check_events (org_id, school_id, user_id, kind, at, temperature) VALUES
+    ('org-a', 'hill', 'ada', 'checkin', '2026-05-30T08:00Z', 38.4),
+    ('org-a', 'hill', 'ada', 'checkout', '2026-05-30T15:00Z', 36.6);
+INSERT INTO school_visits (org_id, checkin_id, checkout_id, school_id, user_id, entry_ts, exit_ts)
+VALUES ('org-a', 1, 2, 'hill', 'ada', '2026-05-30T08:00Z', '2026-05-30T15:00Z');
+INSERT INTO fever_alerts (org_id, event_id, school_id, user_id, temperature, at)
+VALUES ('org-a', 1, 'hill', 'ada', 38.4, '2026-05-30T08:00Z');
 """
 
 
@@ -196,12 +205,18 @@ async def test_partitioning_a_running_install_keeps_every_row_in_a_legacy_partit
             "SELECT tableoid::regclass::text AS part, count(*) FROM attendance_sessions GROUP BY 1"
         )
         assert [tuple(row) for row in where] == [("attendance_sessions_legacy", 2)]
-        for table in ("session_interruptions", "session_activity", "comments"):
+        for table in ("session_interruptions", "session_activity", "comments", "check_events"):
             part = await connection.fetchval(f"SELECT tableoid::regclass::text FROM {table}")  # noqa: S608
             assert part == f"{table}_legacy"
         kinds = await connection.fetch(
             "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY($1::text[])",
-            ["attendance_sessions", "comments", "session_activity", "session_interruptions"],
+            [
+                "attendance_sessions",
+                "comments",
+                "session_activity",
+                "session_interruptions",
+                "check_events",
+            ],
         )
         assert {row["relkind"] for row in kinds} == {"p"}  # partitioned tables now
         assert await connection.fetchval("SELECT count(*) FROM attended") == 1
@@ -221,5 +236,18 @@ async def test_partitioning_a_running_install_keeps_every_row_in_a_legacy_partit
             " WHERE session_id = 's2'"
         )
         assert await connection.fetchval("SELECT count(*) FROM presence_daily_stale") == 1
+        # Check event ids go on where they were; a visit still names its events.
+        new_id = await connection.fetchval(
+            "INSERT INTO check_events (org_id, school_id, user_id, kind, at, temperature)"
+            " VALUES ('org-a', 'hill', 'ada', 'checkin', now(), 36.6) RETURNING id"
+        )
+        assert new_id == 3
+        assert (
+            await connection.fetchval(
+                "SELECT count(*) FROM school_visits AS v"
+                " JOIN check_events AS e ON e.id = v.checkin_id"
+            )
+            == 1
+        )
     finally:
         await connection.close()
