@@ -275,9 +275,10 @@ class Settings:
     redis_url: str | None = setting(
         "REDIS_URL",
         "",
-        _url_of("redis", "rediss", "unix"),
-        "Redis for live presence and Socket.IO fan-out across processes and machines; empty: "
-        "this process only",
+        _url_of("redis", "rediss", "unix", "redis+sentinel"),
+        "Redis for live presence and Socket.IO fan-out across processes and machines "
+        "(`redis+sentinel://host:port,host:port/db/service` follows a Sentinel-managed master); "
+        "empty: this process only",
         secret=True,
     )
     redis_pool_size: int = setting(

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis.asyncio as redis
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import NoScriptError
 
 from models.live.presence import Added, Away, Viewer
@@ -37,7 +39,10 @@ REDIS_TIMEOUT_S = 2.0
 
 
 def connect_redis(url: str, pool_size: int) -> redis.Redis:
-    """A client whose callers wait for a free connection instead of failing in a join storm."""
+    """A client whose callers wait for a free connection instead of failing in a join storm;
+    with a `redis+sentinel://` URL, the client of the master its sentinels name."""
+    if urlsplit(url).scheme == "redis+sentinel":
+        return _sentinel_master(url)
     pool = redis.BlockingConnectionPool.from_url(
         url,
         max_connections=pool_size,
@@ -46,6 +51,26 @@ def connect_redis(url: str, pool_size: int) -> redis.Redis:
         socket_connect_timeout=REDIS_TIMEOUT_S,
     )
     return redis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
+
+
+def _sentinel_master(url: str) -> redis.Redis:
+    """`redis+sentinel://[user:password@]host:port[,host:port...]/db/service`, the form
+    python-socketio's manager reads too: the service's master, found again through the
+    sentinels after a failover."""
+    parts = urlsplit(url)
+    _, _, hosts = parts.netloc.rpartition("@")
+    sentinels = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        sentinels.append((name, int(port)) if name else (port, 26379))
+    path = [part for part in parts.path.split("/") if part]
+    if len(path) != 2 or not path[0].isdigit():
+        raise ValueError("a redis+sentinel URL ends in /db/service, e.g. /0/mymaster")
+    credentials = {"username": parts.username, "password": parts.password}
+    timeouts = {"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
+    sentinel = Sentinel(sentinels, sentinel_kwargs=timeouts, **credentials, **timeouts)  # type: ignore[no-untyped-call]
+    master: redis.Redis = sentinel.master_for(path[1], db=int(path[0]))
+    return master
 
 
 async def redis_answers(client: redis.Redis, timeout_s: float) -> bool:
