@@ -1,11 +1,12 @@
-"""What one event and one viewer cost each shared part, for the scale-out guide
+"""What one event and one socket cost each shared part, for the scale-out guide
 (docs/scale-out.md): Redis commands and bytes, PostgreSQL transactions, rows and WAL bytes per
-acked join or leave; server memory and Redis memory per joined socket.
+acked join or leave; server memory per joined socket. (Redis memory per viewer:
+bench/redis_memory.py, which measures it alone.)
 
 Starts a private PostgreSQL and redis-server, and `run.py serve --workers N` on them; sends
 join/leave at a fixed rate from `--clients` sockets for `--seconds`, reading Redis INFO and
 PostgreSQL's statistics before and after; then holds `--hold` joined sockets and reads the
-server's RSS and Redis' memory. Repeats `--runs` times and reports medians. Writes
+server's RSS. Repeats `--runs` times and reports medians. Writes
 bench/results/scale.{json,md}.
 """
 
@@ -66,14 +67,12 @@ async def redis_stats(url: str) -> dict[str, float]:
     try:
         stats = await client.info("stats")
         commands = await client.info("commandstats")
-        memory = await client.info("memory")
     finally:
         await client.aclose()
     return {
         "calls": sum(float(entry["calls"]) for entry in commands.values()),
         "bytes_in": float(stats["total_net_input_bytes"]),
         "bytes_out": float(stats["total_net_output_bytes"]),
-        "used_memory": float(memory["used_memory"]),
     }
 
 
@@ -115,9 +114,7 @@ async def one_run(args: argparse.Namespace, database_url: str, redis_url: str) -
                     if client.in_room is not None:
                         await step(client, rooms, ledger)
             await asyncio.sleep(2.0)
-            redis_idle = (await redis_stats(redis_url))["used_memory"]
             held = await hold(target, args.hold, args.breakouts) if args.hold else {}
-            redis_held = (await redis_stats(redis_url))["used_memory"] if held else redis_idle
         finally:
             await target.stop()
     events = phase["events"]
@@ -140,7 +137,6 @@ async def one_run(args: argparse.Namespace, database_url: str, redis_url: str) -
         / events,
         "pg_wal_bytes_per_event": float(pg_after["wal"] - pg_before["wal"]) / events,
         "server_rss_kb_per_socket": held.get("rss_per_socket_kb", 0.0),
-        "redis_bytes_per_viewer": (redis_held - redis_idle) / held["joined"] if held else 0.0,
         "sockets_held": held.get("joined", 0),
     }
 
@@ -182,7 +178,6 @@ def main() -> None:
         "pg_rows_per_event": "PostgreSQL rows written / event",
         "pg_wal_bytes_per_event": "WAL bytes / event",
         "server_rss_kb_per_socket": "server RSS KB / joined socket",
-        "redis_bytes_per_viewer": "Redis bytes / joined viewer",
     }
     table = markdown_table(
         f"Cost per event and per viewer: {args.workers} workers, {args.rate:.0f} events/s, "

@@ -121,16 +121,17 @@ async def load(url: str, args: argparse.Namespace, last_day: date) -> dict[str, 
             print(f"loaded {plan.org_id}: {counts}", flush=True)  # noqa: T201 - progress
         load_s = time.perf_counter() - started
         await connection.execute("VACUUM (ANALYZE)")
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        try:
+            started = time.perf_counter()
+            days = await roll_up_all(pool)
+            rollup_s = time.perf_counter() - started
+        finally:
+            await pool.close()
+        await connection.execute("VACUUM (ANALYZE) presence_daily")
         sizes = {row["parent"]: dict(row) for row in await connection.fetch(SIZES)}
     finally:
         await connection.close()
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    try:
-        started = time.perf_counter()
-        days = await roll_up_all(pool)
-        rollup_s = time.perf_counter() - started
-    finally:
-        await pool.close()
     return {
         "records": loaded["sessions"] + loaded["check_events"],
         **loaded,

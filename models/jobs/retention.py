@@ -98,13 +98,25 @@ WHERE a.user_id = old.user_id AND a.breakout_id = old.breakout_id
 # Breakout rollups copy the user's id and name per day: they go (or lose the name) with the
 # sessions they were made of. (School visits are the school's own record, kept by its admins.)
 DELETE_OLD_ROLLUPS = """
-DELETE FROM presence_daily
-WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+DELETE FROM presence_daily AS r
+USING (
+    SELECT place_kind, place_id, day, user_id FROM presence_daily
+    WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+    LIMIT $2
+) AS old
+WHERE r.place_kind = old.place_kind AND r.place_id = old.place_id AND r.day = old.day
+  AND r.user_id = old.user_id
 """
 ANONYMISE_OLD_ROLLUPS = """
-UPDATE presence_daily SET user_name = NULL
-WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
-  AND user_name IS NOT NULL
+UPDATE presence_daily AS r SET user_name = NULL
+FROM (
+    SELECT place_kind, place_id, day, user_id FROM presence_daily
+    WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+      AND user_name IS NOT NULL
+    LIMIT $2
+) AS old
+WHERE r.place_kind = old.place_kind AND r.place_id = old.place_id AND r.day = old.day
+  AND r.user_id = old.user_id
 """
 # Comments go with the sessions of their days: anonymising drops the name and the text (which
 # says more about a person than anything else) and keeps who posted when, which engagement counts.
@@ -190,9 +202,8 @@ async def purge_sessions(
         await _anonymise(pool, "comments", ANONYMISE_OLD_COMMENTS, cutoff)
     await _in_batches(pool, DELETE_OLD_WEBHOOK_DELIVERIES, cutoff)
     await _in_batches(pool, DELETE_OLD_WEBHOOK_EVENTS, cutoff)
-    async with pool.acquire() as connection:
-        deleting = mode is RetentionMode.DELETE
-        await connection.execute(DELETE_OLD_ROLLUPS if deleting else ANONYMISE_OLD_ROLLUPS, cutoff)
+    deleting = mode is RetentionMode.DELETE
+    await _in_batches(pool, DELETE_OLD_ROLLUPS if deleting else ANONYMISE_OLD_ROLLUPS, cutoff)
     return purged
 
 
