@@ -271,3 +271,42 @@ async def test_hot_path_and_breakout_reads_prune_to_the_breakouts_partitions(
         partitions_read = {t for t in read if "_p20" in t or t.endswith(("_default", "_legacy"))}
         assert partitions_read or name == "join", name  # an insert reads none: it is routed
         assert partitions_read <= allowed, (name, partitions_read - allowed)
+
+
+async def test_a_days_report_reads_only_the_partitions_of_its_days(own_db: asyncpg.Pool) -> None:
+    """The reports' live figures (presence_by_day: a school's or an organisation's days that
+    are not rolled up yet) read the partitions of the days asked for and the week before (a
+    stay may run into them), not the year."""
+    async with own_db.acquire() as connection:
+        await create_partitions(connection, MONTH, NOW - timedelta(days=365), NOW)
+    await breakout_since(own_db, "b1", NOW - timedelta(days=400))
+    history = [sample_session("b1", n, entry_ts=NOW - timedelta(days=30 * n)) for n in range(12)]
+    closed = [
+        SessionExit(
+            s.user_id,
+            s.breakout_id,
+            s.session_id,
+            s.entry_ts + timedelta(hours=1),
+            ExitReason.LEAVE,
+            None,
+            s.entry_ts,
+        )
+        for s in history
+    ]
+    async with own_db.acquire() as connection:
+        await write_sessions(connection, history, closed)
+        read = await tables_read(
+            connection,
+            "SELECT * FROM presence_by_day(ARRAY['breakout'], ARRAY['org-a/b1'], ARRAY[$1::date],"
+            " $2, false)",
+            (NOW - timedelta(days=60)).date(),
+            NOW,
+        )
+    sessions_read = {t for t in read if t.startswith("attendance_sessions_")}
+    # 2027-01-14, and the week before it: January's partition, and December's last days.
+    assert sessions_read <= {
+        "attendance_sessions_p20261201",
+        "attendance_sessions_p20270101",
+        "attendance_sessions_default",
+    }, sessions_read
+    assert "attendance_sessions_p20270101" in sessions_read
