@@ -65,10 +65,17 @@ still_in AS (
       AND exit_ts IS NULL
     GROUP BY user_id
 ),
+-- Active or idle time needs a client that reported it: every other user's time is `unknown`
+-- (0 here), so the view works for the users with activity rows alone (the list is known before
+-- it runs, and reaches its scans).
 engaged AS (
     SELECT user_id, active_seconds, idle_seconds
     FROM user_engagement
     WHERE org_id = split_part($1, '/', 1) AND breakout_id = split_part($1, '/', 2)
+      AND user_id = ANY(ARRAY(
+          SELECT DISTINCT a.user_id FROM session_activity AS a
+          WHERE a.org_id = split_part($1, '/', 1) AND a.breakout_id = split_part($1, '/', 2)
+            AND a.at >= breakout_record_begins(split_part($1, '/', 1), split_part($1, '/', 2))))
 ),
 posted AS (
     SELECT user_id, count(*)::integer AS comments
