@@ -476,6 +476,32 @@ async def missing_in_database(database_url: str, ledger: Ledger) -> dict[str, in
     }
 
 
+def ours_target(workers: int, env: dict[str, str]) -> Target:
+    """`run.py serve --workers N` as the benchmarks run it, with `env` (DATABASE_URL, VAR_DIR,
+    and any setting to try) on top of the bench's own settings."""
+    port = free_port()
+    return Target(
+        "ours",
+        [sys.executable, "run.py", "serve", "--workers", str(workers)],
+        {
+            **os.environ,
+            "AUTH_SECRET": SECRET,
+            "PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+            # A closed loop sends far past a person's 10 events/s: measure the path, not the
+            # per-socket limiter. The bench's addresses are spread, not one proxy.
+            "EVENT_RATE_PER_S": "1000000",
+            "EVENT_BURST": "1000000",
+            "TRUSTED_PROXIES": "127.0.0.1/32",
+            **env,
+        },
+        port=port,
+        # With several workers: the supervisor, and its Redis unless REDIS_URL names one. One
+        # worker runs alone, without Redis (presence in memory).
+        processes=1 if workers == 1 else workers + (1 if env.get("REDIS_URL") else 2),
+    )
+
+
 async def run_ours(
     embedded: EmbeddedPostgres,
     database_url: str,
@@ -485,30 +511,10 @@ async def run_ours(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Our server under the load, with `lever`'s settings on top: its phases and durability."""
     with tempfile.TemporaryDirectory(prefix="attendance-bench-var-") as var_dir:
-        ours = Target(
-            "ours",
-            [sys.executable, "run.py", "serve", "--workers", str(options.workers)],
-            {
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "AUTH_SECRET": SECRET,
-                "PORT": str(free_port()),
-                "VAR_DIR": var_dir,
-                "LOG_LEVEL": "WARNING",
-                # A closed loop sends far past a person's 10 events/s: measure the path, not
-                # the per-socket limiter. The bench's addresses are spread, not one proxy.
-                "EVENT_RATE_PER_S": "1000000",
-                "EVENT_BURST": "1000000",
-                "TRUSTED_PROXIES": "127.0.0.1/32",
-                **options.server_env,
-                **lever,
-            },
-            port=0,
-            # With several workers: the supervisor and its Redis too. One worker runs alone,
-            # without Redis (presence in memory).
-            processes=options.workers + 2 if options.workers > 1 else 1,
+        ours = ours_target(
+            options.workers,
+            {"DATABASE_URL": database_url, "VAR_DIR": var_dir, **options.server_env, **lever},
         )
-        ours.port = int(ours.env["PORT"])
 
         async def pg_outage() -> None:
             await asyncio.sleep(max(0.0, (options.duration_s - options.pg_outage_s) / 2))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -28,14 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.load import (  # noqa: E402
-    SECRET,
     Ledger,
-    Target,
     clients,
     fixed_rate,
-    free_port,
     hold,
     measured,
+    ours_target,
     raise_file_limit,
     room_names,
     step,
@@ -78,25 +75,10 @@ async def redis_stats(url: str) -> dict[str, float]:
 
 async def one_run(args: argparse.Namespace, database_url: str, redis_url: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="attendance-bench-var-") as var_dir:
-        target = Target(
-            "ours",
-            [sys.executable, "run.py", "serve", "--workers", str(args.workers)],
-            {
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis_url,
-                "AUTH_SECRET": SECRET,
-                "PORT": str(free_port()),
-                "VAR_DIR": var_dir,
-                "LOG_LEVEL": "WARNING",
-                "EVENT_RATE_PER_S": "1000000",
-                "EVENT_BURST": "1000000",
-                "TRUSTED_PROXIES": "127.0.0.1/32",
-            },
-            port=0,
-            processes=args.workers + 1,
+        target = ours_target(
+            args.workers,
+            {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "VAR_DIR": var_dir},
         )
-        target.port = int(target.env["PORT"])
         rooms = room_names(args.breakouts)
         ledger = Ledger()
         await target.start()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -33,11 +32,10 @@ sys.path.insert(0, str(ROOT))
 from bench.load import (  # noqa: E402
     SECRET,
     Ledger,
-    Target,
     clients,
     fixed_rate,
-    free_port,
     measured,
+    ours_target,
     room_names,
 )
 from bench.report import bench_postgres, markdown_table, report  # noqa: E402
@@ -158,25 +156,11 @@ async def serve_and_measure(url: str, args: argparse.Namespace, last_day: date) 
     authority = TokenAuthority(secret=SECRET)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="attendance-bench-var-") as var_dir:
-        target = Target(
-            "ours",
-            [sys.executable, "run.py", "serve", "--workers", "2"],
-            {
-                **os.environ,
-                "DATABASE_URL": url,
-                "AUTH_SECRET": SECRET,
-                "PORT": str(free_port()),
-                "VAR_DIR": var_dir,
-                "LOG_LEVEL": "WARNING",
-                "ROLLUP_INTERVAL_S": "86400",
-                "EVENT_RATE_PER_S": "1000000",
-                "EVENT_BURST": "1000000",
-                "TRUSTED_PROXIES": "127.0.0.1/32",
-            },
-            port=0,
-            processes=4,
+        target = ours_target(
+            2,
+            # The bench rolls up when it chooses.
+            {"DATABASE_URL": url, "VAR_DIR": var_dir, "ROLLUP_INTERVAL_S": "86400"},
         )
-        target.port = int(target.env["PORT"])
         await target.start()
         try:
             async with aiohttp.ClientSession(target.url) as http:

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from config import PartitionInterval, RetentionMode
-from models.domain.records import ExitReason, SessionType
+from models.domain.records import AttendanceSession, ExitReason, SessionType
 from models.jobs.partitions import create_partitions, maintain_partitions
 from models.jobs.retention import purge_sessions
 from models.store import comments, sessions
@@ -55,6 +55,25 @@ async def where_is(db: asyncpg.Pool, session_id: str) -> str:
                 session_id,
             )
         )
+
+
+async def write_hour_long_stays(
+    connection: asyncpg.Connection, opened: list[AttendanceSession]
+) -> None:
+    """The sessions, each left an hour after it began (the exit naming its entry time)."""
+    closed = [
+        SessionExit(
+            s.user_id,
+            s.breakout_id,
+            s.session_id,
+            s.entry_ts + timedelta(hours=1),
+            ExitReason.LEAVE,
+            None,
+            s.entry_ts,
+        )
+        for s in opened
+    ]
+    await write_sessions(connection, opened, closed)
 
 
 async def breakout_since(db: asyncpg.Pool, breakout_id: str, since: datetime) -> None:
@@ -130,20 +149,8 @@ async def test_retention_drops_whole_old_partitions_and_deletes_rows_of_the_stra
     opened = [
         sample_session("b1", n, entry_ts=at, user_name="Ada") for n, at in enumerate(months_ago)
     ]
-    closed = [
-        SessionExit(
-            s.user_id,
-            s.breakout_id,
-            s.session_id,
-            s.entry_ts + timedelta(hours=1),
-            ExitReason.LEAVE,
-            None,
-            s.entry_ts,
-        )
-        for s in opened
-    ]
     async with own_db.acquire() as connection:
-        await write_sessions(connection, opened, closed)
+        await write_hour_long_stays(connection, opened)
     before = {p["partition"] for p in await partitions(own_db, "attendance_sessions")}
 
     purged = await purge_sessions(own_db, older_than_days=90, mode=RetentionMode.DELETE, now=NOW)
@@ -281,20 +288,8 @@ async def test_a_days_report_reads_only_the_partitions_of_its_days(own_db: async
         await create_partitions(connection, MONTH, NOW - timedelta(days=365), NOW)
     await breakout_since(own_db, "b1", NOW - timedelta(days=400))
     history = [sample_session("b1", n, entry_ts=NOW - timedelta(days=30 * n)) for n in range(12)]
-    closed = [
-        SessionExit(
-            s.user_id,
-            s.breakout_id,
-            s.session_id,
-            s.entry_ts + timedelta(hours=1),
-            ExitReason.LEAVE,
-            None,
-            s.entry_ts,
-        )
-        for s in history
-    ]
     async with own_db.acquire() as connection:
-        await write_sessions(connection, history, closed)
+        await write_hour_long_stays(connection, history)
         read = await tables_read(
             connection,
             "SELECT * FROM presence_by_day(ARRAY['breakout'], ARRAY['org-a/b1'], ARRAY[$1::date],"
