@@ -61,7 +61,7 @@ SELECT t.parent, sum(pg_table_size(t.partition::regclass))::bigint AS table_byte
 FROM time_partitions AS t GROUP BY t.parent
 UNION ALL
 SELECT relname, pg_table_size(oid), pg_indexes_size(oid) FROM pg_class
-WHERE relname IN ('school_visits', 'presence_daily', 'breakouts') AND relkind = 'r'
+WHERE relname IN ('school_visits', 'presence_daily_schools', 'breakouts') AND relkind = 'r'
 """
 COUNTS = """
 SELECT (SELECT count(*) FROM attendance_sessions) AS sessions,

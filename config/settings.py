@@ -404,8 +404,8 @@ class Settings:
         "PARTITION_INTERVAL",
         "month",
         _choice(PartitionInterval),
-        "time one partition of sessions, interruptions, activity and comments holds: `day`, "
-        '`week` or `month` (README "Partitions")',
+        "time one partition of sessions, interruptions, activity, comments, check events and "
+        'breakout rollups holds: `day`, `week` or `month` (README "Partitions")',
     )
     partitions_ahead: int = setting(
         "PARTITIONS_AHEAD",

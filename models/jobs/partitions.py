@@ -11,17 +11,18 @@ from models.store.database import Connection
 
 logger = logging.getLogger(__name__)
 
-# Each partitioned table and the time it is partitioned on (migration 0016).
-PARTITIONED: tuple[tuple[str, str], ...] = (
+# What retention purges by partition, and the time each is partitioned on: a session's record
+# and the breakouts' daily rollups made of it (migrations 0016, 0017).
+RETAINED: tuple[tuple[str, str], ...] = (
     ("attendance_sessions", "entry_ts"),
     ("session_interruptions", "left_at"),
     ("session_activity", "at"),
     ("comments", "created_at"),
-    ("check_events", "at"),
+    ("presence_daily_breakouts", "day"),
 )
-# What retention purges by partition: a session's record. (Check events are the school's own
-# record, kept by its admins: README "Security".)
-RETAINED = PARTITIONED[:4]
+# Every partitioned table: also the check events, the school's own record, kept by its admins
+# (README "Security").
+PARTITIONED = (*RETAINED, ("check_events", "at"))
 # Every node checks hourly (and at start): a few hours is far less than the smallest interval.
 MAINTAIN_EVERY_S = 3_600.0
 

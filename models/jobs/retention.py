@@ -52,15 +52,17 @@ WHERE t.parent = $1 AND NOT t.is_default
         AND o.partition NOT IN (SELECT a.partition FROM anonymised_partitions AS a))
 """
 # Once a purge is through, each partition of `$1` wholly before the cut $2 is done: unless a
-# session in it is still open (its exit, and then its anonymising, are still to come).
+# session in it is still open (its exit, and then its anonymising, are still to come), or, for
+# the rollups, a session that began before its end is (its days, rolled up once it closes,
+# would carry its name). A day redone from sessions already anonymised carries none.
 MARK_ANONYMISED = """
 INSERT INTO anonymised_partitions (partition)
 SELECT t.partition FROM time_partitions AS t
 WHERE t.parent = $1 AND NOT t.is_default AND t.upper <= $2
-  AND ($1 <> 'attendance_sessions' OR NOT EXISTS (
+  AND ($1 NOT IN ('attendance_sessions', 'presence_daily_breakouts') OR NOT EXISTS (
       SELECT FROM attendance_sessions AS s
       WHERE s.exit_ts IS NULL AND s.entry_ts < t.upper
-        AND s.entry_ts >= coalesce(t.lower, '-infinity')))
+        AND ($1 = 'presence_daily_breakouts' OR s.entry_ts >= coalesce(t.lower, '-infinity'))))
 ON CONFLICT DO NOTHING
 """
 
@@ -96,22 +98,23 @@ WHERE a.user_id = old.user_id AND a.breakout_id = old.breakout_id
 """
 
 # Breakout rollups copy the user's id and name per day: they go (or lose the name) with the
-# sessions they were made of. (School visits are the school's own record, kept by its admins.)
+# sessions they were made of, whole partitions first like them. (School visits and their
+# rollups are the school's own record, kept by its admins.)
 DELETE_OLD_ROLLUPS = """
-DELETE FROM presence_daily AS r
+DELETE FROM presence_daily_breakouts AS r
 USING (
-    SELECT place_kind, place_id, day, user_id FROM presence_daily
-    WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+    SELECT place_kind, place_id, day, user_id FROM presence_daily_breakouts
+    WHERE day < ($1 AT TIME ZONE 'UTC')::date
     LIMIT $2
 ) AS old
 WHERE r.place_kind = old.place_kind AND r.place_id = old.place_id AND r.day = old.day
   AND r.user_id = old.user_id
 """
 ANONYMISE_OLD_ROLLUPS = """
-UPDATE presence_daily AS r SET user_name = NULL
+UPDATE presence_daily_breakouts AS r SET user_name = NULL
 FROM (
-    SELECT place_kind, place_id, day, user_id FROM presence_daily
-    WHERE place_kind IN ('breakout', 'recording') AND day < ($1 AT TIME ZONE 'UTC')::date
+    SELECT place_kind, place_id, day, user_id FROM presence_daily_breakouts
+    WHERE day < ($1 AT TIME ZONE 'UTC')::date AND day >= ($3 AT TIME ZONE 'UTC')::date
       AND user_name IS NOT NULL
     LIMIT $2
 ) AS old
@@ -179,8 +182,9 @@ class Purged:
 async def purge_sessions(
     pool: asyncpg.Pool, *, older_than_days: int, mode: RetentionMode, now: datetime
 ) -> Purged:
-    """Purge closed sessions that began more than `older_than_days` ago, their comments (and,
-    deleting, their interruptions and activity) likewise.
+    """Purge closed sessions that began more than `older_than_days` ago, their comments and
+    the breakouts' rollups of those days (and, deleting, their interruptions and activity)
+    likewise.
 
     Works in batches so a first purge over years of data never holds one huge transaction.
     Open sessions are left alone whatever their age: their exit is still to be recorded.
@@ -195,15 +199,15 @@ async def purge_sessions(
         await _in_batches(pool, DELETE_OLD_INTERRUPTIONS, cutoff)
         await _in_batches(pool, DELETE_OLD_ACTIVITY, cutoff)
         await _in_batches(pool, DELETE_OLD_COMMENTS, cutoff)
+        await _in_batches(pool, DELETE_OLD_ROLLUPS, cutoff)
     else:
         purged.sessions = await _anonymise(
             pool, "attendance_sessions", ANONYMISE_OLD_SESSIONS, cutoff
         )
         await _anonymise(pool, "comments", ANONYMISE_OLD_COMMENTS, cutoff)
+        await _anonymise(pool, "presence_daily_breakouts", ANONYMISE_OLD_ROLLUPS, cutoff)
     await _in_batches(pool, DELETE_OLD_WEBHOOK_DELIVERIES, cutoff)
     await _in_batches(pool, DELETE_OLD_WEBHOOK_EVENTS, cutoff)
-    deleting = mode is RetentionMode.DELETE
-    await _in_batches(pool, DELETE_OLD_ROLLUPS if deleting else ANONYMISE_OLD_ROLLUPS, cutoff)
     return purged
 
 

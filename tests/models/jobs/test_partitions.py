@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -14,6 +14,7 @@ from config import PartitionInterval, RetentionMode
 from models.domain.records import AttendanceSession, ExitReason, SessionType
 from models.jobs.partitions import create_partitions, maintain_partitions
 from models.jobs.retention import purge_sessions
+from models.reports.rollups import roll_up_all
 from models.store import comments, sessions
 from models.store.migrate import apply_migrations
 from models.store.sessions import SessionExit, write_sessions
@@ -85,6 +86,14 @@ async def breakout_since(db: asyncpg.Pool, breakout_id: str, since: datetime) ->
         )
 
 
+SCHOOL_ROLLUP = """
+INSERT INTO presence_daily (place_kind, place_id, day, user_id, user_name, seconds, entries,
+                            first_in, last_out)
+VALUES ('school', 'org-a/hill', ($1::timestamptz AT TIME ZONE 'UTC')::date, 'ada', 'Ada', 3600,
+        1, $1, $1 + interval '1 hour')
+"""
+
+
 async def test_maintenance_makes_partitions_ahead_and_adopts_what_the_default_caught(
     own_db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -151,6 +160,8 @@ async def test_retention_drops_whole_old_partitions_and_deletes_rows_of_the_stra
     ]
     async with own_db.acquire() as connection:
         await write_hour_long_stays(connection, opened)
+        await connection.execute(SCHOOL_ROLLUP, NOW - timedelta(days=140))
+    await roll_up_all(own_db)
     before = {p["partition"] for p in await partitions(own_db, "attendance_sessions")}
 
     purged = await purge_sessions(own_db, older_than_days=90, mode=RetentionMode.DELETE, now=NOW)
@@ -166,6 +177,18 @@ async def test_retention_drops_whole_old_partitions_and_deletes_rows_of_the_stra
     async with own_db.acquire() as connection:
         left = await connection.fetch("SELECT session_id FROM attendance_sessions ORDER BY 1")
     assert [r["session_id"] for r in left] == ["s2", "s3", "s4"]
+    # The breakout's rollups of those days likewise; the school's are its own record.
+    assert {"presence_daily_breakouts_p20261001", "presence_daily_breakouts_p20261101"} <= set(
+        purged.partitions
+    )
+    async with own_db.acquire() as connection:
+        days = await connection.fetch("SELECT place_kind, day FROM presence_daily ORDER BY day")
+    assert [(r["place_kind"], r["day"].isoformat()) for r in days] == [
+        ("school", "2026-10-26"),
+        ("breakout", "2026-12-25"),
+        ("breakout", "2027-01-14"),
+        ("breakout", "2027-03-05"),
+    ]
 
 
 async def test_anonymising_marks_partitions_done_and_skips_them_after(
@@ -182,6 +205,8 @@ async def test_anonymising_marks_partitions_done_and_skips_them_after(
             [old, still_open],
             [SessionExit("u1", "b1", "s1", old.entry_ts + timedelta(hours=1), ExitReason.LEAVE)],
         )
+
+    await roll_up_all(own_db)  # the closed one's day (an open stay counts nowhere till it closes)
 
     first = await purge_sessions(own_db, older_than_days=90, mode=RetentionMode.ANONYMISE, now=NOW)
 
@@ -200,6 +225,12 @@ async def test_anonymising_marks_partitions_done_and_skips_them_after(
     assert "attendance_sessions_p20261001" in done
     assert "attendance_sessions_p20261101" not in done
     assert "comments_p20261101" in done
+    # The rollups of October lose their names and are done; November's wait for the open one.
+    async with own_db.acquire() as connection:
+        names = await connection.fetch("SELECT user_name FROM presence_daily")
+    assert [r["user_name"] for r in names] == [None]
+    assert "presence_daily_breakouts_p20261001" in done
+    assert "presence_daily_breakouts_p20261101" not in done
 
 
 async def test_hot_path_and_breakout_reads_prune_to_the_breakouts_partitions(
@@ -283,7 +314,7 @@ async def test_hot_path_and_breakout_reads_prune_to_the_breakouts_partitions(
 async def test_a_days_report_reads_only_the_partitions_of_its_days(own_db: asyncpg.Pool) -> None:
     """The reports' live figures (presence_by_day: a school's or an organisation's days that
     are not rolled up yet) read the partitions of the days asked for and the week before (a
-    stay may run into them), not the year."""
+    stay may run into them), not the year; their rolled-up figures, the days' rollups only."""
     async with own_db.acquire() as connection:
         await create_partitions(connection, MONTH, NOW - timedelta(days=365), NOW)
     await breakout_since(own_db, "b1", NOW - timedelta(days=400))
@@ -305,3 +336,17 @@ async def test_a_days_report_reads_only_the_partitions_of_its_days(own_db: async
         "attendance_sessions_default",
     }, sessions_read
     assert "attendance_sessions_p20270101" in sessions_read
+
+    # A month's rolled-up figures (presence_days, which the organisation's aggregate reads) read
+    # that month's rollups only.
+    await roll_up_all(own_db)
+    async with own_db.acquire() as connection:
+        read = await tables_read(
+            connection,
+            "SELECT * FROM presence_days('breakout', ARRAY['org-a/b1'], $1, $2, $3, false)",
+            date(2027, 1, 1),
+            date(2027, 1, 31),
+            NOW,
+        )
+    rollups_read = {t for t in read if t.startswith("presence_daily_")}
+    assert rollups_read - {"presence_daily_stale"} == {"presence_daily_breakouts_p20270101"}

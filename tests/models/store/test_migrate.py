@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -249,5 +249,56 @@ async def test_partitioning_a_running_install_keeps_every_row_in_a_legacy_partit
             )
             == 1
         )
+    finally:
+        await connection.close()
+
+
+async def test_partitioning_the_rollups_keeps_every_row_and_the_analysts_view(
+    own_database_url: str, tmp_path: Path
+) -> None:
+    """Migration 0017 on an install that has rollups: the breakouts' stay where they are (the
+    legacy partition of their days), the schools' move to theirs; the analysts' view reads
+    them all with its grant; new days' rollups go to the partitions made for them."""
+    connection = await asyncpg.connect(own_database_url)
+    try:
+        await apply_migrations(connection, migrations_before(17, tmp_path / "before"))
+        await connection.execute(ROLLED_UP, "breakout", "org-a/b1", "u1")
+        await connection.execute(ROLLED_UP, "recording", "org-a/b1", "u1")
+        await connection.execute(ROLLED_UP, "school", "org-a/hill", "ada")
+
+        await apply_migrations(connection)
+
+        where = await connection.fetch(
+            "SELECT place_kind, tableoid::regclass::text AS part FROM presence_daily ORDER BY 1"
+        )
+        assert [tuple(row) for row in where] == [
+            ("breakout", "presence_daily_breakouts_legacy"),
+            ("recording", "presence_daily_breakouts_legacy"),
+            ("school", "presence_daily_schools"),
+        ]
+        assert await connection.fetchval("SELECT count(*) FROM daily_presence") == 3
+        assert await connection.fetchval(
+            "SELECT has_table_privilege('attendance_analyst', 'daily_presence', 'SELECT')"
+        )
+        legacy = await connection.fetchrow(
+            "SELECT lower, upper FROM time_partitions"
+            " WHERE partition = 'presence_daily_breakouts_legacy'"
+        )
+        assert legacy["lower"] is None and legacy["upper"] >= datetime(2026, 2, 1, tzinfo=UTC)
+        made = await connection.fetchval(
+            "SELECT create_time_partitions('presence_daily_breakouts', 'day', 'month', $1, $2)",
+            legacy["upper"],
+            legacy["upper"] + timedelta(days=1),
+        )
+        first = legacy["upper"].strftime("%Y%m%d")
+        assert made[0] == f"presence_daily_breakouts_p{first}"
+        part = await connection.fetchval(
+            "INSERT INTO presence_daily (place_kind, place_id, day, user_id, seconds, entries,"
+            " first_in, last_out) VALUES ('breakout', 'org-a/b1', $1, 'u1', 60, 1, $2, $2)"
+            " RETURNING tableoid::regclass::text",
+            legacy["upper"].date(),
+            legacy["upper"],
+        )
+        assert part == f"presence_daily_breakouts_p{first}"
     finally:
         await connection.close()
