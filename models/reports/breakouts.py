@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import asyncpg
@@ -137,13 +137,36 @@ LEFT JOIN LATERAL (
     ORDER BY user_id LIMIT $7
 ) AS p ON true
 """
-# Per period, breakout and user: attended time in that period.
+# Per period (day, week or month, $5) from $2 to $3 and breakout ($1, org_id/id): the users
+# who met its rule (their time in it during the period at least $6, the seconds the rule
+# requires: BreakoutPolicy.present) and those who fell short; the users with active
+# corrections there ($7, $8: place and user) apart, with their time, for their corrections to
+# decide. And per period, each user with time in any breakout (place_id NULL).
 SELECT_ORG_BREAKOUT_PERIODS = """
-SELECT date_trunc($5, d.day::timestamp)::date AS period, d.place_id, d.user_id,
-       sum(d.seconds) AS seconds
-FROM presence_days('breakout', $1::text[], $2, $3, $4, false) AS d
-GROUP BY 1, 2, 3
+WITH timed AS (
+    SELECT date_trunc($5, d.day::timestamp)::date AS period, d.place_id, d.user_id,
+           sum(d.seconds) AS seconds
+    FROM presence_days('breakout', $1::text[], $2, $3, $4, false) AS d
+    GROUP BY 1, 2, 3
+),
+judged AS (
+    SELECT t.*, f.user_id IS NOT NULL AS fixed, t.seconds > 0 AND t.seconds >= r.seconds AS met
+    FROM timed AS t
+    JOIN unnest($1::text[], $6::float8[]) AS r(place_id, seconds) ON r.place_id = t.place_id
+    LEFT JOIN unnest($7::text[], $8::text[]) AS f(place_id, user_id)
+      ON f.place_id = t.place_id AND f.user_id = t.user_id
+)
+SELECT j.period, j.place_id, j.user_id,
+       count(*) FILTER (WHERE NOT j.fixed AND j.met) AS met,
+       count(*) FILTER (WHERE NOT j.fixed AND NOT j.met) AS missed,
+       coalesce(array_agg(j.user_id) FILTER (WHERE j.fixed), '{}') AS fixed_users,
+       coalesce(array_agg(j.seconds) FILTER (WHERE j.fixed), '{}') AS fixed_seconds
+FROM judged AS j
+GROUP BY GROUPING SETS ((j.period, j.place_id), (j.period, j.user_id))
 """
+# A big organisation's month is some 100,000 (breakout, user) pairs: grouped in memory, not on
+# disk.
+REPORT_WORK_MEM = "SELECT set_config('work_mem', '64MB', true)"
 # The org's users with active corrections per breakout: the mark in force, the time with the
 # stays they add (NULL when none), and when a stay of theirs began (else the breakout's start:
 # where a corrected user without recorded time is counted).
@@ -346,6 +369,22 @@ class BreakoutPeriod:
     rules: dict[str, AppliedRule]
 
 
+@dataclass(slots=True)
+class _PeriodTally:
+    """One period of an org's breakouts as its rows add up: per breakout, the users present and
+    absent; those present before corrections; the attendees."""
+
+    per_breakout: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    recorded_present: int = 0
+    attendees: set[str] = field(default_factory=set)
+
+    def judge(self, breakout: Breakout, policy: BreakoutPolicy, fix: _Fix, seconds: float) -> None:
+        """Count a corrected user at a breakout: as their corrections say, and as recorded."""
+        scheduled = breakout.scheduled_seconds
+        self.per_breakout[breakout.id][0 if fix.present(policy, seconds, scheduled) else 1] += 1
+        self.recorded_present += policy.present(seconds, scheduled)
+
+
 @dataclass(frozen=True, slots=True)
 class _Fix:
     """A user's active corrections at one breakout, as the org's periods apply them."""
@@ -527,14 +566,6 @@ class BreakoutReports:
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(SELECT_ORG_BREAKOUTS, identity.org_id)
             breakouts = {row["id"]: Breakout(org_id=identity.org_id, **dict(row)) for row in rows}
-            rows = await connection.fetch(
-                SELECT_ORG_BREAKOUT_PERIODS,
-                [org_place(identity.org_id, breakout_id) for breakout_id in breakouts],
-                first,
-                last,
-                now,
-                period.value,
-            )
             fixes = {
                 (row["breakout_id"], row["user_id"]): _Fix(
                     row["mark"], row["corrected_seconds"], row["anchor"]
@@ -547,48 +578,68 @@ class BreakoutReports:
             ):
                 versions[version.scope_id].append(version)
             servers = await self._server_versions(connection, basis)
-        policies = {
-            breakout_id: self._breakout_rules.policy(
-                breakout, versions[breakout_id], servers, basis, now
-            )
-            for breakout_id, breakout in breakouts.items()
-        }
-        seconds: dict[date, dict[tuple[str, str], float]] = defaultdict(dict)
+            policies = {
+                breakout_id: self._breakout_rules.policy(
+                    breakout, versions[breakout_id], servers, basis, now
+                )
+                for breakout_id, breakout in breakouts.items()
+            }
+            async with connection.transaction():
+                await connection.execute(REPORT_WORK_MEM)
+                rows = await connection.fetch(
+                    SELECT_ORG_BREAKOUT_PERIODS,
+                    [org_place(identity.org_id, breakout_id) for breakout_id in breakouts],
+                    first,
+                    last,
+                    now,
+                    period.value,
+                    [
+                        policies[breakout_id][0].required_seconds(breakout.scheduled_seconds)
+                        for breakout_id, breakout in breakouts.items()
+                    ],
+                    [org_place(identity.org_id, breakout_id) for breakout_id, _ in fixes],
+                    [user_id for _, user_id in fixes],
+                )
+        tally: dict[date, _PeriodTally] = defaultdict(_PeriodTally)
+        timed: set[tuple[str, str]] = set()
         for row in rows:
+            counted = tally[row["period"]]
+            if row["place_id"] is None:
+                counted.attendees.add(row["user_id"])
+                continue
             _, breakout_id = ids_of_place(row["place_id"])
-            seconds[row["period"]][(breakout_id, row["user_id"])] = row["seconds"]
-        timed = {pair for per_period in seconds.values() for pair in per_period}
-        for pair, fix in fixes.items():
+            counts = counted.per_breakout[breakout_id]
+            counts[0] += row["met"]
+            counts[1] += row["missed"]
+            counted.recorded_present += row["met"]
+            for user_id, seconds in zip(row["fixed_users"], row["fixed_seconds"], strict=True):
+                timed.add((breakout_id, user_id))
+                counted.judge(
+                    breakouts[breakout_id],
+                    policies[breakout_id][0],
+                    fixes[(breakout_id, user_id)],
+                    seconds,
+                )
+        for (breakout_id, user_id), fix in fixes.items():
             anchor = None if fix.anchor is None else fix.anchor.astimezone(UTC).date()
-            if pair not in timed and anchor is not None and first <= anchor <= last:
-                seconds[period_start(anchor, period)][pair] = 0.0
-        periods = []
-        for start in sorted(seconds):
-            per_breakout: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-            recorded_present = 0
-            for pair, total in seconds[start].items():
-                policy = policies[pair[0]][0]
-                scheduled = breakouts[pair[0]].scheduled_seconds
-                was_present = policy.present(total, scheduled)
-                found = fixes.get(pair)
-                is_present = (
-                    was_present if found is None else found.present(policy, total, scheduled)
-                )
-                recorded_present += was_present
-                per_breakout[pair[0]][0 if is_present else 1] += 1
-            present = sum(counts[0] for counts in per_breakout.values())
-            absent = sum(counts[1] for counts in per_breakout.values())
-            periods.append(
-                BreakoutPeriod(
-                    start=max(start, first),
-                    end=min(period_end(start, period), last),
-                    breakouts=len(per_breakout),
-                    attendees=len({user for _, user in seconds[start]}),
-                    present=present,
-                    absent=absent,
-                    recorded_present=recorded_present,
-                    per_breakout={key: (value[0], value[1]) for key, value in per_breakout.items()},
-                    rules={key: policies[key][1] for key in per_breakout},
-                )
+            if (breakout_id, user_id) in timed or anchor is None or not first <= anchor <= last:
+                continue
+            counted = tally[period_start(anchor, period)]
+            counted.attendees.add(user_id)
+            counted.judge(breakouts[breakout_id], policies[breakout_id][0], fix, 0.0)
+        return [
+            BreakoutPeriod(
+                start=max(start, first),
+                end=min(period_end(start, period), last),
+                breakouts=len(counted.per_breakout),
+                attendees=len(counted.attendees),
+                present=sum(counts[0] for counts in counted.per_breakout.values()),
+                absent=sum(counts[1] for counts in counted.per_breakout.values()),
+                recorded_present=counted.recorded_present,
+                per_breakout={
+                    key: (value[0], value[1]) for key, value in counted.per_breakout.items()
+                },
+                rules={key: policies[key][1] for key in counted.per_breakout},
             )
-        return periods
+            for start, counted in sorted(tally.items())
+        ]
