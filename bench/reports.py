@@ -5,7 +5,10 @@ Starts a private PostgreSQL, seeds it with `models.jobs.seed` (the generator beh
 starts `run.py serve` against it and times the HTTP reports, first while every seeded day is
 still stale (computed live from the raw rows), then after the rollup job has run (the normal
 state: closed days from rollups, today live). Medians of `--repeat` requests after one warm-up.
-Writes bench/results/reports.{json,md}.
+`--activity-every-min N` also gives every closed session of the breakout an activity report
+every N minutes (its client reporting what the viewer does, README "Engagement"), so the
+breakout's report works out everyone's engagement. Writes bench/results/reports.{json,md}
+(`--name` another name).
 """
 
 from __future__ import annotations
@@ -41,6 +44,18 @@ SCHOOL = SeedPlan(org_id="bench-school", schools=1, users_per_school=7_200, days
 BREAKOUT = SeedPlan(
     org_id="bench-breakout", schools=0, breakouts=1, attendees_per_breakout=84_000, days=1
 )
+# A client's reports through a session: a state every $1 minutes from a second after entry,
+# cycling through all five, up to the exit.
+ACTIVITY = """
+INSERT INTO session_activity (org_id, breakout_id, user_id, session_id, at, state)
+SELECT s.org_id, s.breakout_id, s.user_id, s.session_id,
+       s.entry_ts + interval '1 second' + n * $1 * interval '1 minute',
+       (ARRAY['visible', 'playing', 'hidden', 'idle', 'paused'])[1 + n % 5]
+FROM attendance_sessions AS s
+CROSS JOIN LATERAL generate_series(0, 1000) AS n
+WHERE s.org_id = $2 AND s.exit_ts IS NOT NULL
+  AND s.entry_ts + interval '1 second' + n * $1 * interval '1 minute' < s.exit_ts
+"""
 
 
 async def timed(http: aiohttp.ClientSession, url: str, token: str, repeat: int) -> dict[str, Any]:
@@ -62,7 +77,7 @@ async def timed(http: aiohttp.ClientSession, url: str, token: str, repeat: int) 
     }
 
 
-async def run(database_url: str, repeat: int) -> dict[str, Any]:
+async def run(database_url: str, repeat: int, activity_every_min: float) -> dict[str, Any]:
     last = SCHOOL.last_day
     first = last - timedelta(days=SCHOOL.days - 1)
     school_url = (
@@ -114,6 +129,13 @@ async def run(database_url: str, repeat: int) -> dict[str, Any]:
                         started = time.perf_counter()
                         school_counts = await seed(connection, SCHOOL)
                         breakout_counts = await seed(connection, BREAKOUT)
+                        activity = 0
+                        if activity_every_min > 0:
+                            status = await connection.execute(
+                                ACTIVITY, activity_every_min, BREAKOUT.org_id
+                            )
+                            activity = int(status.rsplit(" ", 1)[-1])
+                            await connection.execute("ANALYZE session_activity")
                         seeded_s = time.perf_counter() - started
                     for state in ("live", "rolled up"):
                         if state == "rolled up":
@@ -140,6 +162,7 @@ async def run(database_url: str, repeat: int) -> dict[str, Any]:
         "check_events": school_counts.check_events,
         "pupils": school_counts.users,
         "sessions": breakout_counts.sessions,
+        "activity_rows": activity,
         "seed_seconds": round(seeded_s, 1),
     }
     return results
@@ -148,9 +171,16 @@ async def run(database_url: str, repeat: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per report (7)")
+    parser.add_argument(
+        "--activity-every-min",
+        type=float,
+        default=0.0,
+        help="an activity report every N minutes of every breakout session (0: none)",
+    )
+    parser.add_argument("--name", default="reports", help="results file name (reports)")
     args = parser.parse_args()
     with bench_postgres() as (_, running, _root):
-        result = asyncio.run(run(running.url, args.repeat))
+        result = asyncio.run(run(running.url, args.repeat, args.activity_every_min))
     result["when"] = datetime.now(UTC).isoformat(timespec="seconds")
     data = result["data"]
     rows = [
@@ -160,7 +190,8 @@ def main() -> None:
     ]
     table = markdown_table(
         f"Report latency over HTTP ({data['check_events']:,} check events of "
-        f"{data['pupils']:,} pupils; {data['sessions']:,} sessions in one breakout)",
+        f"{data['pupils']:,} pupils; {data['sessions']:,} sessions in one breakout, "
+        f"{data['activity_rows']:,} activity reports)",
         ["report", "median ms", "range ms"],
         rows,
     )
@@ -170,7 +201,7 @@ def main() -> None:
         f"took {result['rollup']['seconds']} s. Targets: school month < 500 ms, "
         "breakout < 300 ms.",
     ]
-    report("reports", result, table)
+    report(args.name, result, table)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,13 @@ from models.reports.rules import (
 from models.store.breakouts import BreakoutDirectory
 from models.store.database import Connection, record_of
 from models.store.replica import ReadsConnections
-from models.store.rules import RuleScope, RuleVersion, fetch_server_versions, fetch_versions
+from models.store.rules import (
+    RuleScope,
+    RuleVersion,
+    fetch_server_versions,
+    fetch_versions,
+    fetch_versions_of,
+)
 from models.store.sessions import OF_BREAKOUT, fetch_breakout_sessions
 
 _FIRST_ENTRY = "SELECT min(s.entry_ts) FROM attendance_sessions AS s WHERE "
@@ -185,9 +191,23 @@ LEFT JOIN corrected_breakout_seconds AS s
   ON s.org_id = c.org_id AND s.breakout_id = c.breakout_id AND s.user_id = c.user_id
 WHERE c.org_id = $1
 """
+# The org's breakouts with time counted from $2 to $3 (a rolled-up or a stale day there: a day
+# with sessions is stale until it is rolled up), or with active corrections: an organisation
+# holds a year of breakouts, a month's report needs that month's. (One probe of the rollups' key
+# per breakout.)
 SELECT_ORG_BREAKOUTS = """
-SELECT id, name, starts_at, ends_at, ended_at, present_min_minutes, present_min_percent
-FROM breakouts WHERE org_id = $1
+SELECT b.id, b.name, b.starts_at, b.ends_at, b.ended_at, b.present_min_minutes,
+       b.present_min_percent
+FROM breakouts AS b
+WHERE b.org_id = $1
+  AND (EXISTS (SELECT FROM presence_daily AS r
+               WHERE r.place_kind = 'breakout' AND r.place_id = b.org_id || '/' || b.id
+                 AND r.day BETWEEN $2 AND $3)
+       OR EXISTS (SELECT FROM presence_daily_stale AS st
+                  WHERE st.place_kind = 'breakout' AND st.place_id = b.org_id || '/' || b.id
+                    AND st.day BETWEEN $2 AND $3)
+       OR EXISTS (SELECT FROM breakout_corrections AS c
+                  WHERE c.org_id = b.org_id AND c.breakout_id = b.id))
 """
 
 # The live sessions of a breakout as moves of its viewer count: +1 at each entry and resume,
@@ -564,7 +584,7 @@ class BreakoutReports:
         require_role(identity, SESSION_READERS, "read attendance reports")
         report_range(first, last)
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(SELECT_ORG_BREAKOUTS, identity.org_id)
+            rows = await connection.fetch(SELECT_ORG_BREAKOUTS, identity.org_id, first, last)
             breakouts = {row["id"]: Breakout(org_id=identity.org_id, **dict(row)) for row in rows}
             fixes = {
                 (row["breakout_id"], row["user_id"]): _Fix(
@@ -573,8 +593,8 @@ class BreakoutReports:
                 for row in await connection.fetch(SELECT_ORG_CORRECTIONS, identity.org_id)
             }
             versions: dict[str, list[RuleVersion]] = defaultdict(list)
-            for version in await fetch_versions(
-                connection, identity.org_id, RuleScope.BREAKOUT, None
+            for version in await fetch_versions_of(
+                connection, identity.org_id, RuleScope.BREAKOUT, list(breakouts)
             ):
                 versions[version.scope_id].append(version)
             servers = await self._server_versions(connection, basis)

@@ -48,7 +48,7 @@ _COLUMNS = """scope_kind, scope_id, version, valid_from, min_minutes, min_percen
 period_min_percent"""
 SELECT_VERSIONS = f"""
 SELECT {_COLUMNS} FROM rule_versions
-WHERE org_id = $1 AND scope_kind = $2 AND ($3::text IS NULL OR scope_id = $3)
+WHERE org_id = $1 AND scope_kind = $2 AND ($3::text[] IS NULL OR scope_id = ANY($3))
 ORDER BY scope_id, version
 """  # noqa: S608 - the column list is ours
 # The server's defaults as one more version when they differ from the latest (one node at a
@@ -72,7 +72,16 @@ async def fetch_versions(
 ) -> list[RuleVersion]:
     """Every version of one scope (`scope_id` None: of all the org's of that kind), oldest
     first."""
-    rows = await connection.fetch(SELECT_VERSIONS, org_id, scope.value, scope_id)
+    return await fetch_versions_of(
+        connection, org_id, scope, None if scope_id is None else [scope_id]
+    )
+
+
+async def fetch_versions_of(
+    connection: Connection, org_id: str, scope: RuleScope, scope_ids: Sequence[str] | None
+) -> list[RuleVersion]:
+    """Every version of those scopes of the org's (None: of all of that kind), oldest first."""
+    rows = await connection.fetch(SELECT_VERSIONS, org_id, scope.value, scope_ids)
     return [_version(row) for row in rows]
 
 
