@@ -34,12 +34,21 @@ def report(name: str, result: dict[str, Any], table: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def bench_postgres() -> Iterator[tuple[EmbeddedPostgres, RunningPostgres, Path]]:
+def bench_postgres(
+    keep: Path | None = None,
+) -> Iterator[tuple[EmbeddedPostgres, RunningPostgres, Path]]:
     """A PostgreSQL of the benchmark's own, in a scratch directory every user can reach (an
     embedded PostgreSQL started as root runs as its own system user); stopped and removed
-    after. Yields it, its running address, and the scratch directory."""
-    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as scratch:
-        root = Path(scratch)
+    after, unless it lives in `keep` (kept, stopped, for the next run). Yields it, its running
+    address, and the directory."""
+    with contextlib.ExitStack() as stack:
+        if keep is None:
+            root = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="attendance-bench-"))
+            )
+        else:
+            root = keep.resolve()
+            root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o755)
         embedded = EmbeddedPostgres(root / "pg")
         running = embedded.start()

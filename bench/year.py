@@ -7,18 +7,25 @@ and out on school days, breakouts with lateness, reconnects and second devices),
 records sessions and half check events, plus one breakout of ~100,000 sessions. Then it
 measures: the load itself, table and index sizes per day of data, the rollups, a school month,
 the 100,000-session breakout and an organisation's month aggregate over HTTP (medians of
-`--repeat`), join/leave p99 at 1,500 events/s on the loaded database, and `purge` of the oldest
-month (dropping its partitions). Writes bench/results/year.{json,md}; `--scale` shrinks it (0.1:
-a tenth) for a quicker look.
+`--repeat`), join/leave p99 at 1,500 events/s on the loaded database and on an empty one,
+interleaved, `--pairs` of each (and what else the loaded database was busy with meanwhile), and
+`purge` of the oldest month (dropping its partitions).
+Writes bench/results/year.{json,md}; `--scale` shrinks it (0.1: a tenth) for a quicker look;
+`--keep DIR` keeps the loaded database in DIR and measures a later run on it without loading
+again (each run's purge drops one more month).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench.load import (  # noqa: E402
     SECRET,
     Ledger,
+    Target,
     clients,
     fixed_rate,
     measured,
@@ -63,6 +71,15 @@ UNION ALL
 SELECT relname, pg_table_size(oid), pg_indexes_size(oid) FROM pg_class
 WHERE relname IN ('school_visits', 'presence_daily_schools', 'breakouts') AND relkind = 'r'
 """
+# What the database's other backends are doing: autovacuum, or a query of the server's own
+# background jobs, while join/leave is measured.
+BUSY = """
+SELECT backend_type, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+FROM pg_stat_activity
+WHERE state = 'active' AND pid <> pg_backend_pid()
+  AND (backend_type = 'autovacuum worker' OR now() - query_start > interval '50 milliseconds')
+"""
+CHECKPOINTS = "SELECT num_done FROM pg_stat_checkpointer"
 COUNTS = """
 SELECT (SELECT count(*) FROM attendance_sessions) AS sessions,
        (SELECT count(*) FROM check_events) AS check_events
@@ -141,7 +158,8 @@ async def load(url: str, args: argparse.Namespace, last_day: date) -> dict[str, 
     }
 
 
-async def serve_and_measure(url: str, args: argparse.Namespace, last_day: date) -> dict[str, Any]:
+async def time_reports(url: str, args: argparse.Namespace, last_day: date) -> dict[str, Any]:
+    """The three reports over HTTP, medians of `--repeat`."""
     month_end = last_day.replace(day=1) - timedelta(days=1)  # the last whole month
     month_start = month_end.replace(day=1)
     window = f"from={month_start}&to={month_end}&period=month"
@@ -155,6 +173,32 @@ async def serve_and_measure(url: str, args: argparse.Namespace, last_day: date) 
     }
     authority = TokenAuthority(secret=SECRET)
     results: dict[str, Any] = {}
+    async with serving(url) as target, aiohttp.ClientSession(target.url) as http:
+        for name, (path, org) in reports.items():
+            token = authority.mint(
+                user_id="analyst", name="Analyst", org_id=org, role=Role.ANALYST, ttl_s=3600
+            )
+            results[name] = await timed(http, path, token, args.repeat)
+    return results
+
+
+async def join_leave(url: str, seconds: float) -> dict[str, Any]:
+    """Join/leave at 1,500 events/s on a server over the database at `url`, and what else the
+    database was busy with meanwhile."""
+    async with serving(url) as target, clients(target.url, 300) as sockets:
+        rooms = room_names(50)
+        await fixed_rate(sockets, rooms, 1500, 2.0, Ledger())([])  # warm
+        sampler = asyncio.create_task(busy_meanwhile(url))
+        try:
+            figures = await measured(target, fixed_rate(sockets, rooms, 1500, seconds, Ledger()))
+        finally:
+            sampler.cancel()
+        return {**figures, "busy": await sampler}
+
+
+@contextlib.asynccontextmanager
+async def serving(url: str) -> AsyncIterator[Target]:
+    """`run.py serve --workers 2` over the database at `url`, stopped after."""
     with tempfile.TemporaryDirectory(prefix="attendance-bench-var-") as var_dir:
         target = ours_target(
             2,
@@ -163,21 +207,47 @@ async def serve_and_measure(url: str, args: argparse.Namespace, last_day: date) 
         )
         await target.start()
         try:
-            async with aiohttp.ClientSession(target.url) as http:
-                for name, (path, org) in reports.items():
-                    token = authority.mint(
-                        user_id="analyst", name="Analyst", org_id=org, role=Role.ANALYST, ttl_s=3600
-                    )
-                    results[name] = await timed(http, path, token, args.repeat)
-            rooms = room_names(50)
-            async with clients(target.url, 300) as sockets:
-                await fixed_rate(sockets, rooms, 1500, 2.0, Ledger())([])  # warm
-                results["join/leave at 1,500/s"] = await measured(
-                    target, fixed_rate(sockets, rooms, 1500, args.seconds, Ledger())
-                )
+            yield target
         finally:
             await target.stop()
-    return results
+
+
+async def join_leave_pairs(loaded_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Join/leave on the loaded year and on an empty database, interleaved (loaded, empty,
+    loaded, ...) so that the machine's drift hits both: whether the size of the record reaches
+    the hot path, and how far the hot path's own p99 varies from run to run."""
+    runs: dict[str, list[dict[str, Any]]] = {"loaded": [], "empty": []}
+    with bench_postgres() as (_, empty, _root):
+        for _ in range(args.pairs):
+            runs["loaded"].append(await join_leave(loaded_url, args.seconds))
+            runs["empty"].append(await join_leave(empty.url, args.seconds))
+    medians = {
+        name: {
+            key: statistics.median(run[key] for run in found)
+            for key in ("p50_ms", "p99_ms", "events_per_s", "cpu_us_per_event")
+        }
+        for name, found in runs.items()
+    }
+    return {"runs": runs, "medians": medians}
+
+
+async def busy_meanwhile(url: str) -> dict[str, int]:
+    """Until cancelled: how many samples (every 0.2 s) saw each other piece of work running,
+    and how many checkpoints were done meanwhile (each writes out the dirty buffers)."""
+    seen: dict[str, int] = {}
+    connection = await asyncpg.connect(url)
+    try:
+        checkpoints = await connection.fetchval(CHECKPOINTS)
+        while True:
+            for row in await connection.fetch(BUSY):
+                key = f"{row['backend_type']}: {row['query']}"
+                seen[key] = seen.get(key, 0) + 1
+            await asyncio.sleep(0.2)
+    except asyncio.CancelledError:
+        seen["checkpoints done"] = await connection.fetchval(CHECKPOINTS) - checkpoints
+        return seen
+    finally:
+        await connection.close()
 
 
 async def purge_a_month(url: str) -> dict[str, Any]:
@@ -204,12 +274,26 @@ async def purge_a_month(url: str) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    last_day = datetime.now(UTC).date() - timedelta(days=1)
-    with bench_postgres() as (_, running, _root):
-        loaded = await load(running.url, args, last_day)
-        measured_ = await serve_and_measure(running.url, args, last_day)
+    with bench_postgres(args.keep) as (_, running, root):
+        kept = root / "loaded.json"
+        sizing = {"scale": args.scale, "orgs": args.orgs, "days": args.days}
+        if args.keep is not None and kept.exists():
+            loaded = json.loads(kept.read_text())
+            if loaded["sizing"] != sizing:
+                raise SystemExit(f"{args.keep} holds another sizing: {loaded['sizing']}")
+            print(f"measuring the year loaded in {args.keep}", flush=True)  # noqa: T201
+        else:
+            last_day = datetime.now(UTC).date() - timedelta(days=1)
+            loaded = await load(running.url, args, last_day)
+            loaded.update(sizing=sizing, last_day=last_day.isoformat())
+            if args.keep is not None:
+                kept.write_text(json.dumps(loaded))
+        last_day = date.fromisoformat(loaded["last_day"])
+        measured_ = await time_reports(running.url, args, last_day)
+        measured_["join/leave at 1,500/s"] = await join_leave_pairs(running.url, args)
         purged = await purge_a_month(running.url)
-    return {"options": vars(args), "load": loaded, "measured": measured_, "purge": purged}
+    options = {**vars(args), "keep": None if args.keep is None else str(args.keep)}
+    return {"options": options, "load": loaded, "measured": measured_, "purge": purged}
 
 
 def main() -> None:
@@ -219,6 +303,15 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per report")
     parser.add_argument("--seconds", type=float, default=10.0, help="of join/leave at 1,500/s")
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="join/leave runs on the year and on an empty database"
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the loaded database in DIR; a run that finds one there measures it again",
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args))
     loaded, measured_, purged = result["load"], result["measured"], result["purge"]
@@ -239,11 +332,26 @@ def main() -> None:
         figures = measured_[name]
         rows.append([name, f"{figures['median_ms']} ms median", f"{figures['max_ms']} ms max", ""])
     live = measured_["join/leave at 1,500/s"]
+    for name in ("loaded", "empty"):
+        figures = live["medians"][name]
+        rows.append(
+            [
+                f"join/leave at 1,500/s, {name} database (median of {args.pairs})",
+                f"p99 {figures['p99_ms']:.1f} ms (p50 {figures['p50_ms']:.1f})",
+                f"{figures['events_per_s']:.0f} ev/s, "
+                f"{figures['cpu_us_per_event']:.0f} µs CPU/event",
+                "",
+            ]
+        )
+    busy: dict[str, int] = {}
+    for run_ in live["runs"]["loaded"]:
+        for what, count in run_["busy"].items():
+            busy[what] = busy.get(what, 0) + count
     rows.append(
         [
-            "join/leave at 1,500/s",
-            f"p99 {live['p99_ms']:.1f} ms",
-            f"{live['events_per_s']:.0f} ev/s",
+            "database busy meanwhile (loaded runs, samples of 0.2 s)",
+            "; ".join(f"{count}x {what}" for what, count in sorted(busy.items())) or "nothing",
+            "",
             "",
         ]
     )
