@@ -62,6 +62,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         code = "not_found" if exc.status == 404 else exc.reason.lower().replace(" ", "_")
         return problem(exc.status, code, exc.reason)
+    except TimeoutError:  # a report past the database's command timeout, say: the caller may retry
+        logger.warning("%s %s: no answer in time", request.method, request.path)
+        return problem(
+            503, "unavailable", "the server could not answer in time; try again, or ask for less"
+        )
     except Exception:
         logger.exception("%s %s failed", request.method, request.path)
         return problem(500, "internal", "the server could not handle this request")
