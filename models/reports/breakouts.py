@@ -483,13 +483,13 @@ class BreakoutReports:
                 SELECT_FIRST_ENTRY, breakout.org_id, breakout.id
             )
             first_day = today if first_entry is None else first_entry.astimezone(UTC).date()
-            named = [
-                row["user_id"]
-                for row in await connection.fetch(
+            reporters: list[str] | None = [only_user] if only_user is not None else None
+            if only_user is None:  # one user's report needs their engagement alone
+                named = await connection.fetch(
                     SELECT_REPORTERS, breakout.org_id, breakout.id, ENGAGED_BY_NAME + 1
                 )
-            ]
-            reporters = named if len(named) <= ENGAGED_BY_NAME else None
+                if len(named) <= ENGAGED_BY_NAME:
+                    reporters = [row["user_id"] for row in named]
             async with connection.transaction():
                 await connection.execute(PLAN_EACH_CALL)
                 rows = await connection.fetch(

@@ -1,5 +1,6 @@
 """The breakout report's engagement against real PostgreSQL: read by name for the few users whose
-clients reported, or for every user at once past `ENGAGED_BY_NAME`, with the same figures."""
+clients reported, or for every user at once past `ENGAGED_BY_NAME`, with the same figures; and
+for one user alone when the report is that user's."""
 
 from __future__ import annotations
 
@@ -53,7 +54,9 @@ async def _breakout_with_three_viewers(pool: asyncpg.Pool) -> str:
     return breakout
 
 
-async def _engagement(pool: asyncpg.Pool, breakout: str) -> dict[str, tuple[float, float]]:
+async def _engagement(
+    pool: asyncpg.Pool, breakout: str, only_user: str | None = None
+) -> dict[str, tuple[float, float]]:
     server = await record_server_rules(
         pool, breakout_min_minutes=0, breakout_min_percent=0, day_min_hours=4, period_min_percent=80
     )
@@ -66,7 +69,7 @@ async def _engagement(pool: asyncpg.Pool, breakout: str) -> dict[str, tuple[floa
         "analyst", "Analyst", "org-a", Role.ANALYST, valid_until=datetime.now(UTC) + 60 * MINUTE
     )
     report = await reports.breakout_attendance(
-        analyst, breakout, datetime.now(UTC), after="", limit=None
+        analyst, breakout, datetime.now(UTC), after="", limit=None, only_user=only_user
     )
     return {user.user_id: (user.active_seconds, user.idle_seconds) for user in report.users}
 
@@ -83,3 +86,12 @@ async def test_engagement_is_the_same_read_by_name_or_for_everyone(
         "bob": (0, 20 * 60),
         "cy": (0, 0),
     }
+
+
+async def test_one_user_s_report_reads_that_user_s_engagement_however_many_reported(
+    db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(breakouts, "ENGAGED_BY_NAME", 1)
+    breakout = await _breakout_with_three_viewers(db)
+    assert await _engagement(db, breakout, only_user="ada") == {"ada": (30 * 60, 10 * 60)}
+    assert await _engagement(db, breakout, only_user="cy") == {"cy": (0, 0)}
