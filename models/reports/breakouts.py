@@ -483,8 +483,9 @@ class BreakoutReports:
                 SELECT_FIRST_ENTRY, breakout.org_id, breakout.id
             )
             first_day = today if first_entry is None else first_entry.astimezone(UTC).date()
+            # One user's report needs that user's engagement alone (a certificate, say).
             reporters: list[str] | None = [only_user] if only_user is not None else None
-            if only_user is None:  # one user's report needs their engagement alone
+            if only_user is None:
                 named = await connection.fetch(
                     SELECT_REPORTERS, breakout.org_id, breakout.id, ENGAGED_BY_NAME + 1
                 )
