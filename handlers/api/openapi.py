@@ -601,6 +601,8 @@ def op(
     responses: Schema = {status: {"description": "OK", **({"content": content} if content else {})}}
     for code in errors:
         responses[code] = {"$ref": f"#/components/responses/{_ERRORS[code]}"}
+    if who != "anyone":  # the database away, or no answer in time: try again
+        responses["503"] = {"$ref": "#/components/responses/unavailable"}
     operation: Schema = {
         "summary": summary,
         "description": f"Who: {who}.",
