@@ -188,11 +188,12 @@ async def join_leave(url: str, seconds: float) -> dict[str, Any]:
     async with serving(url) as target, clients(target.url, 300) as sockets:
         rooms = room_names(50)
         await fixed_rate(sockets, rooms, 1500, 2.0, Ledger())([])  # warm
-        sampler = asyncio.create_task(busy_meanwhile(url))
+        done = asyncio.Event()
+        sampler = asyncio.create_task(busy_meanwhile(url, done))
         try:
             figures = await measured(target, fixed_rate(sockets, rooms, 1500, seconds, Ledger()))
         finally:
-            sampler.cancel()
+            done.set()
         return {**figures, "busy": await sampler}
 
 
@@ -231,19 +232,19 @@ async def join_leave_pairs(loaded_url: str, args: argparse.Namespace) -> dict[st
     return {"runs": runs, "medians": medians}
 
 
-async def busy_meanwhile(url: str) -> dict[str, int]:
-    """Until cancelled: how many samples (every 0.2 s) saw each other piece of work running,
-    and how many checkpoints were done meanwhile (each writes out the dirty buffers)."""
+async def busy_meanwhile(url: str, done: asyncio.Event) -> dict[str, int]:
+    """Until `done`: how many samples (every 0.2 s) saw each other piece of work running, and
+    how many checkpoints were done meanwhile (each writes out the dirty buffers)."""
     seen: dict[str, int] = {}
     connection = await asyncpg.connect(url)
     try:
         checkpoints = await connection.fetchval(CHECKPOINTS)
-        while True:
+        while not done.is_set():
             for row in await connection.fetch(BUSY):
                 key = f"{row['backend_type']}: {row['query']}"
                 seen[key] = seen.get(key, 0) + 1
-            await asyncio.sleep(0.2)
-    except asyncio.CancelledError:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), 0.2)
         seen["checkpoints done"] = await connection.fetchval(CHECKPOINTS) - checkpoints
         return seen
     finally:
