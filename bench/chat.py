@@ -7,7 +7,11 @@ in bench/load.py) and join one breakout. Posters (in the breakout, on both nodes
 comment's `createdAt` (the server's clock when it took the comment; same machine) to its
 arrival, and counts what each viewer received. Meanwhile clients in other breakouts join and
 leave at `--join-rate` events a second; their ack latency is measured before the chat starts
-and during it. Writes bench/results/chat.{json,md}.
+and during it. The server nodes' CPU (user + system, from /proc) is read over the joins-only
+phase and over the chat phase (same length): what the chat adds, per delivery, is the server's
+cost of a comment reaching a viewer; the helpers' CPU per delivery is the viewers' side. With
+`--deflate` the viewers offer per-message deflate as browsers do; `--env NAME=VALUE` sets a
+server setting on both nodes (WS_COMPRESSION=on, say). Writes bench/results/<--name>.{json,md}.
 
 Every comment acked to a poster must reach every viewer: the report gives the deliveries
 expected and received, and the fewest any one viewer received.
@@ -37,9 +41,11 @@ from bench.load import (  # noqa: E402
     Ledger,
     Target,
     clients,
+    cpu_seconds,
     free_port,
     percentile,
     raise_file_limit,
+    rss_bytes,
     step,
 )
 from bench.report import bench_postgres, markdown_table, report  # noqa: E402
@@ -71,10 +77,10 @@ class Listener:
             self.received += 1
 
 
-async def listen_helper(url: str, count: int, first: int) -> None:
+async def listen_helper(url: str, count: int, first: int, deflate: bool) -> None:
     """Connect and join `count` viewers, say so, time comments until told to stop, report."""
     latencies: list[float] = []
-    async with clients(url, count, first) as sockets:
+    async with clients(url, count, first, deflate=deflate) as sockets:
         for client in sockets:  # hand each socket to a listener once it is in the room
             ack = await client.call("join-chat-room", {"breakoutId": BREAKOUT})
             if not ack.get("ok"):
@@ -116,7 +122,9 @@ async def paced(seconds: float, rate: float, act: Any) -> list[float]:
     return latencies
 
 
-def node(name: str, database_url: str, redis_url: str, var_dir: str) -> Target:
+def node(
+    name: str, database_url: str, redis_url: str, var_dir: str, settings: dict[str, str]
+) -> Target:
     port = free_port()
     env = {
         **os.environ,
@@ -131,13 +139,15 @@ def node(name: str, database_url: str, redis_url: str, var_dir: str) -> Target:
         "EVENT_BURST": "1000000",
         "COMMENT_RATE_PER_MIN": "1000000",
         "TRUSTED_PROXIES": "127.0.0.1/32",
+        **settings,
     }
     return Target(name, [sys.executable, "run.py", "serve"], env, port=port, processes=1)
 
 
 async def run(database_url: str, redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="attendance-bench-var-") as var_dir:
-        nodes = [node(name, database_url, redis_url, var_dir) for name in ("a", "b")]
+        settings = dict(one.split("=", 1) for one in args.env)
+        nodes = [node(name, database_url, redis_url, var_dir, settings) for name in ("a", "b")]
         for target in nodes:
             await target.start()
         try:
@@ -155,7 +165,7 @@ async def measure(nodes: list[Target], args: argparse.Namespace) -> dict[str, An
         helpers.append(
             await asyncio.create_subprocess_exec(
                 *(sys.executable, "-m", "bench.chat", "--listen-helper", url),
-                *(str(size), str(100_000 + first)),
+                *(str(size), str(100_000 + first), "deflate" if args.deflate else "plain"),
                 cwd=ROOT,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -195,13 +205,21 @@ async def measure(nodes: list[Target], args: argparse.Namespace) -> dict[str, An
             if ack.get("ok"):
                 acked.append(ack["comment"]["id"])
 
+        server_pids = [pid for target in nodes for pid in target.pids()]
+        helper_pids = [helper.pid for helper in helpers]
+        cpu_start = cpu_seconds(server_pids)
         joins_before = await paced(args.seconds, args.join_rate, join_or_leave)
+        cpu_chat, helpers_chat = cpu_seconds(server_pids), cpu_seconds(helper_pids)
+        chat_started = time.perf_counter()
         during = await asyncio.gather(
             paced(args.seconds, args.join_rate, join_or_leave),
             paced(args.seconds, args.rate, comment),
         )
-        joins_during, post_acks = during
         await asyncio.sleep(2.0)  # the last comments reach everyone
+        chat_s = time.perf_counter() - chat_started
+        cpu_end, helpers_end = cpu_seconds(server_pids), cpu_seconds(helper_pids)
+        server_rss = rss_bytes(server_pids)
+        joins_during, post_acks = during
 
     reports = []
     for helper in helpers:
@@ -216,6 +234,10 @@ async def measure(nodes: list[Target], args: argparse.Namespace) -> dict[str, An
             histogram[int(ms)] = histogram.get(int(ms), 0) + count
     latencies = [float(ms) for ms, count in sorted(histogram.items()) for _ in range(count)]
     counts = [count for one in reports for count in one["counts"]]
+    joins_only_s = cpu_chat - cpu_start
+    # The chat phase makes the same joins as the joins-only phase, and the comments.
+    chat_cpu_s = (cpu_end - cpu_chat) - joins_only_s
+    deliveries = max(len(latencies), 1)
     return {
         "viewers": len(counts),
         "comments_acked": len(acked),
@@ -227,6 +249,11 @@ async def measure(nodes: list[Target], args: argparse.Namespace) -> dict[str, An
         "joins_before_ms": summary(joins_before),
         "joins_during_ms": summary(joins_during),
         "join_refusals": ledger.refused,
+        "server_cores_joins_only": round(joins_only_s / args.seconds, 3),
+        "server_cores_during_chat": round((cpu_end - cpu_chat) / chat_s, 3),
+        "server_cpu_us_per_delivery": round(chat_cpu_s * 1e6 / deliveries, 2),
+        "viewers_cpu_us_per_delivery": round((helpers_end - helpers_chat) * 1e6 / deliveries, 2),
+        "server_rss_mb": round(server_rss / 2**20, 1),
     }
 
 
@@ -252,11 +279,22 @@ def main() -> None:
     parser.add_argument("--posters", type=int, default=20, help="sockets posting in turn")
     parser.add_argument("--joiners", type=int, default=40, help="sockets joining elsewhere")
     parser.add_argument("--join-rate", type=float, default=100.0, help="their events a second")
-    parser.add_argument("--listen-helper", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--deflate", action="store_true", help="viewers offer per-message deflate, as browsers do"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting for both nodes (repeatable), e.g. WS_COMPRESSION=on",
+    )
+    parser.add_argument("--name", default="chat", help="results file name under bench/results")
+    parser.add_argument("--listen-helper", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.listen_helper:
-        url, count, first = args.listen_helper
-        asyncio.run(listen_helper(url, int(count), int(first)))
+        url, count, first, offer = args.listen_helper
+        asyncio.run(listen_helper(url, int(count), int(first), offer == "deflate"))
         return
     raise_file_limit(4 * VIEWERS_PER_HELPER + 1000)
     with bench_postgres() as (_, database, root):
@@ -289,6 +327,27 @@ def main() -> None:
             str(d.get("max")),
         ],
     ]
+    rows += [
+        [
+            "server CPU per delivery (chat phase less joins-only phase), µs",
+            str(result["server_cpu_us_per_delivery"]),
+            "",
+            "",
+        ],
+        [
+            "viewers' CPU per delivery (helpers), µs",
+            str(result["viewers_cpu_us_per_delivery"]),
+            "",
+            "",
+        ],
+        [
+            "server cores: joins only / during the chat",
+            f"{result['server_cores_joins_only']} / {result['server_cores_during_chat']}",
+            "",
+            "",
+        ],
+        ["server RSS after the chat (both nodes), MB", str(result["server_rss_mb"]), "", ""],
+    ]
     for label, key in (
         ("send-comment ack (from when due), ms", "post_ack_ms"),
         ("joins elsewhere before the chat, ms", "joins_before_ms"),
@@ -300,11 +359,13 @@ def main() -> None:
         )
     table = markdown_table(
         f"Chat: {result['viewers']:,} viewers over two nodes, {args.rate:g} comments/s for "
-        f"{args.seconds:g} s, joins elsewhere at {args.join_rate:g}/s",
+        f"{args.seconds:g} s, joins elsewhere at {args.join_rate:g}/s"
+        + (", viewers offer deflate" if args.deflate else "")
+        + "".join(f", {one}" for one in args.env),
         ["measure", "p50 (or count)", "p99", "max"],
         rows,
     )
-    report("chat", result, table)
+    report(args.name, result, table)
 
 
 if __name__ == "__main__":

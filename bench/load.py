@@ -226,7 +226,11 @@ async def step(client: Client, rooms: list[str], ledger: Ledger) -> None:
 
 
 @contextlib.asynccontextmanager
-async def clients(url: str, count: int, first: int = 0) -> AsyncIterator[list[Client]]:
+async def clients(
+    url: str, count: int, first: int = 0, *, deflate: bool = False
+) -> AsyncIterator[list[Client]]:
+    """`count` connected sockets (users u<first>...); with `deflate` each offers per-message
+    deflate in its handshake, as browsers do (the server decides whether to use it)."""
     authority = TokenAuthority(secret=SECRET)
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     opened: list[Client] = []
@@ -246,7 +250,9 @@ async def clients(url: str, count: int, first: int = 0) -> AsyncIterator[list[Cl
             }
             async with gate:
                 ws = await http.ws_connect(
-                    f"{url}/socket.io/?EIO=4&transport=websocket", headers=headers
+                    f"{url}/socket.io/?EIO=4&transport=websocket",
+                    headers=headers,
+                    compress=15 if deflate else 0,
                 )
                 await ws.receive_str()  # Engine.IO open
                 await ws.send_str("40" + json.dumps({"token": token}))
