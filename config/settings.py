@@ -250,6 +250,13 @@ class Settings:
         _parse_bool,
         "refuse long-polling; needed when one client's requests may reach different processes",
     )
+    websocket_compression: bool = setting(
+        "WS_COMPRESSION",
+        "off",
+        _parse_bool,
+        "accept the per-message deflate browsers offer on websockets: less bandwidth, but each "
+        "frame is compressed per recipient and each connection holds ~300 KB of zlib state",
+    )
     database_url: str | None = setting(
         "DATABASE_URL",
         "",

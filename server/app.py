@@ -150,6 +150,7 @@ def create_app(settings: Settings) -> web.Application:
         frame_burst=2 * settings.event_burst,
         flood_disconnect_after=2 * settings.flood_disconnect_after,
         max_queued_bytes=settings.max_queued_bytes,
+        websocket_compression=settings.websocket_compression,
         async_mode="aiohttp",
         json=packet_codec(settings.json_codec),
         # With Redis, emits to rooms and sockets reach them on whichever node they are.

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import socketio
+from aiohttp import web
+from engineio.async_drivers import aiohttp as engineio_aiohttp
 from socketio import packet
 
 from handlers.socket.acks import error_ack
@@ -20,6 +22,25 @@ MAX_EVENT_NAME_CHARS = 64
 logger = logging.getLogger(__name__)
 # Socket.IO packet types carrying binary attachments: none in our contract.
 _BINARY_PACKETS = (str(packet.BINARY_EVENT), str(packet.BINARY_ACK))
+
+
+class _UncompressedWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
+    """python-engineio's aiohttp websocket, declining per-message deflate.
+
+    Browsers offer deflate on every websocket, and aiohttp accepts by default: each frame sent
+    is then compressed for each recipient (a chat comment to 1,000 viewers is 1,000
+    compressions), and each connection holds a compressor of its own (~300 KB of zlib state).
+    Node's Socket.IO server declines it by default for the same reasons.
+    """
+
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        self._sock = web.WebSocketResponse(
+            max_msg_size=self.server.max_http_buffer_size, compress=False
+        )
+        await self._sock.prepare(environ["aiohttp.request"])
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
 
 
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
@@ -37,6 +58,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
       is cut (acks of nothing, connects to other namespaces, ... cost no event budget).
     - Each connection notes when its client was last heard, and one that holds more than
       `max_queued_bytes` unsent is disconnected (`handlers.socket.watch`).
+    - Websockets decline per-message deflate unless `websocket_compression` is on.
     """
 
     def __init__(
@@ -46,9 +68,12 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         frame_burst: int,
         flood_disconnect_after: int,
         max_queued_bytes: int,
+        websocket_compression: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(**options)
+        if not websocket_compression:
+            self.eio._async = {**self.eio._async, "websocket": _UncompressedWebSocket}  # noqa: SLF001
         self._frame_budget = (frame_rate_per_s, frame_burst, flood_disconnect_after)
         self._max_queued_bytes = max_queued_bytes
         self._frames: dict[str, EventLimiter] = {}

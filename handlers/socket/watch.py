@@ -12,10 +12,12 @@ make the server hold everything for it: past `max_queued_bytes` waiting, it is d
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
+from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
     last_heard: float
     queued_bytes: int
     max_queued_bytes: int
+    connected: bool  # python-engineio's own
+    upgraded: bool
 
     async def _upgrade_websocket(self, environ: Any) -> Any:
         # A long-polling connection moving to a websocket: from now on that is its connection.
@@ -39,6 +43,61 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
         if request is not None:
             self.transport = request.transport
         return await super()._upgrade_websocket(environ)
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        """Serve a connection that opened as a websocket: python-engineio's handler, but each
+        frame is awaited under `asyncio.timeout` in this task, where python-engineio wraps
+        every read in a task of its own with `asyncio.wait_for` around it. A long-polling
+        connection upgrading keeps python-engineio's handler (its probe and all)."""
+        if self.connected:
+            await super()._websocket_handler(ws)
+            return
+        self.connected = self.upgraded = True
+        writer = asyncio.create_task(self._write_to(ws))
+        await self._read_from(ws)
+        await self.queue.put(None)  # the writer sends what waits, then stops
+        await writer
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _read_from(self, ws: Any) -> None:
+        """Hand each frame to Engine.IO until the connection closes, stays silent past ping
+        interval + ping timeout, sends a frame over the size bound or one that is not
+        Engine.IO, or the server stops."""
+        silent_s = self.server.ping_interval + self.server.ping_timeout
+        biggest = self.server.max_http_buffer_size
+        while True:
+            try:
+                async with asyncio.timeout(silent_s):
+                    data = await ws.wait()
+                pkt = packet.Packet(encoded_packet=data) if len(data) <= biggest else None
+            except (Exception, asyncio.CancelledError):
+                return
+            if pkt is None:
+                return
+            try:
+                await self.receive(pkt)
+            except exceptions.UnknownPacketError:
+                pass
+            except exceptions.SocketIsClosedError:
+                return
+            except Exception:
+                logger.exception("unexpected error handling a frame of socket %s", self.sid)
+            # Frames already read return at once: let the event just started (and every other
+            # connection) run before the next, as python-engineio's task per read did.
+            await asyncio.sleep(0)
+
+    async def _write_to(self, ws: Any) -> None:
+        """Send what is queued, in order, until the closing mark or a failed send."""
+        while True:
+            try:
+                packets = await self.poll()
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except (Exception, asyncio.CancelledError):
+                break
+            if not packets:
+                break
+        await ws.close()
 
     async def receive(self, pkt: Any) -> None:
         self.last_heard = time.time()
@@ -69,8 +128,26 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
         if not self.closing and not self.closed:
             self.server.start_background_task(self.close, wait=False, abort=True)
 
-    async def poll(self) -> Any:
-        packets = await super().poll()
+    async def poll(self) -> list[Any]:
+        """What waits to be sent, once something does (python-engineio's own poll, but waiting
+        under `asyncio.timeout`: on Python 3.11 its `asyncio.wait_for` wraps the queue's get in
+        a task of its own, created for every frame a websocket's writer sends)."""
+        try:
+            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                first = await self.queue.get()
+        except (TimeoutError, asyncio.CancelledError):
+            raise exceptions.QueueEmpty from None  # the writer stops, as with Engine.IO's poll
+        self.queue.task_done()
+        if first is None:  # the connection is closing
+            return []
+        packets = [first]
+        while not self.queue.empty():
+            pkt = self.queue.get_nowait()
+            self.queue.task_done()
+            if pkt is None:  # leave the closing mark for the next poll
+                self.queue.put_nowait(None)
+                break
+            packets.append(pkt)
         # Engine.IO queues some packets itself (its pings), which were never counted in.
         self.queued_bytes = max(0, self.queued_bytes - sum(_size(pkt) for pkt in packets))
         return packets
@@ -78,7 +155,7 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
 
 def watch(engine_socket: Any, environ: Any, max_queued_bytes: int) -> None:
     """Watch a new Engine.IO socket (python-engineio builds its sockets itself, so the instance
-    takes our class: a few attributes and three methods, each calling the original)."""
+    takes our class: a few attributes and methods)."""
     if isinstance(engine_socket, AsyncSocket):
         engine_socket.__class__ = WatchedSocket
         request = environ.get("aiohttp.request") if isinstance(environ, dict) else None

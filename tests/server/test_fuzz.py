@@ -79,12 +79,26 @@ class Target:
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(asyncio.wait_for(coroutine, 30))
 
-    async def socket(self) -> RawSocket:
+    async def socket(self, *, fresh: bool = False) -> RawSocket:
         """The fuzzing socket, reconnected if the last case made the server close it."""
-        if self.raw.ws.closed:
+        if fresh or self.raw.ws.closed:
             await self.raw.close()
             self.raw = await RawSocket.connect(self.url, self.token)
         return self.raw
+
+    async def send(self, *frames: str | bytes) -> None:
+        """Send on the fuzzing socket. A frame that is not Engine.IO makes the server close the
+        connection; nothing reads this one, so that shows when the next case writes to it:
+        that case then goes out on a new connection."""
+        for attempt in (1, 2):
+            raw = await self.socket(fresh=attempt == 2)
+            try:
+                for frame in frames:
+                    await (raw.ws.send_str if isinstance(frame, str) else raw.ws.send_bytes)(frame)
+                return
+            except ConnectionResetError:
+                if attempt == 2:
+                    raise
 
     async def healthy(self) -> None:
         async with aiohttp.ClientSession() as http, http.get(f"{self.url}/healthz") as response:
@@ -207,10 +221,7 @@ def test_malformed_frames_do_not_hurt_the_server(
     target: Target, frame: str, binary: bytes | None
 ) -> None:
     async def case() -> None:
-        raw = await target.socket()
-        await raw.ws.send_str(frame)
-        if binary is not None:
-            await raw.ws.send_bytes(binary)
+        await target.send(frame, *([binary] if binary is not None else []))
         await target.healthy()
 
     target.run(case())

@@ -49,6 +49,22 @@ async def test_a_binary_packet_closes_the_connection(server: RunningServer) -> N
     assert await engine_sockets(server) == 0
 
 
+async def test_a_frame_that_is_not_engine_io_ends_the_connection_cleanly(
+    server: RunningServer,
+) -> None:
+    """python-engineio let the decoding error escape its websocket handler: aiohttp wrote an
+    HTTP 500 into the websocket stream and the Engine.IO socket lived on until its ping timed
+    out. Now the connection closes (a close frame) and the socket goes with it."""
+    raw = await RawSocket.connect(server.url, server.token())
+    joined = await raw.call("join-chat-room", {"breakoutId": new_breakout_id()})
+    assert joined["ok"] is True, joined
+    await raw.ws.send_str("x")
+    message = await asyncio.wait_for(raw.ws.receive(), 10)
+    assert message.type == aiohttp.WSMsgType.CLOSE, message
+    await raw.close()
+    assert await engine_sockets(server) == 0
+
+
 async def test_frames_that_are_not_events_count_too(make_server: Any) -> None:
     server = await make_server(event_rate_per_s=5, event_burst=5, flood_disconnect_after=20)
     raw = await RawSocket.connect(server.url, server.token())
@@ -128,3 +144,15 @@ async def test_a_body_that_trickles_is_answered_408(make_server: Any) -> None:
     )
     answer = await stalled(server, head.encode() + b'{"name": "Hi', wait_s=5)
     assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
+
+
+async def test_websockets_decline_deflate_unless_it_is_switched_on(make_server: Any) -> None:
+    """A browser offers per-message deflate; taking it would compress every frame once per
+    recipient and keep a compressor per connection, so only WS_COMPRESSION=on accepts it."""
+    for compression, negotiated in ((False, 0), (True, 15)):
+        server = await make_server(websocket_compression=compression)
+        raw = await RawSocket.connect(server.url, server.token(), deflate=True)
+        assert raw.ws.compress == negotiated
+        joined = await raw.call("join-chat-room", {"breakoutId": new_breakout_id()})
+        assert joined["ok"] is True, joined
+        await raw.close()

@@ -99,10 +99,11 @@ class RawSocket:
         self._ack_id = 0
 
     @classmethod
-    async def connect(cls, server_url: str, token: str) -> RawSocket:
+    async def connect(cls, server_url: str, token: str, *, deflate: bool = False) -> RawSocket:
+        """With `deflate`, the handshake offers per-message deflate, as browsers do."""
         session = aiohttp.ClientSession()
         url = server_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        ws = await session.ws_connect(url)
+        ws = await session.ws_connect(url, compress=15 if deflate else 0)
         raw = cls(session, ws)
         opened = await raw.receive()
         assert opened.startswith("0"), opened
