@@ -76,10 +76,11 @@ from handlers.socket.cluster import ClusterCommands
 from handlers.socket.codec import packet_codec
 from handlers.socket.fanout import LocalFanOut, RedisFanOut
 from handlers.socket.protocol import GuardedServer
+from handlers.wire.names import COMMENT_DELETED, NEW_COMMENT, place_of_chat_room
 from models.auth.tokens import TokenAuthority
 from models.cluster.bus import Bus, MemoryBus, RedisBus
 from models.cluster.nodes import Heartbeat, NodeRegistry
-from models.domain.records import ExitReason, now_ms
+from models.domain.records import ExitReason, ids_of_place, now_ms
 from models.evidence.certificates import Certificates
 from models.evidence.corrections import Corrections
 from models.evidence.signing import load_signing_key
@@ -405,7 +406,7 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
 
 async def _chat(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[CHAT] = Chat(
+    chat = app[CHAT] = Chat(
         app[POOL],
         app[WRITER],
         app[ATTENDANCE],
@@ -413,6 +414,14 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         on_join=settings.comments_on_join,
         rate_per_min=settings.comment_rate_per_min,
     )
+
+    def seen(room: str) -> None:  # a post or delete, from whichever node, as this one sends it
+        place = place_of_chat_room(room)
+        if place is not None:
+            chat.comments_changed(*ids_of_place(place))
+
+    for event in (NEW_COMMENT, COMMENT_DELETED):
+        app[SIO].manager.watch(event, seen)
     yield
 
 

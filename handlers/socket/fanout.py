@@ -10,6 +10,7 @@ for callbacks keep python-socketio's own path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -19,7 +20,19 @@ from socketio import packet
 
 class FanOut(socketio.AsyncManager):  # type: ignore[misc]
     """Put first among a manager's bases after its own class: a pub/sub manager's local
-    delivery (`super().emit` in AsyncPubSubManager) then comes here too."""
+    delivery (`super().emit` in AsyncPubSubManager) then comes here too.
+
+    Every node delivers every emit to its own sockets here (with Redis, each node gets each
+    emit from the channel, in order), so this is also where a node learns of them: `watch`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watchers: dict[str, Callable[[str], None]] = {}
+
+    def watch(self, event: str, seen: Callable[[str], None]) -> None:
+        """Call `seen(room)` for each room an emit of `event` goes to, on this node, before it
+        reaches any socket here."""
+        self._watchers[event] = seen
 
     async def emit(  # noqa: PLR0913 - python-socketio's signature
         self,
@@ -45,6 +58,11 @@ class FanOut(socketio.AsyncManager):  # type: ignore[misc]
             )
             return
         room = to or room
+        seen = self._watchers.get(event)
+        if seen is not None:
+            for one in room if isinstance(room, list) else [room]:
+                if isinstance(one, str):
+                    seen(one)
         if namespace not in self.rooms:
             return
         if isinstance(data, tuple):

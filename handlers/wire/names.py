@@ -52,6 +52,12 @@ def chat_room(place: str) -> str:
     return f"chat-room-{place}"
 
 
+def place_of_chat_room(room: str) -> str | None:
+    """The place whose chat room `room` is, or None for any other room."""
+    prefix = chat_room("")
+    return room[len(prefix) :] if room.startswith(prefix) else None
+
+
 def watchers_room(place: str) -> str:
     """Hosts watching a breakout; kept apart from the chat room so viewers hear no host events."""
     return f"watchers-{place}"

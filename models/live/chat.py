@@ -41,9 +41,62 @@ MAX_MUTE_MINUTES = 7 * 24 * 60
 MUTE_FRESH_S = 2.0
 # Per-user buckets idle this long are forgotten.
 _BUCKET_IDLE_S = 600.0
+# How long a node answers joins from the newest comments it last read of a breakout, when no
+# post or delete there has reached it since (every node sees each one: `comments_changed`).
+# It bounds what a lost message (Redis restarting) could leave stale.
+NEWEST_FRESH_S = 5.0
+# Breakouts whose newest comments a node keeps at most (those read in the last NEWEST_FRESH_S).
+_NEWEST_KEPT = 5_000
 
 
 Breakout = tuple[str, str]  # (org_id, breakout_id)
+
+
+@dataclass(slots=True)
+class NewestComments:
+    """The newest comments of breakouts as this node last read them, kept while no post or
+    delete in the breakout has reached the node since the read began (and NEWEST_FRESH_S at
+    most): joins in a busy breakout then cost no database read each.
+
+    Changes are numbered as the node learns of them; a read remembers the number it began at,
+    and its result is kept only for breakouts with no change numbered after it."""
+
+    kept: dict[Breakout, tuple[float, list[Comment]]] = field(default_factory=dict)
+    changed: dict[Breakout, int] = field(default_factory=dict)
+    changes: int = 0
+    forgotten_at: int = 0  # `changed` was emptied at this number: older reads keep nothing
+
+    def get(self, breakout: Breakout, now: float) -> list[Comment] | None:
+        found = self.kept.get(breakout)
+        return found[1] if found is not None and now - found[0] < NEWEST_FRESH_S else None
+
+    def keep(
+        self,
+        read: dict[Breakout, list[Comment]],
+        asked: list[Breakout],
+        began: float,
+        began_at: int,
+    ) -> None:
+        """Keep what a read found (nothing, for a breakout it found no comment in)."""
+        if began_at < self.forgotten_at:
+            return
+        for breakout in asked:
+            if self.changed.get(breakout, 0) <= began_at:
+                self.kept[breakout] = (began, read.get(breakout, []))
+        if len(self.kept) > _NEWEST_KEPT:
+            self.kept = {
+                b: found for b, found in self.kept.items() if began - found[0] < NEWEST_FRESH_S
+            }
+            if len(self.kept) > _NEWEST_KEPT:
+                self.kept.clear()
+
+    def change(self, breakout: Breakout) -> None:
+        self.changes += 1
+        self.kept.pop(breakout, None)
+        self.changed[breakout] = self.changes
+        if len(self.changed) > 10 * _NEWEST_KEPT:
+            self.changed.clear()
+            self.forgotten_at = self.changes
 
 
 @dataclass(slots=True)
@@ -81,6 +134,7 @@ class Chat:
         self._buckets: dict[tuple[str, str], tuple[float, TokenBucket]] = {}
         self._mutes: dict[tuple[str, str, str], tuple[float, datetime | None]] = {}
         self._reads = _Reads()
+        self._newest = NewestComments()
 
     async def post(
         self, connection_id: str, breakout_id: str, text: str, reply_to: str | None
@@ -112,6 +166,9 @@ class Chat:
 
     async def on_join(self, org_id: str, breakout_id: str) -> list[Comment]:
         """The newest comments (oldest first) for a socket that has entered the breakout's room."""
+        kept = self._newest.get((org_id, breakout_id), time.monotonic())
+        if kept is not None:
+            return list(kept)
         waiting: asyncio.Future[list[Comment]] = asyncio.get_running_loop().create_future()
         self._reads.waiting.setdefault((org_id, breakout_id), []).append(waiting)
         if self._reads.running is None:
@@ -163,6 +220,13 @@ class Chat:
         self._mutes[(breakout.org_id, breakout.id, user_id)] = (time.monotonic(), until)
         return until
 
+    def comments_changed(self, org_id: str, breakout_id: str) -> None:
+        """A comment was posted or taken down in the breakout (on any node): the next join
+        there reads the newest comments afresh. Called for every `new-comment` and
+        `comment-deleted` as this node delivers it, before its sockets get it: a socket that
+        entered the room later reads after this, one that entered earlier gets the event."""
+        self._newest.change((org_id, breakout_id))
+
     def forget_mute(self, org_id: str, breakout_id: str, user_id: str) -> None:
         """Another node muted the user: read it afresh."""
         self._mutes.pop((org_id, breakout_id, user_id), None)
@@ -184,9 +248,13 @@ class Chat:
     def _start_read(self) -> None:
         reads = self._reads
         waiting, reads.waiting = reads.waiting, {}
-        reads.running = asyncio.create_task(self._read_newest(list(waiting)))
+        asked = list(waiting)
+        reads.running = asyncio.create_task(self._read_newest(asked))
+        began, began_at = time.monotonic(), self._newest.changes
 
         def done(task: asyncio.Task[dict[Breakout, list[Comment]]]) -> None:
+            if not task.cancelled() and task.exception() is None:
+                self._newest.keep(task.result(), asked, began, began_at)
             for breakout, futures in waiting.items():
                 for future in futures:
                     if future.done():
