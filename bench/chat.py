@@ -122,6 +122,18 @@ async def paced(seconds: float, rate: float, act: Any) -> list[float]:
     return latencies
 
 
+async def settled(pids: list[int], idle_cores: float, at_least_s: float) -> None:
+    """Wait `at_least_s`, then until `pids` use less than `idle_cores` over half a second
+    (a minute at most)."""
+    await asyncio.sleep(at_least_s)
+    deadline = time.perf_counter() + 60
+    while time.perf_counter() < deadline:
+        before = cpu_seconds(pids)
+        await asyncio.sleep(0.5)
+        if (cpu_seconds(pids) - before) / 0.5 < idle_cores:
+            return
+
+
 def node(
     name: str, database_url: str, redis_url: str, var_dir: str, settings: dict[str, str]
 ) -> Target:
@@ -215,7 +227,9 @@ async def measure(nodes: list[Target], args: argparse.Namespace) -> dict[str, An
             paced(args.seconds, args.join_rate, join_or_leave),
             paced(args.seconds, args.rate, comment),
         )
-        await asyncio.sleep(2.0)  # the last comments reach everyone
+        # The last comments reach everyone: past saturation the nodes and helpers work off a
+        # backlog for seconds after the last post, and that CPU belongs to the chat too.
+        await settled(server_pids + helper_pids, idle_cores=0.2, at_least_s=2.0)
         chat_s = time.perf_counter() - chat_started
         cpu_end, helpers_end = cpu_seconds(server_pids), cpu_seconds(helper_pids)
         server_rss = rss_bytes(server_pids)
