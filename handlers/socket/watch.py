@@ -36,6 +36,10 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
     max_queued_bytes: int
     connected: bool  # python-engineio's own
     upgraded: bool
+    # The websocket a send may write to at once, from the sender's task, when nothing waits to
+    # be sent before it (see `send`); None while the connection is not such a websocket.
+    direct: Any
+    writing: bool  # a frame is on its way out: what comes meanwhile waits its turn in the queue
 
     async def _upgrade_websocket(self, environ: Any) -> Any:
         # A long-polling connection moving to a websocket: from now on that is its connection.
@@ -54,7 +58,9 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
             return
         self.connected = self.upgraded = True
         writer = asyncio.create_task(self._write_to(ws))
+        self.direct = ws
         await self._read_from(ws)
+        self.direct = None
         await self.queue.put(None)  # the writer sends what waits, then stops
         await writer
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
@@ -87,14 +93,19 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
             await asyncio.sleep(0)
 
     async def _write_to(self, ws: Any) -> None:
-        """Send what is queued, in order, until the closing mark or a failed send."""
+        """Send what is queued, in order, until the closing mark or a failed send. It waits as
+        long as it takes (the reader watches the client's silence): with sends going straight
+        out, the queue may stay empty for longer than a ping interval."""
         while True:
             try:
-                packets = await self.poll()
+                packets = self._taken(await self.queue.get())
+                self.writing = True
                 for pkt in packets:
                     await ws.send(pkt.encode())
             except (Exception, asyncio.CancelledError):
                 break
+            finally:
+                self.writing = False
             if not packets:
                 break
         await ws.close()
@@ -104,6 +115,21 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
         await super().receive(pkt)
 
     async def send(self, pkt: Any) -> None:
+        """Send a packet: at once when the connection is an idle websocket (nothing queued, no
+        frame on its way, nothing unsent in the kernel's buffer), else through the queue its
+        writer works off. An ack or a room's broadcast then costs no wakeup of the writer."""
+        if self._idle_websocket():
+            if not await self.check_ping_timeout():
+                return
+            if self._idle_websocket():  # still: closing would have ended it
+                self.writing = True
+                try:
+                    await self.direct.send(pkt.encode())
+                except Exception:  # the connection is going; its reader ends the socket
+                    logger.debug("a frame to closing socket %s was dropped", self.sid)
+                finally:
+                    self.writing = False
+                return
         size = _size(pkt)
         # One answer bigger than the bound (a host's snapshot of a breakout of thousands) goes
         # out when nothing waits before it; what piles up behind it counts.
@@ -118,6 +144,17 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
         self.queued_bytes += size
         await super().send(pkt)
 
+    def _idle_websocket(self) -> bool:
+        transport = getattr(self, "transport", None)
+        return (
+            self.direct is not None
+            and not self.writing
+            and self.queue.empty()
+            and transport is not None
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() == 0
+        )
+
     def drop(self) -> None:
         """End the connection now: its TCP connection is cut, so nothing more is read from it
         or held for it, and the disconnect handler records its exit (in a task of its own: the
@@ -129,14 +166,19 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
             self.server.start_background_task(self.close, wait=False, abort=True)
 
     async def poll(self) -> list[Any]:
-        """What waits to be sent, once something does (python-engineio's own poll, but waiting
-        under `asyncio.timeout`: on Python 3.11 its `asyncio.wait_for` wraps the queue's get in
-        a task of its own, created for every frame a websocket's writer sends)."""
+        """What waits to be sent, once something does, for a long-polling GET or the writer of
+        a websocket that upgraded from one (python-engineio's own poll, but waiting under
+        `asyncio.timeout`: on Python 3.11 its `asyncio.wait_for` wraps the queue's get in a
+        task of its own, every time)."""
         try:
             async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
                 first = await self.queue.get()
         except (TimeoutError, asyncio.CancelledError):
             raise exceptions.QueueEmpty from None  # the writer stops, as with Engine.IO's poll
+        return self._taken(first)
+
+    def _taken(self, first: Any) -> list[Any]:
+        """`first`, taken off the queue, and what waits behind it."""
         self.queue.task_done()
         if first is None:  # the connection is closing
             return []
@@ -164,6 +206,8 @@ def watch(engine_socket: Any, environ: Any, max_queued_bytes: int) -> None:
         engine_socket.last_heard = time.time()
         engine_socket.queued_bytes = 0
         engine_socket.max_queued_bytes = max_queued_bytes
+        engine_socket.direct = None
+        engine_socket.writing = False
 
 
 def left_at(engine_socket: Any, ping_interval_s: float, now: float, *, gone: bool = False) -> float:
