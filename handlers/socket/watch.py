@@ -51,8 +51,9 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
     async def _websocket_handler(self, ws: Any) -> None:
         """Serve a connection that opened as a websocket: python-engineio's handler, but each
         frame is awaited under `asyncio.timeout` in this task, where python-engineio wraps
-        every read in a task of its own with `asyncio.wait_for` around it. A long-polling
-        connection upgrading keeps python-engineio's handler (its probe and all)."""
+        every read in a task of its own with `asyncio.wait_for` around it, and sends may go
+        straight out (`direct`, see `send`) while it runs. A long-polling connection upgrading
+        keeps python-engineio's handler (its probe and all) and its queue for every send."""
         if self.connected:
             await super()._websocket_handler(ws)
             return
