@@ -16,7 +16,8 @@ For the real server, every acked join must then be in PostgreSQL and every acked
 interleaved pair (ours, then bare); medians of --runs runs are printed and written to
 bench/results/load.{json,md} (--name: another file, for an A/B lever), with the figure that
 judges us: the server process tree's CPU (user + system, from /proc) per acked event, and the
-median over pairs of ours/bare.
+median over pairs of ours/bare. --bare-on granian adds the bare stack served by Granian (ASGI)
+to every run, and its CPU per event against the bare stack on aiohttp, pair by pair.
 """
 
 from __future__ import annotations
@@ -276,16 +277,27 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
+def postgres_pids(database: EmbeddedPostgres) -> list[int]:
+    running = database.running()
+    return [] if running is None else process_tree(running.pid)
+
+
 async def measured(
-    target: Target, load: Callable[[list[float]], Awaitable[None]]
+    target: Target,
+    load: Callable[[list[float]], Awaitable[None]],
+    database: EmbeddedPostgres | None = None,
 ) -> dict[str, float]:
+    """One phase's figures; with `database`, PostgreSQL's CPU per event too (it is not in the
+    server's tree, but shares the machine's cores)."""
     latencies: list[float] = []
     pids = target.pids()
     cpu_before, own_before = cpu_seconds(pids), time.process_time()
+    database_before = cpu_seconds(postgres_pids(database)) if database else 0.0
     started = time.perf_counter()
     await load(latencies)
     elapsed = time.perf_counter() - started
     server_cpu_s = cpu_seconds(target.pids()) - cpu_before
+    database_cpu_s = cpu_seconds(postgres_pids(database)) - database_before if database else 0.0
     return {
         "events": len(latencies),
         "events_per_s": len(latencies) / elapsed,
@@ -297,6 +309,7 @@ async def measured(
         # (workers, supervisor, its Redis; not PostgreSQL) per acked event.
         "cpu_us_per_event": server_cpu_s * 1e6 / max(len(latencies), 1),
         "generator_cores": (time.process_time() - own_before) / elapsed,
+        "postgres_us_per_event": database_cpu_s * 1e6 / max(len(latencies), 1),
     }
 
 
@@ -426,6 +439,8 @@ class Options:
     server_env: dict[str, str]
     # Settings of a lever to try: a third target, ours with them, in every run.
     lever: dict[str, str] = field(default_factory=dict)
+    # Another server for the bare stack (granian): a further target in every run.
+    bare_on: str | None = None
 
 
 async def exercise(
@@ -433,6 +448,7 @@ async def exercise(
     options: Options,
     ledger: Ledger,
     outage: Callable[[], Coroutine[Any, Any, None]] | None,
+    database: EmbeddedPostgres | None = None,
 ) -> dict[str, Any]:
     rooms = room_names(options.breakouts)
     phases: dict[str, Any] = {}
@@ -443,12 +459,12 @@ async def exercise(
                 await closed_loop(sockets, rooms, options.warmup_s, ledger)([])
             load = closed_loop(sockets, rooms, options.duration_s, ledger)
             outage_task = asyncio.create_task(outage()) if outage else None
-            phases["closed"] = await measured(target, load)
+            phases["closed"] = await measured(target, load, database)
             if outage_task is not None:
                 await outage_task
             for rate in options.rates:
                 load = fixed_rate(sockets, rooms, rate, options.duration_s, ledger)
-                phases[f"rate_{rate:.0f}"] = await measured(target, load)
+                phases[f"rate_{rate:.0f}"] = await measured(target, load, database)
             for client in sockets:
                 if client.in_room is not None:
                     await step(client, rooms, ledger)
@@ -530,7 +546,7 @@ async def run_ours(
 
         ledger = Ledger()
         outage = pg_outage if options.pg_outage_s > 0 else None
-        phases = await exercise(ours, options, ledger, outage)
+        phases = await exercise(ours, options, ledger, outage, embedded)
         await asyncio.sleep(2.0)  # sockets closed by the last phase finish their exits
         durability = await missing_in_database(database_url, ledger)
         if ledger.last_refusal is not None:
@@ -551,25 +567,36 @@ async def one_run(
         )
         for key in ("missing_joins", "missing_leaves"):
             result["durability"][key] += durability[key]
-    bare_port = free_port()
-    bare = Target(
+    result["bare"] = await exercise(bare_target(options, "aiohttp"), options, Ledger(), None)
+    if options.bare_on:
+        result["bare_on"] = await exercise(
+            bare_target(options, options.bare_on), options, Ledger(), None
+        )
+    return result
+
+
+def bare_target(options: Options, on: str) -> Target:
+    """bench/bare_server.py with as many workers as ours, on aiohttp or Granian."""
+    port = free_port()
+    return Target(
         "bare",
         [
             sys.executable,
             "bench/bare_server.py",
             "--port",
-            str(bare_port),
+            str(port),
             "--workers",
             str(options.workers),
             "--loop",
             options.server_env.get("EVENT_LOOP", "uvloop"),
+            "--on",
+            on,
         ],
         dict(os.environ),
-        port=bare_port,
-        processes=options.workers,
+        port=port,
+        # Granian's main process is not a worker; it runs beside them.
+        processes=options.workers + (1 if on == "granian" else 0),
     )
-    result["bare"] = await exercise(bare, options, Ledger(), None)
-    return result
 
 
 def raise_file_limit(wanted: int) -> int:
@@ -617,6 +644,7 @@ def table(options: Options, summary: dict[str, Any], runs: int) -> list[str]:
                 f"{ours['server_cores']:.2f} / {bare['server_cores']:.2f}",
                 f"{ours['cpu_us_per_event']:.0f} / {bare['cpu_us_per_event']:.0f}",
                 f"{summary['cpu_ratio'][phase]:.2f}",
+                f"{ours['postgres_us_per_event']:.0f}",
             ]
         )
     lines = markdown_table(
@@ -632,6 +660,7 @@ def table(options: Options, summary: dict[str, Any], runs: int) -> list[str]:
             "server cores ours/bare",
             "CPU µs/event ours/bare",
             "CPU ratio (pairs)",
+            "PostgreSQL CPU µs/event ours",
         ],
         rows,
     )
@@ -650,26 +679,65 @@ def table(options: Options, summary: dict[str, Any], runs: int) -> list[str]:
                 ]
                 for name, held in (("ours", ours), ("bare", bare))
             ],
-        )[1:]
+            level=2,
+        )
         ratio = ours["rss_per_socket_kb"] / bare["rss_per_socket_kb"]
         lines.append(f"\nRSS per socket, ours / bare: {ratio:.2f}")
     if options.lever:
         setting = ", ".join(f"{k}={v}" for k, v in options.lever.items())
+
+        def both(phase: str, key: str, shape: str) -> str:
+            ours, lever = summary["ours"][phase][key], summary["lever"][phase][key]
+            return f"{ours:{shape}} / {lever:{shape}}"
+
         lines += [""] + markdown_table(
             f"lever {setting}: ours against ours with it, same runs",
-            ["phase", "CPU µs/event ours / lever", "lever / ours (pairs)", "ev/s ours / lever"],
+            [
+                "phase",
+                "CPU µs/event ours / lever",
+                "lever / ours (pairs)",
+                "ev/s ours / lever",
+                "p99 ms ours / lever",
+                "PostgreSQL µs/event ours / lever",
+            ],
             [
                 [
                     phase.replace("rate_", "offered "),
-                    f"{summary['ours'][phase]['cpu_us_per_event']:.0f} / "
-                    f"{summary['lever'][phase]['cpu_us_per_event']:.0f}",
+                    both(phase, "cpu_us_per_event", ".0f"),
                     f"{summary['lever_ratio'][phase]:.3f}",
-                    f"{summary['ours'][phase]['events_per_s']:.0f} / "
-                    f"{summary['lever'][phase]['events_per_s']:.0f}",
+                    both(phase, "events_per_s", ".0f"),
+                    both(phase, "p99_ms", ".1f"),
+                    both(phase, "postgres_us_per_event", ".0f"),
                 ]
                 for phase in summary["lever_ratio"]
             ],
-        )[1:]
+            level=2,
+        )
+    if options.bare_on:
+        lines += [""] + markdown_table(
+            f"the bare stack on {options.bare_on} against it on aiohttp, same runs",
+            [
+                "phase",
+                "CPU µs/event aiohttp / " + options.bare_on,
+                f"{options.bare_on} / aiohttp (pairs)",
+                "ev/s aiohttp / " + options.bare_on,
+                f"p99 ms aiohttp / {options.bare_on}",
+            ],
+            [
+                [
+                    phase.replace("rate_", "offered "),
+                    f"{summary['bare'][phase]['cpu_us_per_event']:.0f} / "
+                    f"{summary['bare_on'][phase]['cpu_us_per_event']:.0f}",
+                    f"{summary['bare_on_ratio'][phase]:.3f}",
+                    f"{summary['bare'][phase]['events_per_s']:.0f} / "
+                    f"{summary['bare_on'][phase]['events_per_s']:.0f}",
+                    f"{summary['bare'][phase]['p99_ms']:.1f} / "
+                    f"{summary['bare_on'][phase]['p99_ms']:.1f}",
+                ]
+                for phase in summary["bare_on_ratio"]
+            ],
+            level=2,
+        )
     durability = summary["durability"]
     lines.append(
         f"\nDurability: {durability['acked_joins']:.0f} acked joins, "
@@ -717,6 +785,11 @@ def main() -> None:
         help="try a lever: each run also runs ours with this setting (repeatable), between "
         "ours and bare, and reports its CPU per event against ours, pair by pair",
     )
+    parser.add_argument(
+        "--bare-on",
+        choices=["granian"],
+        help="also run the bare stack on this server in every run, against it on aiohttp",
+    )
     parser.add_argument("--name", default="load", help="results file: bench/results/NAME.*")
     parser.add_argument("--hold-helper", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -735,6 +808,7 @@ def main() -> None:
         pg_outage_s=args.pg_outage,
         server_env=dict(pair.split("=", 1) for pair in args.server_env),
         lever=dict(pair.split("=", 1) for pair in args.lever),
+        bare_on=args.bare_on,
     )
     limit = raise_file_limit(4 * HOLD_PER_PROCESS)
     if limit < min(options.hold, HOLD_PER_PROCESS) + options.clients + 256:
@@ -751,6 +825,9 @@ def main() -> None:
     if options.lever:
         summary["lever"] = medians(runs, "lever")
         summary["lever_ratio"] = pair_ratios(runs, "lever", "ours", "cpu_us_per_event")
+    if options.bare_on:
+        summary["bare_on"] = medians(runs, "bare_on")
+        summary["bare_on_ratio"] = pair_ratios(runs, "bare_on", "bare", "cpu_us_per_event")
     summary["durability"] = {
         key: max(run["durability"][key] for run in runs)
         for key in ("acked_joins", "acked_leaves", "missing_joins", "missing_leaves", "refused")

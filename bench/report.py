@@ -14,10 +14,13 @@ from server.embedded.postgres import EmbeddedPostgres, RunningPostgres
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def markdown_table(title: str, columns: list[str], rows: list[list[str]]) -> list[str]:
-    """A heading and a table of right-aligned figures."""
+def markdown_table(
+    title: str, columns: list[str], rows: list[list[str]], *, level: int = 1
+) -> list[str]:
+    """A heading (of `level`: 2 for a table under the first) and a table of right-aligned
+    figures."""
     return [
-        f"# {title}",
+        f"{'#' * level} {title}",
         "",
         "| " + " | ".join(columns) + " |",
         "|" + "|".join("---:" for _ in columns) + "|",
