@@ -49,14 +49,12 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
         return await super()._upgrade_websocket(environ)
 
     async def _websocket_handler(self, ws: Any) -> None:
-        """Serve a connection that opened as a websocket: python-engineio's handler, but each
-        frame is awaited under `asyncio.timeout` in this task, where python-engineio wraps
-        every read in a task of its own with `asyncio.wait_for` around it, and sends may go
-        straight out (`direct`, see `send`) while it runs. A long-polling connection upgrading
-        keeps python-engineio's handler (its probe and all) and its queue for every send."""
-        if self.connected:
-            await super()._websocket_handler(ws)
-            return
+        """Serve a websocket, opened as one or upgraded from long-polling: python-engineio's
+        handler, but each frame is awaited under `asyncio.timeout` in this task, where
+        python-engineio wraps every read in a task of its own with `asyncio.wait_for` around
+        it, and sends may go straight out (`direct`, see `send`) while it runs."""
+        if self.connected and not await self._upgraded_to(ws):
+            return  # the long-polling connection goes on as it was
         self.connected = self.upgraded = True
         writer = asyncio.create_task(self._write_to(ws))
         self.direct = ws
@@ -65,6 +63,27 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
         await self.queue.put(None)  # the writer sends what waits, then stops
         await writer
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _upgraded_to(self, ws: Any) -> bool:
+        """Engine.IO's upgrade of a long-polling connection to `ws`: the client's ping "probe",
+        our pong "probe" and a noop that ends its pending poll, then its upgrade packet. Sends
+        meanwhile wait in the queue (`upgrading`); the writer sends them once it is done. A
+        client that does not finish within a ping interval + ping timeout stays on
+        long-polling, as does one that sends anything else."""
+        self.upgrading = True
+        try:
+            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                probe = packet.Packet(encoded_packet=await ws.wait())
+                if probe.packet_type != packet.PING or probe.data != "probe":
+                    return False
+                await ws.send(packet.Packet(packet.PONG, data="probe").encode())
+                await self.queue.put(packet.Packet(packet.NOOP))
+                upgrade = packet.Packet(encoded_packet=await ws.wait())
+                return bool(upgrade.packet_type == packet.UPGRADE)
+        except (Exception, asyncio.CancelledError):
+            return False
+        finally:
+            self.upgrading = False
 
     async def _read_from(self, ws: Any) -> None:
         """Hand each frame to Engine.IO until the connection closes, stays silent past ping
@@ -167,8 +186,8 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
             self.server.start_background_task(self.close, wait=False, abort=True)
 
     async def poll(self) -> list[Any]:
-        """What waits to be sent, once something does, for a long-polling GET or the writer of
-        a websocket that upgraded from one (python-engineio's own poll, but waiting under
+        """What waits to be sent, once something does, for a long-polling GET (python-engineio's
+        own poll, but waiting under
         `asyncio.timeout`: on Python 3.11 its `asyncio.wait_for` wraps the queue's get in a
         task of its own, every time)."""
         try:

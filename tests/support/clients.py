@@ -112,6 +112,28 @@ class RawSocket:
         assert connected.startswith("40"), connected
         return raw
 
+    @classmethod
+    async def upgraded(cls, server_url: str, token: str) -> RawSocket:
+        """Connected as browsers connect by default: over long-polling first (Engine.IO's open,
+        Socket.IO's connect), then upgraded to a websocket by Engine.IO's probe."""
+        session = aiohttp.ClientSession()
+        polling = server_url + "/socket.io/?EIO=4&transport=polling"
+        async with session.get(polling) as response:
+            opened = json.loads((await response.text())[1:])
+        sid = opened["sid"]
+        async with session.post(f"{polling}&sid={sid}", data="40" + json.dumps({"token": token})):
+            pass
+        async with session.get(f"{polling}&sid={sid}") as response:
+            connected = await response.text()
+            assert connected.startswith("40"), connected
+        url = server_url.replace("http://", "ws://")
+        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket&sid={sid}")
+        raw = cls(session, ws)
+        await ws.send_str("2probe")
+        assert await raw.receive() == "3probe"
+        await ws.send_str("5")
+        return raw
+
     async def receive(self) -> str:
         message = await asyncio.wait_for(self.ws.receive(), 10)
         assert message.type == aiohttp.WSMsgType.TEXT, message

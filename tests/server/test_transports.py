@@ -1,0 +1,64 @@
+"""A connection that opens over long-polling, as browsers' do by default, moves to a websocket
+by Engine.IO's probe, and is then served as one that opened as a websocket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from handlers.keys import SIO
+from tests.support.clients import RawSocket
+from tests.support.records import new_breakout_id
+from tests.support.servers import RunningServer
+
+
+def engine_socket(server: RunningServer) -> object:
+    sockets = list(server.app[SIO].eio.sockets.values())
+    assert len(sockets) == 1, sockets
+    return sockets[0]
+
+
+async def test_an_upgraded_connection_joins_and_leaves_over_its_websocket(
+    server: RunningServer,
+) -> None:
+    raw = await RawSocket.upgraded(server.url, server.token())
+    breakout = new_breakout_id()
+    joined = await raw.call("join-chat-room", {"breakoutId": breakout})
+    assert joined["ok"] is True, joined
+    socket = engine_socket(server)
+    assert getattr(socket, "upgraded", False) is True
+    # Our reader and writer serve it: a send to it, idle, may go straight out.
+    assert getattr(socket, "direct", None) is not None
+    left = await raw.call("leave-chat-room", {"breakoutId": breakout})
+    assert left["ok"] is True, left
+    await raw.close()
+    await asyncio.sleep(0.2)
+    assert not server.app[SIO].eio.sockets
+
+
+async def test_a_failed_probe_leaves_the_connection_on_long_polling(
+    server: RunningServer,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        polling = server.url + "/socket.io/?EIO=4&transport=polling"
+        async with session.get(polling) as response:
+            sid = (await response.text()).split('"sid":"')[1].split('"')[0]
+        token = server.token()
+        async with session.post(f"{polling}&sid={sid}", data='40{"token":"' + token + '"}'):
+            pass
+        async with session.get(f"{polling}&sid={sid}") as response:
+            assert (await response.text()).startswith("40")
+        url = server.url.replace("http://", "ws://")
+        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket&sid={sid}")
+        await ws.send_str("2not-a-probe")
+        await ws.close()
+        socket = engine_socket(server)
+        assert getattr(socket, "upgraded", True) is False
+        # Still served over long-polling: an event posted is acked on the next poll.
+        event = '421["join-chat-room",{"breakoutId":"' + new_breakout_id() + '"}]'
+        async with session.post(f"{polling}&sid={sid}", data=event):
+            pass
+        async with session.get(f"{polling}&sid={sid}") as response:
+            answer = await response.text()
+        assert answer.startswith('431[{"ok":true'), answer
