@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report import bench_postgres, markdown_table, report  # noqa: E402
 from models.domain.records import AttendanceSession, ClientInfo, SessionType  # noqa: E402
+from models.jobs.seed import CITIES, DEVICES  # noqa: E402
 from models.store.database import Connection  # noqa: E402
 from models.store.migrate import apply_migrations  # noqa: E402
 from models.store.sessions import WRITE_SESSIONS, _open_row  # noqa: E402
@@ -91,19 +92,13 @@ CREATE_STAGING = (
     + ") ON COMMIT DELETE ROWS"
 )
 
+# A desktop browser in a city, as the seed's sessions have them (in ClientInfo's order), with
+# the address and the agent the seed leaves out.
 CLIENT = ClientInfo(
-    ip="203.0.113.9",
-    city="Lyon",
-    region="Auvergne-Rhone-Alpes",
-    country_code="FR",
-    latitude=45.76,
-    longitude=4.84,
-    browser="Chrome",
-    browser_version="124.0.0",
-    os="Windows",
-    os_version="10",
-    device_type="desktop",
-    user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0",
+    "203.0.113.9",
+    *CITIES[0],
+    *DEVICES[0],
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Chrome/124.0",
 )
 
 
