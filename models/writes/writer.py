@@ -274,7 +274,7 @@ class SessionWriter:
         and the next batch commits at once: waiting would only add latency. When it was bigger
         (the idea of PostgreSQL's commit_siblings), the wait makes the next one bigger and the
         commits fewer. A commit costs PostgreSQL far more than a row (bench/write_batch.py:
-        ~1 ms of its CPU for a batch of one, ~0.3 ms a row in batches of four), so this is what
+        0.4-1 ms of its CPU for a batch of one, ~0.3 ms a row in batches of four), so this is what
         keeps the cost per event down from a busy check-in hour to a join storm.
         """
         return (
