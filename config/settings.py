@@ -516,7 +516,7 @@ class Settings:
         "the writer waits for company only after a batch of at least this many writes (2 or "
         "more): below it commits keep up with arrivals and a wait would only add latency "
         "(PostgreSQL's `commit_siblings` idea). A higher value waits less often: lower latency "
-        "at moderate rates, more commits (each costs PostgreSQL ~0.3-1 ms of CPU)",
+        "at moderate rates, more commits (a commit of one write costs PostgreSQL 0.4-1 ms of CPU)",
     )
     writer_queue_max: int = setting(
         "WRITER_QUEUE_MAX",

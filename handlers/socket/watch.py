@@ -187,9 +187,8 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
 
     async def poll(self) -> list[Any]:
         """What waits to be sent, once something does, for a long-polling GET (python-engineio's
-        own poll, but waiting under
-        `asyncio.timeout`: on Python 3.11 its `asyncio.wait_for` wraps the queue's get in a
-        task of its own, every time)."""
+        own poll, but waiting under `asyncio.timeout`: on Python 3.11 its `asyncio.wait_for`
+        wraps the queue's get in a task of its own, every time)."""
         try:
             async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
                 first = await self.queue.get()
