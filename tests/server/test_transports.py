@@ -4,6 +4,7 @@ by Engine.IO's probe, and is then served as one that opened as a websocket."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 
@@ -62,3 +63,23 @@ async def test_a_failed_probe_leaves_the_connection_on_long_polling(
         async with session.get(f"{polling}&sid={sid}") as response:
             answer = await response.text()
         assert answer.startswith('431[{"ok":true'), answer
+
+
+async def test_an_upgrade_that_never_probes_is_given_up(make_server: Any) -> None:
+    """python-engineio waited for the probe without end: a websocket opened to upgrade and
+    left silent held its handler (and its connection) for good. It is closed after a ping
+    interval + ping timeout."""
+    server = await make_server(ping_interval_s=1, ping_timeout_s=1)
+    async with aiohttp.ClientSession() as session:
+        polling = server.url + "/socket.io/?EIO=4&transport=polling"
+        async with session.get(polling) as response:
+            sid = (await response.text()).split('"sid":"')[1].split('"')[0]
+        token = server.token()
+        async with session.post(f"{polling}&sid={sid}", data='40{"token":"' + token + '"}'):
+            pass
+        async with session.get(f"{polling}&sid={sid}") as response:
+            assert (await response.text()).startswith("40")
+        url = server.url.replace("http://", "ws://")
+        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket&sid={sid}")
+        message = await asyncio.wait_for(ws.receive(), 10)  # nothing sent: the server gives up
+        assert message.type in {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED}, message
