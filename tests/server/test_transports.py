@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from handlers.keys import SIO
-from tests.support.clients import RawSocket
+from tests.support.clients import RawSocket, polling_sid, polling_url, upgrade_websocket
 from tests.support.records import new_breakout_id
 from tests.support.servers import RunningServer
 
@@ -42,25 +42,17 @@ async def test_a_failed_probe_leaves_the_connection_on_long_polling(
     server: RunningServer,
 ) -> None:
     async with aiohttp.ClientSession() as session:
-        polling = server.url + "/socket.io/?EIO=4&transport=polling"
-        async with session.get(polling) as response:
-            sid = (await response.text()).split('"sid":"')[1].split('"')[0]
-        token = server.token()
-        async with session.post(f"{polling}&sid={sid}", data='40{"token":"' + token + '"}'):
-            pass
-        async with session.get(f"{polling}&sid={sid}") as response:
-            assert (await response.text()).startswith("40")
-        url = server.url.replace("http://", "ws://")
-        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket&sid={sid}")
+        sid = await polling_sid(session, server.url, server.token())
+        ws = await upgrade_websocket(session, server.url, sid)
         await ws.send_str("2not-a-probe")
         await ws.close()
         socket = engine_socket(server)
         assert getattr(socket, "upgraded", True) is False
         # Still served over long-polling: an event posted is acked on the next poll.
         event = '421["join-chat-room",{"breakoutId":"' + new_breakout_id() + '"}]'
-        async with session.post(f"{polling}&sid={sid}", data=event):
+        async with session.post(polling_url(server.url, sid), data=event):
             pass
-        async with session.get(f"{polling}&sid={sid}") as response:
+        async with session.get(polling_url(server.url, sid)) as response:
             answer = await response.text()
         assert answer.startswith('431[{"ok":true'), answer
 
@@ -71,15 +63,7 @@ async def test_an_upgrade_that_never_probes_is_given_up(make_server: Any) -> Non
     interval + ping timeout."""
     server = await make_server(ping_interval_s=1, ping_timeout_s=1)
     async with aiohttp.ClientSession() as session:
-        polling = server.url + "/socket.io/?EIO=4&transport=polling"
-        async with session.get(polling) as response:
-            sid = (await response.text()).split('"sid":"')[1].split('"')[0]
-        token = server.token()
-        async with session.post(f"{polling}&sid={sid}", data='40{"token":"' + token + '"}'):
-            pass
-        async with session.get(f"{polling}&sid={sid}") as response:
-            assert (await response.text()).startswith("40")
-        url = server.url.replace("http://", "ws://")
-        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket&sid={sid}")
+        sid = await polling_sid(session, server.url, server.token())
+        ws = await upgrade_websocket(session, server.url, sid)
         message = await asyncio.wait_for(ws.receive(), 10)  # nothing sent: the server gives up
         assert message.type in {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED}, message

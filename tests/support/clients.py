@@ -86,6 +86,32 @@ async def connect_viewer(
     return viewer
 
 
+def polling_url(server_url: str, sid: str | None = None) -> str:
+    url = server_url + "/socket.io/?EIO=4&transport=polling"
+    return url if sid is None else f"{url}&sid={sid}"
+
+
+async def polling_sid(session: aiohttp.ClientSession, server_url: str, token: str) -> str:
+    """A connection opened over long-polling and connected to Socket.IO with `token`: its
+    Engine.IO session id."""
+    async with session.get(polling_url(server_url)) as response:
+        sid: str = json.loads((await response.text())[1:])["sid"]
+    async with session.post(polling_url(server_url, sid), data="40" + json.dumps({"token": token})):
+        pass
+    async with session.get(polling_url(server_url, sid)) as response:
+        connected = await response.text()
+        assert connected.startswith("40"), connected
+    return sid
+
+
+async def upgrade_websocket(
+    session: aiohttp.ClientSession, server_url: str, sid: str
+) -> aiohttp.ClientWebSocketResponse:
+    """The websocket a long-polling connection upgrades to (before Engine.IO's probe)."""
+    url = server_url.replace("http://", "ws://")
+    return await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket&sid={sid}")
+
+
 class RawSocket:
     """Engine.IO v4 / Socket.IO v5 spoken by hand over an aiohttp websocket.
 
@@ -117,17 +143,9 @@ class RawSocket:
         """Connected as browsers connect by default: over long-polling first (Engine.IO's open,
         Socket.IO's connect), then upgraded to a websocket by Engine.IO's probe."""
         session = aiohttp.ClientSession()
-        polling = server_url + "/socket.io/?EIO=4&transport=polling"
-        async with session.get(polling) as response:
-            opened = json.loads((await response.text())[1:])
-        sid = opened["sid"]
-        async with session.post(f"{polling}&sid={sid}", data="40" + json.dumps({"token": token})):
-            pass
-        async with session.get(f"{polling}&sid={sid}") as response:
-            connected = await response.text()
-            assert connected.startswith("40"), connected
-        url = server_url.replace("http://", "ws://")
-        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket&sid={sid}")
+        ws = await upgrade_websocket(
+            session, server_url, await polling_sid(session, server_url, token)
+        )
         raw = cls(session, ws)
         await ws.send_str("2probe")
         assert await raw.receive() == "3probe"
