@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import socketio
@@ -49,6 +50,7 @@ from models.domain.errors import DomainError, InvalidPayload, NotJoined, RateLim
 from models.domain.fields import iso_ms
 from models.domain.rates import AddressLimiter, EventLimiter, Verdict
 from models.domain.records import AttendanceSession, ExitReason, org_place
+from models.store.comments import Comment
 
 logger = logging.getLogger(__name__)
 # What a client may send, as handler names (join_chat_room for join-chat-room).
@@ -126,8 +128,8 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._app[BROADCASTER].joined(outcome)
         await self._app[COMMANDS].after_join(outcome)
         session = outcome.session
-        if self._settings.comments_on_join:  # after the ack: the join does not wait for it
-            self.server.start_background_task(self._send_last_comments, sid, session)
+        if self._settings.comments_on_join:
+            self._last_comments_after_ack(sid, session)
         return {
             "ok": True,
             "sessionId": session.session_id,
@@ -210,15 +212,30 @@ class AudienceNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self._app[BROADCASTER].activity(activity)
         return {"ok": True, "breakoutId": breakout_id, "state": state.value}
 
-    async def _send_last_comments(self, sid: str, session: AttendanceSession) -> None:
+    def _last_comments_after_ack(self, sid: str, session: AttendanceSession) -> None:
+        """Send the breakout's newest comments after the join's ack: with it, in one write, when
+        this node has them; else once they are read, in a task of its own (the ack does not
+        wait for the read)."""
+        kept = self._app[CHAT].newest_kept(session.org_id, session.breakout_id)
+        if kept is None:
+            self.server.start_background_task(self._read_last_comments, sid, session)
+        else:
+            self.server.after_ack(partial(self._send_last_comments, sid, session.breakout_id, kept))
+
+    async def _read_last_comments(self, sid: str, session: AttendanceSession) -> None:
         try:
             comments = await self._app[CHAT].on_join(session.org_id, session.breakout_id)
         except Exception as exc:  # the comments are a courtesy; the join stands
             logger.warning("last comments of %s not sent: %s", session.breakout_id, exc)
             return
+        await self._send_last_comments(sid, session.breakout_id, comments)
+
+    async def _send_last_comments(
+        self, sid: str, breakout_id: str, comments: list[Comment]
+    ) -> None:
         await self.emit(
             LAST_COMMENTS,
-            {"breakoutId": session.breakout_id, "comments": [comment_json(c) for c in comments]},
+            {"breakoutId": breakout_id, "comments": [comment_json(c) for c in comments]},
             to=sid,
             ignore_queue=True,  # the socket is on this node: no trip through Redis
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +24,10 @@ MAX_EVENT_NAME_CHARS = 64
 logger = logging.getLogger(__name__)
 # Socket.IO packet types carrying binary attachments: none in our contract.
 _BINARY_PACKETS = (str(packet.BINARY_EVENT), str(packet.BINARY_ACK))
+# What the event being handled sends right after its ack (`GuardedServer.after_ack`).
+_AFTER_ACK: ContextVar[list[Callable[[], Awaitable[None]]] | None] = ContextVar(
+    "after_ack", default=None
+)
 
 
 class _UncompressedWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
@@ -103,6 +109,16 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         await super()._handle_eio_message(eio_sid, data)
 
+    def after_ack(self, send: Callable[[], Awaitable[None]]) -> None:
+        """Run `send` right after the ack of the event being handled, in its task, with the ack
+        and what it sends written out in one go (`WatchedSocket.hold`); outside an event, in a
+        task of its own. `send` must only send: the ack waits for it."""
+        follow_ups = _AFTER_ACK.get()
+        if follow_ups is None:
+            self.start_background_task(send)
+        else:
+            follow_ups.append(send)
+
     async def _drop(self, eio_sid: str, why: str) -> None:
         engine_socket = self.eio.sockets.get(eio_sid)
         if isinstance(engine_socket, WatchedSocket) and not engine_socket.closing:
@@ -133,4 +149,31 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                     self.packet_class(packet.ACK, namespace=namespace, id=id, data=[refusal]),
                 )
             return
-        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        follow_ups: list[Callable[[], Awaitable[None]]] = []
+        _AFTER_ACK.set(follow_ups)  # this event's own task: its handler sees this list
+        result = await server._trigger_event(event, namespace, sid, *data[1:])
+        _AFTER_ACK.set(None)
+        if result == self.not_handled:
+            return
+        # python-socketio's own ack (a handler's tuple is its arguments), then what follows it.
+        engine_socket = self.eio.sockets.get(eio_sid)
+        held = isinstance(engine_socket, WatchedSocket) and engine_socket.hold()
+        try:
+            if id is not None:
+                args = (
+                    []
+                    if result is None
+                    else list(result)
+                    if isinstance(result, tuple)
+                    else [result]
+                )
+                ack = self.packet_class(packet.ACK, namespace=namespace, id=id, data=args)
+                await server._send_packet(eio_sid, ack)
+            for send in follow_ups:
+                try:
+                    await send()
+                except Exception:  # what follows an ack never takes the event down with it
+                    logger.exception("sending what follows an ack of %s failed", event)
+        finally:
+            if held:
+                engine_socket.release()

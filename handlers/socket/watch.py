@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from typing import Any
 
@@ -40,6 +41,8 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
     # be sent before it (see `send`); None while the connection is not such a websocket.
     direct: Any
     writing: bool  # a frame is on its way out: what comes meanwhile waits its turn in the queue
+    # Frames a sender holds back to write with the next ones in one go (see `hold`).
+    held: list[str | bytes] | None
 
     async def _upgrade_websocket(self, environ: Any) -> Any:
         # A long-polling connection moving to a websocket: from now on that is its connection.
@@ -138,6 +141,9 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
         """Send a packet: at once when the connection is an idle websocket (nothing queued, no
         frame on its way, nothing unsent in the kernel's buffer), else through the queue its
         writer works off. An ack or a room's broadcast then costs no wakeup of the writer."""
+        if self.held is not None:
+            self.held.append(pkt.encode())
+            return
         if self._idle_websocket():
             if not await self.check_ping_timeout():
                 return
@@ -163,6 +169,27 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
             return
         self.queued_bytes += size
         await super().send(pkt)
+
+    def hold(self) -> bool:
+        """Hold back what is sent from now on, to be written with one system call (`release`):
+        an ack and the events that follow it (a join's `last-comments`) then cost the server one
+        write, and the loopback or network one segment, instead of one each. Only an idle,
+        uncompressed websocket holds; the caller must `release` before it waits for anything
+        but its own sends (what another task sends meanwhile is held with them, in order)."""
+        if self.held is not None or not self._idle_websocket() or self.direct._sock.compress:
+            return False
+        self.held = []
+        return True
+
+    def release(self) -> None:
+        """Write what was held, as websocket frames in one write, and send as before."""
+        held, self.held = self.held, None
+        transport = getattr(self, "transport", None)
+        if not held or transport is None or transport.is_closing() or self.direct is None:
+            return
+        if self.direct._sock.closed:  # a close frame went out: nothing may follow it
+            return
+        transport.write(b"".join(map(_frame, held)))
 
     def _idle_websocket(self) -> bool:
         transport = getattr(self, "transport", None)
@@ -214,6 +241,20 @@ class WatchedSocket(AsyncSocket):  # type: ignore[misc]
         return packets
 
 
+def _frame(data: str | bytes) -> bytes:
+    """`data` as one final, unmasked, uncompressed RFC 6455 frame (a server's): text for a
+    string, binary for bytes."""
+    payload, opcode = (data.encode(), 0x81) if isinstance(data, str) else (data, 0x82)
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", opcode, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", opcode, 126, size)
+    else:
+        header = struct.pack("!BBQ", opcode, 127, size)
+    return header + payload
+
+
 def watch(engine_socket: Any, environ: Any, max_queued_bytes: int) -> None:
     """Watch a new Engine.IO socket (python-engineio builds its sockets itself, so the instance
     takes our class: a few attributes and methods)."""
@@ -227,6 +268,7 @@ def watch(engine_socket: Any, environ: Any, max_queued_bytes: int) -> None:
         engine_socket.max_queued_bytes = max_queued_bytes
         engine_socket.direct = None
         engine_socket.writing = False
+        engine_socket.held = None
 
 
 def left_at(engine_socket: Any, ping_interval_s: float, now: float, *, gone: bool = False) -> float:

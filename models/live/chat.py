@@ -166,14 +166,20 @@ class Chat:
 
     async def on_join(self, org_id: str, breakout_id: str) -> list[Comment]:
         """The newest comments (oldest first) for a socket that has entered the breakout's room."""
-        kept = self._newest.get((org_id, breakout_id), time.monotonic())
+        kept = self.newest_kept(org_id, breakout_id)
         if kept is not None:
-            return list(kept)
+            return kept
         waiting: asyncio.Future[list[Comment]] = asyncio.get_running_loop().create_future()
         self._reads.waiting.setdefault((org_id, breakout_id), []).append(waiting)
         if self._reads.running is None:
             self._start_read()
         return list(await waiting)
+
+    def newest_kept(self, org_id: str, breakout_id: str) -> list[Comment] | None:
+        """What `on_join` would answer, when this node has it without reading (see
+        `NewestComments`); None when it would read."""
+        kept = self._newest.get((org_id, breakout_id), time.monotonic())
+        return None if kept is None else list(kept)
 
     async def before(
         self, connection_id: str, breakout_id: str, before: str, limit: int

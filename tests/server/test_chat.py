@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from handlers.keys import SIO
 from models.domain.records import Role
 from tests.support.api import Api
 from tests.support.records import new_breakout_id
@@ -200,3 +201,65 @@ async def test_no_comments_on_join_sends_none(make_server: Any, connect: Any) ->
     await late.call("join-chat-room", {"breakoutId": breakout})
     with pytest.raises(TimeoutError):
         await late.next("last-comments", 0.5)
+
+
+class _CountedWrites:
+    """A connection's transport that keeps what each write to it carried."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _frames(data: bytes) -> list[str]:
+    """The text frames (a server's: final, unmasked) one write carried."""
+    frames = []
+    while data:
+        assert data[0] == 0x81, data[:2]
+        size, start = data[1], 2
+        if size == 126:
+            size, start = int.from_bytes(data[2:4]), 4
+        elif size == 127:
+            size, start = int.from_bytes(data[2:10]), 10
+        frames.append(data[start : start + size].decode())
+        data = data[start + size :]
+    return frames
+
+
+async def test_a_join_gets_its_ack_and_the_newest_comments_in_one_write(
+    make_server: Any, connect: Any
+) -> None:
+    """When the node has a breakout's newest comments, a join's ack and its `last-comments`
+    leave in one write (one system call, one segment), framed right at every length."""
+    server = await make_server(comments_on_join=50, comment_rate_per_min=60_000)
+    breakout = new_breakout_id()
+    ada = await joined(server, connect, "ada", breakout)
+    posted = 0
+    # Frames of under 126 bytes, under 64 KiB, and over (2,000 two-byte characters a comment).
+    for count, length in ((0, 0), (1, 500), (39, 2000)):
+        for n in range(count):
+            answer = await post(ada, breakout, f"{n:02}" + "é" * (length - 2))
+            assert answer["ok"], answer
+        posted += count
+        await joined(server, connect, "reader", breakout)  # its join reads them: now kept
+        late = await connect(server, server.token("late"))
+        engine_socket = server.app[SIO].eio.sockets[late.client.eio.sid]
+        counted = engine_socket.transport = _CountedWrites(engine_socket.transport)
+        ack = await late.call("join-chat-room", {"breakoutId": breakout})
+        last = await late.next("last-comments")
+        texts = [c["text"] for c in last["comments"]]
+        assert len(texts) == posted
+        assert all(len(text) == length for text in texts[posted - count :])
+        together = [_frames(w) for w in counted.writes if b'"last-comments"' in w]
+        assert len(together) == 1, counted.writes
+        ack_frame, comments_frame = together[0]
+        assert ack_frame.startswith("43") and ack["sessionId"] in ack_frame, ack_frame
+        assert comments_frame.startswith('42["last-comments"'), comments_frame[:40]
+        await late.client.disconnect()
