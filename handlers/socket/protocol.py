@@ -30,6 +30,13 @@ _AFTER_ACK: ContextVar[list[Callable[[], Awaitable[None]]] | None] = ContextVar(
 )
 
 
+def _ack_arguments(result: Any) -> list[Any]:
+    """A handler's answer as its ack's arguments: python-socketio's rule, a tuple is several."""
+    if result is None:
+        return []
+    return list(result) if isinstance(result, tuple) else [result]
+
+
 class _UncompressedWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
     """python-engineio's aiohttp websocket, declining per-message deflate.
 
@@ -155,19 +162,14 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         _AFTER_ACK.set(None)
         if result == self.not_handled:
             return
-        # python-socketio's own ack (a handler's tuple is its arguments), then what follows it.
+        # The ack, as python-socketio sends it, then what follows it.
         engine_socket = self.eio.sockets.get(eio_sid)
         held = isinstance(engine_socket, WatchedSocket) and engine_socket.hold()
         try:
             if id is not None:
-                args = (
-                    []
-                    if result is None
-                    else list(result)
-                    if isinstance(result, tuple)
-                    else [result]
+                ack = self.packet_class(
+                    packet.ACK, namespace=namespace, id=id, data=_ack_arguments(result)
                 )
-                ack = self.packet_class(packet.ACK, namespace=namespace, id=id, data=args)
                 await server._send_packet(eio_sid, ack)
             for send in follow_ups:
                 try:
